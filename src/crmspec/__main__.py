@@ -1,0 +1,3 @@
+from crmspec.cli import main
+
+main()

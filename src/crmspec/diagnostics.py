@@ -1,0 +1,123 @@
+"""Problems found in a plan or its data, and how they are reported.
+
+Every check in crmspec yields `Diagnostic` values instead of raising, so that one
+`crmspec validate` run shows every problem at once, sorted by place. A diagnostic always
+names a file, line and column (1-based) because plans live in git and are fixed in an
+editor: "somewhere in the plan" is not actionable.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Iterable
+
+ERROR = "error"
+WARNING = "warning"
+
+# Code -> one-line title. The docs (docs/errors.md) and the golden tests cover each one.
+CODES: dict[str, str] = {
+    # reading files
+    "E101": "YAML syntax error",
+    "E102": "duplicate key",
+    "E103": "file is not UTF-8",
+    "E104": "empty file",
+    "E105": "document is not a mapping",
+    "E106": "too many aliases (alias bomb)",
+    "E107": "more than one YAML document in a file",
+    "E108": "unknown file in the plan folder",
+    "E109": "required plan file missing",
+    "E110": "ambiguous YAML 1.1 value",
+    # schema
+    "E201": "value does not match the schema",
+    "E202": "unknown key",
+    "E203": "required key missing",
+    # plan semantics
+    "E301": "unknown reference",
+    "E302": "duplicate id",
+    "E303": "lifecycle stages overlap",
+    "E304": "lifecycle stages leave a gap",
+    "E305": "tier thresholds not increasing",
+    "E306": "activity targets every customer without saying so",
+    "W307": "lifecycle stage without a maintenance activity",
+    "E308": "marketing/maintenance ratio outside the declared bounds",
+    "E309": "invalid SQL filter",
+    "E310": "segment refers to itself",
+    # data
+    "E401": "data source not found",
+    "E402": "table missing in the data",
+    "E403": "column missing in the data",
+    "W404": "data quality problem",
+    "E404": "data quality problem (strict mode)",
+    "E405": "column has the wrong type",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+    hint: str | None = field(default=None, compare=False)
+
+    @property
+    def severity(self) -> str:
+        return WARNING if self.code.startswith("W") else ERROR
+
+    def text(self) -> str:
+        out = f"{self.path}:{self.line}:{self.col}: {self.severity}[{self.code}]: {self.message}"
+        if self.hint:
+            out += f"\n  hint: {self.hint}"
+        return out
+
+    def github(self) -> str:
+        # Workflow commands: newlines and % must be escaped in the message part.
+        msg = f"[{self.code}] {self.message}" + (f" (hint: {self.hint})" if self.hint else "")
+        msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        path = self.path.replace("%", "%25").replace(",", "%2C").replace(":", "%3A")
+        kind = "warning" if self.severity == WARNING else "error"
+        return f"::{kind} file={path},line={self.line},col={self.col}::{msg}"
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["severity"] = self.severity
+        return d
+
+
+class PlanError(Exception):
+    """Raised when work cannot go on; carries the diagnostics that explain why.
+
+    The CLI turns it into printed diagnostics and exit code 1, never a traceback.
+    """
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = sorted(diagnostics)
+        super().__init__("\n".join(d.text() for d in self.diagnostics))
+
+
+def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
+    return any(d.severity == ERROR for d in diagnostics)
+
+
+def render(diagnostics: Iterable[Diagnostic], fmt: str = "text") -> str:
+    diags = sorted(diagnostics)
+    if fmt == "json":
+        errors = sum(d.severity == ERROR for d in diags)
+        return json.dumps(
+            {
+                "errors": errors,
+                "warnings": len(diags) - errors,
+                "diagnostics": [d.as_dict() for d in diags],
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    if fmt == "github":
+        return "\n".join(d.github() for d in diags)
+    lines = [d.text() for d in diags]
+    errors = sum(d.severity == ERROR for d in diags)
+    warnings = len(diags) - errors
+    lines.append(f"{errors} error(s), {warnings} warning(s)" if diags else "plan is valid")
+    return "\n".join(lines)

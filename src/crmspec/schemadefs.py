@@ -1,0 +1,659 @@
+"""The plan language, defined once: builds the JSON Schema of every plan file kind.
+
+The committed `schemas/*.schema.json` files (also shipped in the package) are the output
+of `build_schemas()`; `crmspec schemas --write` regenerates them and a test fails when
+they drift. Writing the schemas as Python lets shared pieces (ids, day windows, the
+condition language) be defined once, and lets channel plugins merge their option
+schemas in later.
+
+Every object is closed (`additionalProperties: false`) so that a misspelt key is an
+error, and every property has a description: editors show it on hover, and the docs
+test checks that each property is documented.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+BASE_URL = "https://crmspec.dev/schemas/"
+
+SLUG = {
+    "type": "string",
+    "pattern": "^[a-z][a-z0-9_]{0,62}$",
+    "description": "An id: lower-case letters, digits and underscores, starting with a letter.",
+}
+NAME = {"type": "string", "minLength": 1, "description": "Display name; Chinese is fine."}
+DESCRIPTION = {"type": "string", "description": "Free text for people; Markdown is fine."}
+DATE = {
+    "type": "string",
+    "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+    "format": "date",
+    "description": "A calendar date, YYYY-MM-DD, in the shop's timezone.",
+}
+DAYS = {"type": "integer", "minimum": 0, "maximum": 36500, "description": "A number of days."}
+SHARE = {"type": "number", "minimum": 0, "maximum": 1, "description": "A share between 0 and 1."}
+MONEY = {"type": "number", "minimum": 0, "description": "An amount in the shop's currency."}
+HHMM = {
+    "type": "string",
+    "pattern": "^([01][0-9]|2[0-3]):[0-5][0-9]$",
+    "description": "A time of day, HH:MM, 24-hour clock, in the shop's timezone.",
+}
+CHANNEL_NAME = {
+    "type": "string",
+    "pattern": "^[a-z][a-z0-9_]{0,62}$",
+    "description": "A channel name: sms, email, wechat, wangwang, parcel, phone, or one a "
+    "plugin registers (`crmspec plugins` lists them).",
+}
+
+STAGE_IDS_DOC = "Lifecycle stage ids from lifecycle.yaml."
+
+
+def _obj(
+    title: str,
+    description: str,
+    properties: dict[str, Any],
+    required: list[str] | None = None,
+    examples: list | None = None,
+    **extra: Any,
+) -> dict:
+    out: dict[str, Any] = {"type": "object", "title": title, "description": description}
+    out["properties"] = properties
+    if required:
+        out["required"] = required
+    out["additionalProperties"] = False
+    if examples:
+        out["examples"] = examples
+    out.update(extra)
+    return out
+
+
+def _d(schema: dict, description: str, **extra: Any) -> dict:
+    """A copy of a shared schema piece with its own description."""
+    out = copy.deepcopy(schema)
+    out["description"] = description
+    out.update(extra)
+    return out
+
+
+def _list_or_one(item: dict, description: str) -> dict:
+    return {
+        "description": description,
+        "oneOf": [
+            _d(item, "One value."),
+            {"type": "array", "items": item, "minItems": 1, "description": "Any of these values."},
+        ],
+    }
+
+
+RANGE = _obj(
+    "Range",
+    "An inclusive numeric range; give min, max or both.",
+    {
+        "min": {"type": "number", "description": "Smallest value allowed (inclusive)."},
+        "max": {"type": "number", "description": "Largest value allowed (inclusive)."},
+    },
+    examples=[{"min": 2, "max": 3}],
+    minProperties=1,
+)
+
+ATTRIBUTE_TEST = {
+    "description": "A test on one customer column: a value, a list of values (any of), "
+    "a range {min, max}, or {not: value(s)}, or {missing: true|false}.",
+    "oneOf": [
+        {"type": ["string", "number", "boolean"], "description": "Equal to this value."},
+        {
+            "type": "array",
+            "items": {"type": ["string", "number", "boolean"]},
+            "minItems": 1,
+            "description": "Equal to any of these values.",
+        },
+        RANGE,
+        _obj(
+            "Not",
+            "Not equal to the value(s); customers with no value are excluded too.",
+            {
+                "not": {
+                    "description": "Value or values the column must not have.",
+                    "type": ["string", "number", "boolean", "array"],
+                    "items": {"type": ["string", "number", "boolean"]},
+                }
+            },
+            required=["not"],
+        ),
+        _obj(
+            "Missing",
+            "Whether the column is empty (NULL).",
+            {"missing": {"type": "boolean", "description": "true: empty; false: has a value."}},
+            required=["missing"],
+        ),
+    ],
+}
+
+SCORE_RANGE = {
+    "description": "RFM score(s) 1-5: a list of scores or a range {min, max}.",
+    "oneOf": [
+        {
+            "type": "array",
+            "items": {"type": "integer", "minimum": 1, "maximum": 5},
+            "minItems": 1,
+            "description": "Any of these scores.",
+        },
+        RANGE,
+    ],
+}
+
+
+def _conditions() -> dict:
+    """The segment condition language: a mapping of tests, all of which must hold."""
+    props: dict[str, Any] = {
+        "stage": _list_or_one(SLUG, "Lifecycle stage id(s) (from lifecycle.yaml): any of."),
+        "customer_type": _list_or_one(
+            {"type": "string", "enum": ["potential", "new", "returning", "fans"]},
+            "potential (never bought), new (1 purchase), returning (2+; fans included), "
+            "fans (returning with at least shop.yaml customers.fans_min_purchases). Any of.",
+        ),
+        "tier": _list_or_one(
+            SLUG, "Member tier id(s) from tiers.yaml, or `none` for customers below every tier."
+        ),
+        "tier_at_least": _d(SLUG, "This tier id or a higher one."),
+        "purchases": _d(RANGE, "Number of purchases (see shop.yaml purchase) ever made."),
+        "spend": _d(RANGE, "Cumulative spend, in the tier evaluation window of tiers.yaml."),
+        "days_since_last_purchase": _d(
+            RANGE, "Days since the last purchase (as-of date minus purchase date)."
+        ),
+        "rfm": _obj(
+            "RFM scores",
+            "RFM quantile scores 1-5 (5 best) among customers who bought; all given must hold.",
+            {
+                "r": _d(SCORE_RANGE, "Recency score: 5 = most recent fifth."),
+                "f": _d(SCORE_RANGE, "Frequency score: 5 = most purchases."),
+                "m": _d(SCORE_RANGE, "Monetary score: 5 = highest spend."),
+            },
+            examples=[{"r": [4, 5], "m": {"min": 4}}],
+            minProperties=1,
+        ),
+        "attributes": {
+            "type": "object",
+            "description": "Tests on customer columns (see the data docs): column -> test. "
+            "All must hold.",
+            "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+            "additionalProperties": ATTRIBUTE_TEST,
+            "minProperties": 1,
+            "examples": [{"province": ["浙江", "江苏", "上海"], "city_tier": {"max": 2}}],
+        },
+        "intent": _obj(
+            "Intent",
+            "Recent intent: an event of one of these types within the last N days "
+            "(as-of date included) and no purchase since.",
+            {
+                "events": {
+                    "type": "array",
+                    "minItems": 1,
+                    "uniqueItems": True,
+                    "items": {
+                        "type": "string",
+                        "enum": [
+                            "visit",
+                            "favorite",
+                            "cart",
+                            "inquiry",
+                            "search",
+                            "ad_click",
+                            "unpaid_order",
+                        ],
+                    },
+                    "description": "Event types (any of); unpaid_order means an order "
+                    "placed and still unpaid.",
+                },
+                "within_days": _d(DAYS, "Window: the as-of date and the N-1 days before it.",
+                                  minimum=1),
+                "not_bought_since": {
+                    "type": "boolean",
+                    "default": True,
+                    "description": "Require no purchase after the latest such event "
+                    "(default true).",
+                },
+            },
+            required=["events", "within_days"],
+            examples=[{"events": ["cart"], "within_days": 30}],
+        ),
+        "in_segment": _list_or_one(SLUG, "Member of any of these segments."),
+        "not_in_segment": _list_or_one(SLUG, "Member of none of these segments."),
+        "sql": {
+            "type": "string",
+            "minLength": 1,
+            "description": "Escape hatch: a SQL condition on customer columns and facts "
+            "(stage, tier, purchases, spend, days_since_last_purchase, r, f, m...). It is "
+            "parsed and restricted to known columns and an allowlist of functions.",
+            "examples": ["city_tier <= 2 AND gender = 'F'"],
+        },
+    }
+    cond = {
+        "type": "object",
+        "title": "Conditions",
+        "description": "Tests a customer must pass; all given keys must hold (AND). Use "
+        "any_of for OR and not for negation.",
+        "properties": props,
+        "additionalProperties": False,
+        "minProperties": 1,
+    }
+    props["any_of"] = {
+        "type": "array",
+        "minItems": 2,
+        "items": {"$ref": "#/$defs/conditions"},
+        "description": "At least one of these condition sets holds (OR).",
+    }
+    props["not"] = {"$ref": "#/$defs/conditions", "description": "These conditions do not hold."}
+    return cond
+
+
+def shop_schema() -> dict:
+    column_map = {
+        "type": "object",
+        "description": "Canonical column name -> the column name in your data.",
+        "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+        "additionalProperties": {"type": "string", "minLength": 1},
+        "examples": [{"customer_id": "buyer_id", "phone": "mobile"}],
+    }
+    data = _obj(
+        "Data",
+        "Where the shop's customers, orders and events are. `source: demo` generates a "
+        "deterministic demo shop on first use.",
+        {
+            "source": {
+                "type": "string",
+                "enum": ["demo", "duckdb", "parquet", "csv"],
+                "description": "demo (generated), a DuckDB database file, or a folder of "
+                "Parquet or CSV files.",
+            },
+            "path": {
+                "type": "string",
+                "minLength": 1,
+                "description": "Database file (duckdb) or folder (parquet, csv, demo), "
+                "relative to the project root.",
+            },
+            "tables": _obj(
+                "Table names",
+                "Canonical table -> your table name (duckdb) or file name (parquet/csv). "
+                "Defaults: customers, orders, events (+ .parquet / .csv).",
+                {
+                    "customers": {"type": "string", "minLength": 1, "description": "Customers."},
+                    "orders": {"type": "string", "minLength": 1, "description": "Orders."},
+                    "events": {"type": "string", "minLength": 1, "description": "Events."},
+                },
+            ),
+            "columns": _obj(
+                "Column mapping",
+                "Per table, canonical column -> your column, for the columns named "
+                "differently in your export.",
+                {
+                    "customers": _d(column_map, "Mapping for customers."),
+                    "orders": _d(column_map, "Mapping for orders."),
+                    "events": _d(column_map, "Mapping for events."),
+                },
+            ),
+            "demo": _obj(
+                "Demo shop",
+                "Size and seed of the generated demo data (source: demo).",
+                {
+                    "customers": {"type": "integer", "minimum": 100, "maximum": 20000000,
+                                  "description": "Number of customers.", "default": 20000},
+                    "seed": {"type": "integer", "minimum": 0, "description": "Random seed.",
+                             "default": 7},
+                    "end_date": _d(DATE, "Date of the last order in the demo data."),
+                },
+            ),
+        },
+        required=["source", "path"],
+        examples=[{"source": "parquet", "path": "data/export",
+                   "columns": {"customers": {"customer_id": "buyer_id"}}}],
+    )
+    return _obj(
+        "Shop settings",
+        "shop.yaml: the shop, its data, and plan-wide rules.",
+        {
+            "name": _d(NAME, "The shop's name, as customers know it (SMS signatures use it)."),
+            "platform": {"type": "string", "enum": ["taobao", "tmall", "jd", "pinduoduo",
+                                                     "douyin", "own"],
+                         "description": "Where the shop sells."},
+            "timezone": {"type": "string", "default": "Asia/Shanghai",
+                         "description": "IANA timezone of the shop; dates and send times are "
+                         "in it.", "examples": ["Asia/Shanghai"]},
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "default": "CNY",
+                         "description": "ISO 4217 currency code."},
+            "as_of": {
+                "description": "Default as-of date of a build: a date, or `latest` (the day "
+                "after the last order in the data). `crmspec build --as-of` overrides it.",
+                "oneOf": [_d(DATE, "A fixed date."),
+                          {"const": "latest", "description": "Day after the last order."}],
+                "default": "latest",
+            },
+            "data": data,
+            "customers": _obj(
+                "Customer types",
+                "How purchases split customers into new, returning and fans.",
+                {
+                    "fans_min_purchases": {"type": "integer", "minimum": 3, "default": 4,
+                                           "description": "Returning customers with at least "
+                                           "this many purchases are fans (粉丝)."},
+                },
+            ),
+            "purchase": _obj(
+                "What counts as a purchase",
+                "Stated once and used everywhere: lifecycle recency, purchases, spend, KPIs.",
+                {
+                    "statuses": {"type": "array", "items": {"type": "string",
+                                 "enum": ["paid", "refunded"]}, "minItems": 1,
+                                 "uniqueItems": True, "default": ["paid"],
+                                 "description": "Order statuses that count (refunded orders "
+                                 "are excluded by default)."},
+                    "same_day": {"type": "string", "enum": ["once", "each"], "default": "once",
+                                 "description": "Several orders on one day count as one "
+                                 "purchase (once) or each (each)."},
+                },
+            ),
+            "rules": _obj(
+                "Plan rules",
+                "Bounds the contact plan must respect (domain rule 2: the service/marketing "
+                "ratio, e.g. 7 parts service to 3 parts marketing).",
+                {
+                    "maintenance_share": _d(RANGE, "Allowed share of maintenance activities "
+                                            "among all activities of each lifecycle stage.",
+                                            examples=[{"min": 0.3, "max": 0.8}]),
+                },
+            ),
+        },
+        required=["name", "data"],
+        examples=[{"name": "暖暖家居旗舰店", "data": {"source": "demo", "path": "data/demo"}}],
+    )
+
+
+def tiers_schema() -> dict:
+    tier = _obj(
+        "Tier",
+        "A member tier reached by cumulative spend (and optionally a purchase count).",
+        {
+            "id": _d(SLUG, "Tier id, used by segments."),
+            "name": _d(NAME, "Tier name, e.g. 高级会员."),
+            "min_spend": _d(MONEY, "Cumulative spend needed (inclusive)."),
+            "min_purchases": {"type": "integer", "minimum": 1,
+                              "description": "Purchases also needed (optional)."},
+            "discount": {"type": "number", "exclusiveMinimum": 0, "maximum": 1,
+                         "description": "Price factor members pay: 0.95 is 95折 (5% off)."},
+            "benefits": {"type": "array", "items": {"type": "string"},
+                         "description": "Benefits, for people and message templates."},
+        },
+        required=["id", "name", "min_spend"],
+        examples=[{"id": "vip1", "name": "普通会员", "min_spend": 500, "discount": 0.95}],
+    )
+    return _obj(
+        "Member tiers",
+        "tiers.yaml: member tiers by cumulative spend, lowest first.",
+        {
+            "evaluation": _obj(
+                "Tier evaluation",
+                "Which spend counts towards tiers.",
+                {
+                    "window_days": _d(DAYS, "Only spend of the last N days counts (omit: all "
+                                      "time).", minimum=1),
+                    "review_date": {"type": "string", "pattern": "^[0-9]{2}-[0-9]{2}$",
+                                    "description": "MM-DD on which tiers are re-evaluated "
+                                    "each year (downgrades take effect then)."},
+                },
+            ),
+            "tiers": {"type": "array", "items": tier, "minItems": 1,
+                      "description": "Tiers in increasing order of min_spend."},
+        },
+        required=["tiers"],
+    )
+
+
+def lifecycle_schema() -> dict:
+    contacts = _obj(
+        "Contacts per stage",
+        "Domain rule 4: contacts per customer while in the stage have a lower and an "
+        "upper bound.",
+        {
+            "min": {"type": "integer", "minimum": 0, "description": "Lower bound (reported)."},
+            "max": {"type": "integer", "minimum": 0, "description": "Upper bound (enforced)."},
+        },
+    )
+    stage = _obj(
+        "Stage",
+        "A lifecycle stage: a band of days since the last purchase, [from_days, to_days), "
+        "or the customers who never bought (never_purchased: true).",
+        {
+            "id": _d(SLUG, "Stage id, used by segments and activities."),
+            "name": _d(NAME, "Stage name, e.g. 活跃期."),
+            "description": DESCRIPTION,
+            "from_days": _d(DAYS, "First day of the band (inclusive)."),
+            "to_days": _d(DAYS, "End of the band (exclusive); omit for the last, open band.",
+                          minimum=1),
+            "never_purchased": {"const": True, "description": "The stage of customers with no "
+                                "purchase yet (潜在客户)."},
+            "maintenance_required": {"type": "boolean", "default": True,
+                                     "description": "Domain rule 1: the stage needs a "
+                                     "maintenance activity. Set false where the plan decides "
+                                     "otherwise (e.g. dead customers)."},
+            "contacts": contacts,
+        },
+        required=["id", "name"],
+        examples=[{"id": "active", "name": "活跃期", "from_days": 7, "to_days": 45}],
+    )
+    return _obj(
+        "Lifecycle",
+        "lifecycle.yaml: stages by days since the last purchase. The bands must cover "
+        "0 to infinity without gaps or overlaps.",
+        {"stages": {"type": "array", "items": stage, "minItems": 1,
+                    "description": "Stages in order of recency."}},
+        required=["stages"],
+    )
+
+
+def segments_schema() -> dict:
+    segment = _obj(
+        "Segment",
+        "A named set of customers.",
+        {
+            "id": _d(SLUG, "Segment id, used by activities."),
+            "name": _d(NAME, "Segment name, e.g. 新客·活跃期."),
+            "description": DESCRIPTION,
+            "where": {"$ref": "#/$defs/conditions",
+                      "description": "Who is in the segment."},
+            "everyone": {"const": True, "description": "Say it explicitly: every customer "
+                         "(domain rule 5 asks for a specific segment)."},
+        },
+        required=["id", "name"],
+        examples=[{"id": "new_active", "name": "新客·活跃期",
+                   "where": {"stage": "active", "customer_type": "new"}}],
+    )
+    schema = _obj(
+        "Segments",
+        "segments.yaml: named customer segments.",
+        {"segments": {"type": "array", "items": segment, "minItems": 1,
+                      "description": "The segments."}},
+        required=["segments"],
+    )
+    schema["$defs"] = {"conditions": _conditions()}
+    return schema
+
+
+def activities_schema() -> dict:
+    order_event = {"type": "string", "enum": ["ordered_unpaid", "paid", "shipped", "signed",
+                                              "first_purchase", "last_purchase"]}
+    trigger = {
+        "description": "When a customer of the segment qualifies. Default: in the segment "
+        "on the as-of date (state).",
+        "oneOf": [
+            _obj("State trigger", "In the segment on the as-of date.",
+                 {"type": {"const": "state", "description": "Trigger kind."},
+                  "cooldown_days": _d(DAYS, "Not again within N days.")},
+                 required=["type"]),
+            _obj("Order-event trigger", "N days (or a window of days) after an order event.",
+                 {"type": {"const": "after_order", "description": "Trigger kind."},
+                  "event": _d(order_event, "The order event."),
+                  "days": _d(DAYS, "Exactly N days after the event (0 = same day)."),
+                  "window": {"type": "array", "items": DAYS, "minItems": 2, "maxItems": 2,
+                             "description": "Between [first, last] days after, inclusive; "
+                             "the contact goes once."}},
+                 required=["type", "event"]),
+        ],
+    }
+    activity = _obj(
+        "Activity",
+        "One planned activity of the contact plan (接触计划).",
+        {
+            "id": _d(SLUG, "Activity id."),
+            "name": _d(NAME, "Activity name, e.g. 评价有礼."),
+            "description": DESCRIPTION,
+            "kind": {"type": "string", "enum": ["maintenance", "marketing"],
+                     "description": "maintenance (维系类: service, care) or marketing "
+                     "(营销类: value, promotion)."},
+            "stage": _list_or_one(SLUG, "The lifecycle stage(s) whose plan the activity "
+                                  "belongs to (domain rules 1 and 2 are checked per stage)."),
+            "segment": _d(SLUG, "The segment it targets (domain rule 5)."),
+            "channel": CHANNEL_NAME,
+            "trigger": trigger,
+            "priority": {"type": "integer", "minimum": 0, "maximum": 1000, "default": 100,
+                         "description": "Higher wins when contact limits force a choice."},
+            "service": {"type": "boolean", "default": False,
+                        "description": "A service message (shipping notice, payment "
+                        "reminder): exempt from marketing limits and opt-outs of marketing."},
+            "holdout": _d(SHARE, "Share of the audience held out as a control group.",
+                          maximum=0.5),
+            "kpi": _d(SLUG, "The KPI (kpis.yaml) that judges this activity."),
+            "owner": {"type": "string", "description": "Who runs it (role or person)."},
+            "purpose": {"type": "string", "description": "Why it exists, in a sentence."},
+        },
+        required=["id", "name", "kind", "stage", "segment", "channel"],
+        examples=[{"id": "review_reward", "name": "评价有礼", "kind": "maintenance",
+                   "stage": "after_sale", "segment": "signed_recently", "channel": "sms",
+                   "trigger": {"type": "after_order", "event": "signed", "window": [3, 5]}}],
+    )
+    return _obj(
+        "Activities",
+        "activities.yaml: the contact plan.",
+        {"activities": {"type": "array", "items": activity, "minItems": 1,
+                        "description": "The activities."}},
+        required=["activities"],
+    )
+
+
+def kpis_schema() -> dict:
+    kpi = _obj(
+        "KPI",
+        "A metric with targets.",
+        {
+            "id": _d(SLUG, "KPI id."),
+            "name": _d(NAME, "KPI name, e.g. 新客45天复购率."),
+            "description": DESCRIPTION,
+            "metric": {"type": "string",
+                       "enum": ["repeat_purchase_rate", "second_purchase_rate",
+                                "stage_purchase_rate", "cohort_order_value", "retention",
+                                "reactivation_rate", "activation_rate", "active_arpu", "aov",
+                                "members_per_tier", "sleeping_members", "purchasers",
+                                "repeat_purchasers"],
+                       "description": "The metric kind."},
+            "within_days": _d(DAYS, "Window of days the metric looks at (second purchase, "
+                              "retention, cohort order value).", minimum=1),
+            "from_days": _d(DAYS, "Start of the recency band (stage purchase rate)."),
+            "to_days": _d(DAYS, "End of the recency band, exclusive (omit: open).",
+                          minimum=1),
+            "customers": {"type": "string", "enum": ["all", "new", "returning"],
+                          "default": "all", "description": "Which customers: all, new or "
+                          "returning at the start of the period."},
+            "activity": _d(SLUG, "For reactivation/activation: the activity whose contacts "
+                           "are measured."),
+            "target": _obj("Target", "Thresholds for the status: at or above good is good, "
+                           "below watch is bad (reversed when lower_is_better).",
+                           {"good": {"type": "number", "description": "Good from here."},
+                            "watch": {"type": "number", "description": "Watch below good; "
+                                      "bad beyond this."},
+                            "lower_is_better": {"type": "boolean", "default": False,
+                                                "description": "Lower values are better."}}),
+        },
+        required=["id", "name", "metric"],
+        examples=[{"id": "new_repeat_45", "name": "新客45天复购率", "metric":
+                   "stage_purchase_rate", "from_days": 0, "to_days": 45, "customers": "new"}],
+    )
+    return _obj(
+        "KPIs",
+        "kpis.yaml: the indicators the plan is judged by.",
+        {
+            "kpis": {"type": "array", "items": kpi, "minItems": 1, "description": "The KPIs."},
+            "monitoring": _obj("Weekly monitoring table", "KPIs shown as the weekly "
+                               "monitoring table, in order.",
+                               {"kpis": {"type": "array", "items": SLUG, "minItems": 1,
+                                         "description": "KPI ids."}}),
+        },
+        required=["kpis"],
+    )
+
+
+def sop_schema() -> dict:
+    revision = _obj(
+        "Revision",
+        "One change of the activity (进化图).",
+        {
+            "date": _d(DATE, "When the change took effect."),
+            "change": {"type": "string", "minLength": 1, "description": "What changed."},
+            "reason": {"type": "string", "description": "Why."},
+            "effect": {"type": "string", "description": "What it did, once known."},
+        },
+        required=["date", "change"],
+    )
+    return _obj(
+        "SOP document",
+        "sop/<activity>.yaml: the standard operating procedure (标准作业程序) of one "
+        "activity. The battle record (战功榜) is filled in from results, not written.",
+        {
+            "activity": _d(SLUG, "The activity (activities.yaml) this SOP documents."),
+            "id_card": _obj("ID card (身份证)", "What it is.", {
+                "purpose": {"type": "string", "minLength": 1, "description": "Why it exists."},
+                "audience": {"type": "string", "description": "Who it is for, in words."},
+                "timing": {"type": "string", "description": "When it runs, in words."},
+                "owner": {"type": "string", "description": "Who is responsible."},
+            }, required=["purpose"]),
+            "portrait": _obj("Portrait (写真照)", "Its design.", {
+                "flow": {"type": "array", "items": {"type": "string"},
+                         "description": "Steps, in order."},
+                "copy": {"type": "string", "description": "The message, in words."},
+                "offer": {"type": "string", "description": "Coupon, gift or benefit."},
+                "control_group": {"type": "string", "description": "How the control group "
+                                  "is held out."},
+                "metric": _d(SLUG, "KPI id (kpis.yaml) it is evaluated by."),
+            }),
+            "evolution": {"type": "array", "items": revision,
+                          "description": "Revisions, oldest first."},
+        },
+        required=["activity", "id_card"],
+    )
+
+
+KINDS = {
+    "shop": shop_schema,
+    "tiers": tiers_schema,
+    "lifecycle": lifecycle_schema,
+    "segments": segments_schema,
+    "activities": activities_schema,
+    "kpis": kpis_schema,
+    "sop": sop_schema,
+}
+
+
+def build_schemas() -> dict[str, dict]:
+    """Every file kind's complete JSON Schema, keyed by kind."""
+    out = {}
+    for kind, make in KINDS.items():
+        body = make()
+        schema = {"$schema": DRAFT, "$id": f"{BASE_URL}{kind}.schema.json"}
+        schema.update(body)
+        out[kind] = schema
+    return out
+
+
+def dumps(schema: dict) -> str:
+    return json.dumps(schema, ensure_ascii=False, indent=2) + "\n"

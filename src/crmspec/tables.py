@@ -74,3 +74,21 @@ TABLES: dict[str, tuple[Column, ...]] = {
 
 ORDER_STATUSES = ("unpaid", "paid", "closed", "refunded")
 EVENT_TYPES = ("visit", "favorite", "cart", "inquiry", "search", "ad_click")
+
+# Per-customer facts the compiler derives; segment `sql:` filters may use them beside the
+# customer columns. (name, DuckDB type, doc)
+FACTS = (
+    Column("stage", "VARCHAR", True, "Lifecycle stage id on the as-of date."),
+    Column("customer_type", "VARCHAR", True, "potential, new, returning or fans."),
+    Column("tier", "VARCHAR", False, "Member tier id; NULL below the lowest tier."),
+    Column("tier_rank", "INTEGER", True, "0 below every tier, then 1, 2... upwards."),
+    Column("purchases", "INTEGER", True, "Purchases up to the as-of date (see shop purchase)."),
+    Column("spend", "DECIMAL(14,2)", True, "Spend counted for tiers (tier window)."),
+    Column("first_purchase_date", "DATE", False, "Date of the first purchase."),
+    Column("last_purchase_date", "DATE", False, "Date of the last purchase."),
+    Column("days_since_last_purchase", "INTEGER", False, "As-of date minus last purchase date."),
+    Column("r", "INTEGER", False, "Recency score 1-5 (5: most recent), buyers only."),
+    Column("f", "INTEGER", False, "Frequency score 1-5 (5: most purchases), buyers only."),
+    Column("m", "INTEGER", False, "Monetary score 1-5 (5: highest spend), buyers only."),
+    Column("as_of", "DATE", True, "The build's as-of date (for date arithmetic in filters)."),
+)

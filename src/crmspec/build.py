@@ -1,0 +1,152 @@
+"""`crmspec build`: validate, attach data, compile, run, write outputs.
+
+The one function the CLI calls. It refuses to run an invalid plan (the diagnostics
+say why), generates the demo data on first use when the shop's source is the demo,
+and writes send lists plus `manifest.json` atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Callable
+
+import duckdb
+
+from crmspec import __version__
+from crmspec.compile import CompiledPlan, compile_plan
+from crmspec.diagnostics import Diagnostic, PlanError, has_errors
+from crmspec.model import Plan
+from crmspec.outputs import atomic_dir, write_json, write_send_lists
+from crmspec.project import PLAN_DIR
+from crmspec.run import RunResult, run_plan
+from crmspec.sources import AttachedData, attach, problems_as_diagnostics
+from crmspec.validate import validate_project
+
+
+@dataclass
+class BuildResult:
+    as_of: date
+    out_dir: Path | None  # None on a dry run
+    manifest: dict
+    run: RunResult
+    plan: Plan
+    warnings: list[Diagnostic] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def plan_hash(root: Path) -> str:
+    """Hash of every file under plans/ (path and bytes): any edit changes it."""
+    h = hashlib.sha256()
+    for f in sorted(p for p in (root / PLAN_DIR).rglob("*") if p.is_file()):
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()[:16]
+
+
+def ensure_demo_data(plan: Plan, root: Path) -> str | None:
+    """Generate the demo shop when the plan's source is the demo and it is not there yet."""
+    ds = plan.shop.data
+    target = root / ds.path
+    if ds.source != "demo" or (target / "customers.parquet").exists():
+        return None
+    from crmspec.demo import generate_demo
+
+    summary = generate_demo(target, customers=ds.demo_customers, seed=ds.demo_seed,
+                            end_date=ds.demo_end_date)
+    return (f"generated the demo shop in {ds.path}/ ({summary.customers} customers, "
+            f"{summary.orders} orders, {summary.events} events; seed {ds.demo_seed})")
+
+
+def open_plan(root: Path) -> tuple[Plan, list[Diagnostic]]:
+    """A valid plan and its warnings, or PlanError with every problem."""
+    validation = validate_project(root)
+    if not validation.ok or validation.plan is None:
+        raise PlanError(validation.diagnostics)
+    return validation.plan, validation.diagnostics
+
+
+def prepare(root: Path, as_of: date | None, con: duckdb.DuckDBPyConnection, strict: bool = False,
+            notes: list[str] | None = None) -> tuple[Plan, CompiledPlan, AttachedData,
+                                                     list[Diagnostic]]:
+    """Everything up to running: plan, data attached as of the date, compiled SQL."""
+    plan, warnings = open_plan(root)
+    note = ensure_demo_data(plan, root)
+    if note and notes is not None:
+        notes.append(note)
+    # Compile once to learn which columns the plan needs, attach, then compile for real.
+    needs = compile_plan(plan, as_of or date(2000, 1, 1)).needs
+    data = attach(con, plan.shop.data, root, as_of or plan.shop.as_of, needs.columns)
+    data_diags = problems_as_diagnostics(data.problems, plan.shop.data.src, strict)
+    if strict and has_errors(data_diags):
+        raise PlanError(data_diags)
+    compiled = compile_plan(plan, data.as_of)
+    return plan, compiled, data, warnings + data_diags
+
+
+def build(root: Path, as_of: date | None = None, out: Path | None = None, strict: bool = False,
+          dry_run: bool = False, progress: Callable[[str], None] | None = None) -> BuildResult:
+    """Build the plan of the project at `root`; raises PlanError on any blocking problem."""
+    say = progress or (lambda _msg: None)
+    notes: list[str] = []
+    con = duckdb.connect()
+    try:
+        plan, compiled, data, warnings = prepare(root, as_of, con, strict, notes)
+        for n in notes:
+            say(n)
+        say(f"running the plan as of {data.as_of.isoformat()}")
+        result = run_plan(con, compiled)
+        manifest = _manifest(plan, root, data, result)
+        out_dir = None
+        if not dry_run:
+            out_dir = (out or root / "out").resolve()
+            with atomic_dir(out_dir) as tmp:
+                files = write_send_lists(con, compiled, tmp)
+                for entry in manifest["activities"]:
+                    entry["files"] = files[entry["id"]]
+                write_json(tmp / "manifest.json", manifest)
+        return BuildResult(data.as_of, out_dir, manifest, result, plan, warnings, notes)
+    finally:
+        con.close()
+
+
+def _manifest(plan: Plan, root: Path, data: AttachedData, result: RunResult) -> dict:
+    acts = {a.id: a for a in plan.activities}
+    return {
+        "crmspec_version": __version__,
+        "shop": plan.shop.name,
+        "as_of": data.as_of.isoformat(),
+        "plan_hash": plan_hash(root),
+        "data_fingerprint": data.fingerprint,
+        "rows": data.rows,
+        "data_problems": [p.as_dict() for p in data.problems],
+        "stages": result.stages,
+        "customer_types": result.customer_types,
+        "tiers": result.tiers,
+        "segments": result.segments,
+        "activities": [
+            {
+                "id": c.activity_id,
+                "name": acts[c.activity_id].name,
+                "kind": acts[c.activity_id].kind,
+                "channel": acts[c.activity_id].channel,
+                "segment": acts[c.activity_id].segment,
+                "eligible": c.eligible,
+                "suppressed": c.suppressed,
+                "sent": c.sent,
+                "files": [],
+            }
+            for c in result.activities
+        ],
+    }
+
+
+def compiled_sql(root: Path, as_of: date | None = None) -> str:
+    """The SQL script of the plan as of a date (`crmspec compile`)."""
+    con = duckdb.connect()
+    try:
+        _, compiled, _, _ = prepare(root, as_of, con)
+        return compiled.script()
+    finally:
+        con.close()

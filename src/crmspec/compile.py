@@ -1,0 +1,405 @@
+"""Compile a plan to SQL: facts per customer, segment conditions, activity audiences.
+
+Everything from YAML reaches SQL as a sqlglot expression tree: ids and values become
+quoted literals, column names are checked against the canonical tables before they
+become quoted identifiers, and `sql:` escape hatches arrive as already-checked ASTs
+(`crmspec.sqlfilter`). The result is plain text per statement, so the same plan can be
+printed (`crmspec compile`), run on DuckDB, or transpiled for another engine.
+
+Conventions (documented in docs/plan.md):
+- A purchase is an order whose status is in shop.yaml `purchase.statuses` (default
+  paid), dated by `paid_at` in the shop's timezone, on or before the as-of date.
+- days_since_last_purchase = as-of date - date of the last purchase (bought on the
+  as-of date: 0). A stage band [from_days, to_days) holds from_days <= d < to_days.
+- Customer type: potential 0 purchases, new 1, returning 2+ (with fans: returning with
+  at least `fans_min_purchases`). `customer_type: returning` includes fans.
+- Tier: the highest tier whose min_spend (and min_purchases) the customer meets, spend
+  being summed over the tier evaluation window (all time by default).
+- RFM: among customers with a purchase, score = ceil(5 x cume_dist) ordered so that 5
+  is best (most recent, most purchases, most spend); ties always share a score.
+- Intent: an event of a listed type on the as-of date or the N-1 days before, and (by
+  default) no purchase after the latest such event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from sqlglot import exp
+
+from crmspec.channels import Channel, available_channels
+from crmspec.checks import filter_columns
+from crmspec.model import Activity, Plan, Src, stage_bands
+from crmspec.sqlfilter import parse_filter
+
+DIALECT = "duckdb"
+
+
+def col(name: str) -> exp.Column:
+    return exp.column(name, quoted=True)
+
+
+def lit(value) -> exp.Expression:
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, (int, float)):
+        return exp.Literal.number(value)
+    return exp.Literal.string(str(value))
+
+
+def date_lit(d: date) -> exp.Expression:
+    return exp.cast(exp.Literal.string(d.isoformat()), "DATE")
+
+
+def _and(parts: list[exp.Expression]) -> exp.Expression:
+    if not parts:
+        return exp.true()
+    return exp.and_(*[exp.paren(p) if isinstance(p, exp.Or) else p for p in parts])
+
+
+def _or(parts: list[exp.Expression]) -> exp.Expression:
+    return exp.paren(exp.or_(*parts)) if len(parts) > 1 else parts[0]
+
+
+def _false_if_null(e: exp.Expression) -> exp.Expression:
+    return exp.func("coalesce", exp.paren(e), exp.false())
+
+
+def _range(column: str, r: dict) -> exp.Expression:
+    parts = []
+    if r.get("min") is not None:
+        parts.append(col(column) >= lit(r["min"]))
+    if r.get("max") is not None:
+        parts.append(col(column) <= lit(r["max"]))
+    return _and(parts)
+
+
+def _values(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+@dataclass(frozen=True)
+class Intent:
+    events: tuple[str, ...]
+    within_days: int
+    not_bought_since: bool
+
+    @property
+    def column(self) -> str:
+        return "intent_" + "_".join(self.events) + f"_{self.within_days}d"
+
+
+@dataclass
+class Needs:
+    """Customer columns the plan reads, with the plan place that reads them."""
+
+    columns: dict[str, Src] = field(default_factory=dict)
+
+    def add(self, column: str, src: Src) -> None:
+        self.columns.setdefault(column, src)
+
+
+class SegmentCompiler:
+    """Turns segment conditions into boolean expressions over the `features` table."""
+
+    def __init__(self, plan: Plan, needs: Needs):
+        self.plan = plan
+        self.needs = needs
+        self.tier_rank = {t.id: t.rank for t in plan.tiers}
+        self.intents: dict[Intent, None] = {}
+        self.columns = filter_columns()
+        self._cache: dict[str, exp.Expression] = {}
+
+    def segment(self, sid: str) -> exp.Expression:
+        if sid not in self._cache:
+            seg = self.plan.segment(sid)
+            if seg.everyone:
+                self._cache[sid] = exp.true()
+            else:
+                self._cache[sid] = self.conditions(seg.where or {}, seg.src.at("where"))
+        return self._cache[sid].copy()
+
+    def conditions(self, where: dict, src: Src) -> exp.Expression:
+        return _and([self.test(k, v, src.at(k)) for k, v in where.items()])
+
+    def test(self, key: str, value, src: Src) -> exp.Expression:
+        if key == "stage":
+            return col("stage").isin(*map(lit, _values(value)))
+        if key == "customer_type":
+            types = []
+            for v in _values(value):
+                types += ["returning", "fans"] if v == "returning" else [v]
+            return col("customer_type").isin(*map(lit, sorted(set(types))))
+        if key == "tier":
+            vals = _values(value)
+            parts: list[exp.Expression] = []
+            named = [v for v in vals if v != "none"]
+            if named:
+                parts.append(col("tier").isin(*map(lit, named)))
+            if "none" in vals:
+                parts.append(col("tier").is_(exp.null()))
+            return _or(parts)
+        if key == "tier_at_least":
+            return col("tier_rank") >= lit(self.tier_rank[value])
+        if key in ("purchases", "spend", "days_since_last_purchase"):
+            return _range(key, value)
+        if key == "rfm":
+            return _and([self._score(k, v) for k, v in value.items()])
+        if key == "attributes":
+            return _and([self._attribute(c, t, src.at(c)) for c, t in value.items()])
+        if key == "intent":
+            intent = Intent(tuple(sorted(value["events"])), value["within_days"],
+                            value.get("not_bought_since", True))
+            self.intents[intent] = None
+            at = col(intent.column)
+            cond = at.is_(exp.null()).not_()
+            if intent.not_bought_since:
+                cond = _and([cond, _or([col("last_purchase_at").is_(exp.null()),
+                                        col("last_purchase_at") < at])])
+            return cond
+        if key == "in_segment":
+            return _or([_false_if_null(self.segment(s)) for s in _values(value)])
+        if key == "not_in_segment":
+            return _and([exp.not_(_false_if_null(self.segment(s))) for s in _values(value)])
+        if key == "sql":
+            safe = parse_filter(value, self.columns)
+            for c in safe.columns:
+                self.needs.add(c, src)
+            return exp.paren(safe.expression.copy())
+        if key == "any_of":
+            return _or([_false_if_null(self.conditions(w, src.at(i)))
+                        for i, w in enumerate(value)])
+        if key == "not":
+            return exp.not_(_false_if_null(self.conditions(value, src)))
+        raise ValueError(f"unknown condition {key!r}")  # the schema forbids this
+
+    def _score(self, letter: str, value) -> exp.Expression:
+        if isinstance(value, list):
+            return col(letter).isin(*map(lit, value))
+        return _range(letter, value)
+
+    def _attribute(self, column: str, test, src: Src) -> exp.Expression:
+        self.needs.add(column, src)
+        c = col(column)
+        if isinstance(test, list):
+            return c.isin(*map(lit, test))
+        if isinstance(test, dict):
+            if "missing" in test:
+                return c.is_(exp.null()) if test["missing"] else c.is_(exp.null()).not_()
+            if "not" in test:
+                vals = _values(test["not"])
+                return _and([c.is_(exp.null()).not_(), exp.not_(c.isin(*map(lit, vals)))])
+            return _range(column, test)
+        return c.eq(lit(test))
+
+
+# The customer attributes each send-list row carries: why the customer is there.
+ROW_ATTRIBUTES = ("stage", "customer_type", "tier", "purchases", "spend",
+                  "days_since_last_purchase", "r", "f", "m")
+
+
+@dataclass
+class CompiledActivity:
+    activity: Activity
+    channel: Channel
+    audience_sql: str  # SELECT <send-list columns, status> FROM features WHERE ...
+
+
+def _status(a: Activity, channel: Channel) -> exp.Expression:
+    """Why a qualifying customer is (not) contacted: send, opted_out, no/invalid address."""
+    addr = col(channel.contact_field)
+    case = exp.Case().when(col("opt_out_all"), lit("opted_out"))
+    if channel.opt_out_field and not a.service:
+        case = case.when(col(channel.opt_out_field), lit("opted_out"))
+    case = case.when(addr.is_(exp.null()), lit("no_address"))
+    if channel.address_pattern:
+        valid = exp.func("regexp_full_match", exp.cast(addr, "VARCHAR"),
+                         lit(channel.address_pattern))
+        case = case.when(exp.not_(valid), lit("invalid_address"))
+    return case.else_(lit("send"))
+
+
+def _audience_select(a: Activity, channel: Channel, cond: exp.Expression) -> str:
+    cols = [
+        col("customer_id"),
+        exp.alias_(lit(a.id), "activity_id"),
+        exp.alias_(lit(channel.name), "channel"),
+        exp.alias_(exp.cast(col(channel.contact_field), "VARCHAR"), "address"),
+        exp.alias_(lit(a.segment), "segment"),
+        *[col(c) for c in ROW_ATTRIBUTES],
+        exp.alias_(_status(a, channel), "status"),
+    ]
+    return exp.select(*cols).from_("features").where(cond).sql(DIALECT)
+
+
+@dataclass
+class CompiledPlan:
+    as_of: date
+    statements: list[tuple[str, str]]  # (name, sql) run in order
+    activities: list[CompiledActivity]
+    segments: dict[str, str]  # segment id -> boolean SQL over features
+    needs: Needs
+
+    def script(self) -> str:
+        """All SQL as one readable script (for `crmspec compile` and reviews)."""
+        out = [f"-- crmspec compiled plan, as of {self.as_of.isoformat()}"]
+        for name, sql in self.statements:
+            out.append(f"\n-- {name}\n{sql};")
+        for seg_id, cond in self.segments.items():
+            out.append(f"\n-- segment {seg_id}\n-- WHERE {cond}")
+        for ca in self.activities:
+            out.append(f"\n-- activity {ca.activity.id} ({ca.channel.name})\n{ca.audience_sql};")
+        return "\n".join(out) + "\n"
+
+
+def _facts_sql(plan: Plan, as_of: date) -> str:
+    shop = plan.shop
+    asof = date_lit(as_of).sql(DIALECT)
+    statuses = ", ".join(lit(s).sql(DIALECT) for s in shop.purchase_statuses)
+    count = "count(DISTINCT purchase_date)" if shop.same_day == "once" else "count(*)"
+    if plan.tier_window_days:
+        spend = (f"sum(amount) FILTER (WHERE purchase_date > {asof} - "
+                 f"INTERVAL {int(plan.tier_window_days)} DAY)")
+    else:
+        spend = "sum(amount)"
+    stage_cases = []
+    for s in stage_bands(plan):
+        cond = f"days_since_last_purchase >= {int(s.from_days or 0)}"
+        if s.to_days is not None:
+            cond += f" AND days_since_last_purchase < {int(s.to_days)}"
+        stage_cases.append(f"WHEN {cond} THEN {lit(s.id).sql(DIALECT)}")
+    never = next((s for s in plan.stages if s.never_purchased), None)
+    never_sql = lit(never.id).sql(DIALECT) if never else "NULL"
+    tier_cases, rank_cases = [], []
+    for t in sorted(plan.tiers, key=lambda t: -t.rank):
+        cond = f"spend >= {float(t.min_spend)!r}"
+        if t.min_purchases:
+            cond += f" AND purchases >= {int(t.min_purchases)}"
+        tier_cases.append(f"WHEN {cond} THEN {lit(t.id).sql(DIALECT)}")
+        rank_cases.append(f"WHEN {cond} THEN {t.rank}")
+    tier_sql = f"CASE {' '.join(tier_cases)} ELSE NULL END" if tier_cases else "NULL"
+    rank_sql = f"CASE {' '.join(rank_cases)} ELSE 0 END" if rank_cases else "0"
+    fans = int(shop.fans_min_purchases)
+    return f"""CREATE OR REPLACE TEMP TABLE facts AS
+WITH purchases AS (
+  SELECT customer_id, CAST(paid_at AS DATE) AS purchase_date, paid_at, amount
+  FROM orders
+  WHERE status IN ({statuses}) AND paid_at IS NOT NULL AND CAST(paid_at AS DATE) <= {asof}
+), per_customer AS (
+  SELECT customer_id, {count} AS purchases, coalesce({spend}, 0) AS spend,
+         min(purchase_date) AS first_purchase_date, max(purchase_date) AS last_purchase_date,
+         max(paid_at) AS last_purchase_at
+  FROM purchases GROUP BY customer_id
+), base AS (
+  SELECT c.*, CAST(coalesce(p.purchases, 0) AS INTEGER) AS purchases,
+         CAST(coalesce(p.spend, 0) AS DECIMAL(14,2)) AS spend,
+         p.first_purchase_date, p.last_purchase_date, p.last_purchase_at,
+         CAST(date_diff('day', p.last_purchase_date, {asof}) AS INTEGER)
+           AS days_since_last_purchase,
+         {asof} AS as_of
+  FROM customers AS c LEFT JOIN per_customer AS p USING (customer_id)
+)
+SELECT *,
+  CASE WHEN purchases = 0 THEN {never_sql} {' '.join(stage_cases)} END AS stage,
+  CASE WHEN purchases = 0 THEN 'potential' WHEN purchases = 1 THEN 'new'
+       WHEN purchases >= {fans} THEN 'fans' ELSE 'returning' END AS customer_type,
+  {tier_sql} AS tier,
+  {rank_sql} AS tier_rank,
+  CASE WHEN purchases > 0 THEN CAST(ceil(5 * cume_dist() OVER (
+    PARTITION BY purchases > 0 ORDER BY days_since_last_purchase DESC)) AS INTEGER) END AS r,
+  CASE WHEN purchases > 0 THEN CAST(ceil(5 * cume_dist() OVER (
+    PARTITION BY purchases > 0 ORDER BY purchases)) AS INTEGER) END AS f,
+  CASE WHEN purchases > 0 THEN CAST(ceil(5 * cume_dist() OVER (
+    PARTITION BY purchases > 0 ORDER BY spend)) AS INTEGER) END AS m
+FROM base"""
+
+
+def _features_sql(intents: list[Intent], as_of: date) -> str:
+    if not intents:
+        return "CREATE OR REPLACE TEMP TABLE features AS SELECT * FROM facts"
+    asof = date_lit(as_of).sql(DIALECT)
+    widest = max(i.within_days for i in intents)
+    cols = []
+    for i in intents:
+        types = ", ".join(lit(t).sql(DIALECT) for t in i.events)
+        cols.append(
+            f"max(event_at) FILTER (WHERE event_type IN ({types}) AND "
+            f"CAST(event_at AS DATE) > {asof} - INTERVAL {int(i.within_days)} DAY) "
+            f"AS {col(i.column).sql(DIALECT)}"
+        )
+    return f"""CREATE OR REPLACE TEMP TABLE features AS
+WITH signals AS (
+  SELECT customer_id, event_type, event_at FROM events
+  WHERE CAST(event_at AS DATE) <= {asof} AND CAST(event_at AS DATE) > {asof} - INTERVAL {widest} DAY
+  UNION ALL
+  SELECT customer_id, 'unpaid_order' AS event_type, created_at AS event_at FROM orders
+  WHERE status = 'unpaid' AND CAST(created_at AS DATE) <= {asof}
+    AND CAST(created_at AS DATE) > {asof} - INTERVAL {widest} DAY
+), intents AS (
+  SELECT customer_id,
+    {(',' + chr(10) + '    ').join(cols)}
+  FROM signals GROUP BY customer_id
+)
+SELECT f.*, {', '.join('i.' + col(i.column).sql(DIALECT) for i in intents)}
+FROM facts AS f LEFT JOIN intents AS i USING (customer_id)"""
+
+
+_EVENT_COLUMN = {
+    "ordered_unpaid": "created_at",
+    "paid": "paid_at",
+    "shipped": "shipped_at",
+    "signed": "signed_at",
+}
+
+
+def _trigger_condition(a: Activity, plan: Plan, as_of: date) -> exp.Expression:
+    t = a.trigger
+    if t.type != "after_order":
+        return exp.true()
+    lo = exp.Sub(this=date_lit(as_of),
+                 expression=exp.Interval(this=lit(str(t.last_day)), unit=exp.var("DAY")))
+    hi = exp.Sub(this=date_lit(as_of),
+                 expression=exp.Interval(this=lit(str(t.first_day)), unit=exp.var("DAY")))
+    if t.event in ("first_purchase", "last_purchase"):
+        c = col(f"{t.event}_date")
+        return exp.Between(this=c, low=lo, high=hi)
+    ts = _EVENT_COLUMN[t.event]
+    day = exp.cast(col(ts), "DATE")
+    if t.event == "ordered_unpaid":
+        status = col("status").eq(lit("unpaid"))
+    else:
+        status = col("status").isin(*map(lit, plan.shop.purchase_statuses))
+    sub = (
+        exp.select(col("customer_id"))
+        .from_("orders")
+        .where(_and([status, exp.Between(this=day, low=lo, high=hi)]))
+    )
+    return col("customer_id").isin(query=sub)
+
+
+def compile_plan(plan: Plan, as_of: date, channels: dict[str, Channel] | None = None
+                 ) -> CompiledPlan:
+    channels = channels if channels is not None else available_channels()
+    needs = Needs()
+    segc = SegmentCompiler(plan, needs)
+    segments = {s.id: segc.segment(s.id) for s in plan.segments}
+    activities = []
+    for a in plan.activities:
+        channel = channels[a.channel]
+        needs.add(channel.contact_field, a.src.at("channel"))
+        cond = _and([_false_if_null(segments[a.segment].copy()),
+                     _trigger_condition(a, plan, as_of)])
+        activities.append(CompiledActivity(a, channel, _audience_select(a, channel, cond)))
+    intents = sorted(segc.intents, key=lambda i: i.column)
+    statements = [
+        ("facts: purchases, stage, type, tier and RFM per customer", _facts_sql(plan, as_of)),
+        ("features: facts plus recent intent signals", _features_sql(intents, as_of)),
+    ]
+    return CompiledPlan(
+        as_of=as_of,
+        statements=statements,
+        activities=activities,
+        segments={k: v.sql(DIALECT) for k, v in segments.items()},
+        needs=needs,
+    )

@@ -1,0 +1,32 @@
+"""Terminal output of a build: the summary table operators read after each run."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from crmspec.build import BuildResult
+from crmspec.diagnostics import render
+from crmspec.mask import mask_text
+
+
+def print_build(result: BuildResult, console: Console | None = None) -> None:
+    console = console or Console(stderr=False)
+    if result.warnings:
+        Console(stderr=True).print(mask_text(render(result.warnings)), markup=False,
+                                   highlight=False)
+    m = result.manifest
+    table = Table(title=f"{m['shop']} · as of {m['as_of']}", title_justify="left")
+    for name, justify in (("activity", "left"), ("name", "left"), ("kind", "left"),
+                          ("channel", "left"), ("eligible", "right"), ("suppressed", "right"),
+                          ("sent", "right")):
+        table.add_column(name, justify=justify)
+    for a in m["activities"]:
+        sup = sum(a["suppressed"].values())
+        table.add_row(a["id"], a["name"], a["kind"], a["channel"], f"{a['eligible']:,}",
+                      f"{sup:,}", f"{a['sent']:,}")
+    console.print(table)
+    stages = ", ".join(f"{k} {v:,}" for k, v in m["stages"].items())
+    console.print(f"stages: {stages}", markup=False, highlight=False)
+    where = str(result.out_dir) if result.out_dir else "nothing written (dry run)"
+    console.print(f"outputs: {where}", markup=False, highlight=False)

@@ -1,0 +1,301 @@
+"""The plan as typed objects, built from schema-valid documents.
+
+Defaults live here (and in the schema descriptions), not scattered through the
+compiler. Every object keeps `src`, the document and JSON path it came from, so that a
+later stage (semantic checks, data checks in a build) can still point at the plan line
+responsible for a problem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from crmspec.diagnostics import Diagnostic
+from crmspec.load import Document
+from crmspec.project import ProjectFiles
+
+
+@dataclass(frozen=True)
+class Src:
+    doc: Document
+    path: tuple
+
+    def at(self, *sub: Any) -> "Src":
+        return Src(self.doc, self.path + sub)
+
+    def diag(self, code: str, message: str, hint: str | None = None, key: bool = False):
+        return self.doc.diag(self.path, code, message, hint, key=key)
+
+    def exists(self) -> bool:
+        node = self.doc.data
+        for part in self.path:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class DataSource:
+    source: str  # demo | duckdb | parquet | csv
+    path: str
+    tables: dict[str, str]
+    columns: dict[str, dict[str, str]]
+    demo_customers: int
+    demo_seed: int
+    demo_end_date: date
+    src: Src
+
+
+@dataclass(frozen=True)
+class Shop:
+    name: str
+    platform: str | None
+    timezone: str
+    currency: str
+    as_of: date | None  # None: latest (day after the last order)
+    data: DataSource
+    fans_min_purchases: int
+    purchase_statuses: tuple[str, ...]
+    same_day: str
+    maintenance_share: tuple[float | None, float | None] | None
+    src: Src
+
+
+@dataclass(frozen=True)
+class Tier:
+    id: str
+    name: str
+    min_spend: float
+    min_purchases: int | None
+    discount: float | None
+    benefits: tuple[str, ...]
+    rank: int
+    src: Src
+
+
+@dataclass(frozen=True)
+class Stage:
+    id: str
+    name: str
+    from_days: int | None
+    to_days: int | None
+    never_purchased: bool
+    maintenance_required: bool
+    contacts_min: int | None
+    contacts_max: int | None
+    src: Src
+
+
+@dataclass(frozen=True)
+class Segment:
+    id: str
+    name: str
+    description: str
+    where: dict | None
+    everyone: bool
+    src: Src
+
+
+@dataclass(frozen=True)
+class Trigger:
+    type: str  # state | after_order
+    event: str | None = None
+    first_day: int | None = None
+    last_day: int | None = None
+    cooldown_days: int | None = None
+
+
+@dataclass(frozen=True)
+class Activity:
+    id: str
+    name: str
+    description: str
+    kind: str
+    stages: tuple[str, ...]
+    segment: str
+    channel: str
+    trigger: Trigger
+    priority: int
+    service: bool
+    holdout: float
+    kpi: str | None
+    owner: str | None
+    purpose: str | None
+    src: Src
+
+
+@dataclass(frozen=True)
+class Kpi:
+    id: str
+    name: str
+    metric: str
+    params: dict
+    src: Src
+
+
+@dataclass(frozen=True)
+class Sop:
+    activity: str
+    data: dict
+    src: Src
+
+
+@dataclass
+class Plan:
+    shop: Shop
+    tiers: list[Tier]
+    tier_window_days: int | None
+    tier_review_date: str | None
+    stages: list[Stage]
+    segments: list[Segment]
+    activities: list[Activity]
+    kpis: list[Kpi]
+    monitoring: list[str]
+    sops: list[Sop]
+    files: ProjectFiles = field(repr=False)
+
+    def segment(self, sid: str) -> Segment:
+        return next(s for s in self.segments if s.id == sid)
+
+
+def _as_list(value: Any) -> tuple:
+    if value is None:
+        return ()
+    return tuple(value) if isinstance(value, list) else (value,)
+
+
+def _shop(doc: Document) -> Shop:
+    d = doc.data
+    data = d["data"]
+    demo = data.get("demo", {})
+    as_of = d.get("as_of", "latest")
+    share = d.get("rules", {}).get("maintenance_share")
+    return Shop(
+        name=d["name"],
+        platform=d.get("platform"),
+        timezone=d.get("timezone", "Asia/Shanghai"),
+        currency=d.get("currency", "CNY"),
+        as_of=None if as_of == "latest" else date.fromisoformat(as_of),
+        data=DataSource(
+            source=data["source"],
+            path=data["path"],
+            tables=dict(data.get("tables", {})),
+            columns={k: dict(v) for k, v in data.get("columns", {}).items()},
+            demo_customers=demo.get("customers", 20000),
+            demo_seed=demo.get("seed", 7),
+            demo_end_date=date.fromisoformat(demo.get("end_date", "2026-06-30")),
+            src=Src(doc, ("data",)),
+        ),
+        fans_min_purchases=d.get("customers", {}).get("fans_min_purchases", 4),
+        purchase_statuses=tuple(d.get("purchase", {}).get("statuses", ["paid"])),
+        same_day=d.get("purchase", {}).get("same_day", "once"),
+        maintenance_share=(share.get("min"), share.get("max")) if share else None,
+        src=Src(doc, ()),
+    )
+
+
+def _trigger(t: dict | None) -> Trigger:
+    if not t or t["type"] == "state":
+        return Trigger("state", cooldown_days=(t or {}).get("cooldown_days"))
+    if "window" in t:
+        first, last = t["window"]
+    else:
+        first = last = t.get("days", 0)
+    return Trigger("after_order", event=t["event"], first_day=first, last_day=last)
+
+
+def build_plan(files: ProjectFiles) -> Plan:
+    """Typed plan from schema-valid documents (call only when the schema check passed)."""
+    docs = files.documents
+    shop = _shop(docs["shop"])
+    tiers_doc = docs.get("tiers")
+    tiers: list[Tier] = []
+    window = review = None
+    if tiers_doc:
+        ev = tiers_doc.data.get("evaluation", {})
+        window, review = ev.get("window_days"), ev.get("review_date")
+        for i, t in enumerate(tiers_doc.data["tiers"]):
+            tiers.append(
+                Tier(
+                    id=t["id"],
+                    name=t["name"],
+                    min_spend=float(t["min_spend"]),
+                    min_purchases=t.get("min_purchases"),
+                    discount=t.get("discount"),
+                    benefits=tuple(t.get("benefits", [])),
+                    rank=i + 1,
+                    src=Src(tiers_doc, ("tiers", i)),
+                )
+            )
+    lc = docs["lifecycle"]
+    stages = [
+        Stage(
+            id=s["id"],
+            name=s["name"],
+            from_days=s.get("from_days"),
+            to_days=s.get("to_days"),
+            never_purchased=bool(s.get("never_purchased", False)),
+            maintenance_required=s.get("maintenance_required", True),
+            contacts_min=s.get("contacts", {}).get("min"),
+            contacts_max=s.get("contacts", {}).get("max"),
+            src=Src(lc, ("stages", i)),
+        )
+        for i, s in enumerate(lc.data["stages"])
+    ]
+    sg = docs["segments"]
+    segments = [
+        Segment(
+            id=s["id"],
+            name=s["name"],
+            description=s.get("description", ""),
+            where=s.get("where"),
+            everyone=bool(s.get("everyone", False)),
+            src=Src(sg, ("segments", i)),
+        )
+        for i, s in enumerate(sg.data["segments"])
+    ]
+    ac = docs["activities"]
+    activities = [
+        Activity(
+            id=a["id"],
+            name=a["name"],
+            description=a.get("description", ""),
+            kind=a["kind"],
+            stages=_as_list(a["stage"]),
+            segment=a["segment"],
+            channel=a["channel"],
+            trigger=_trigger(a.get("trigger")),
+            priority=a.get("priority", 100),
+            service=a.get("service", False),
+            holdout=float(a.get("holdout", 0.0)),
+            kpi=a.get("kpi"),
+            owner=a.get("owner"),
+            purpose=a.get("purpose"),
+            src=Src(ac, ("activities", i)),
+        )
+        for i, a in enumerate(ac.data["activities"])
+    ]
+    kp = docs.get("kpis")
+    kpis: list[Kpi] = []
+    monitoring: list[str] = []
+    if kp:
+        for i, k in enumerate(kp.data["kpis"]):
+            params = {x: v for x, v in k.items() if x not in ("id", "name", "metric")}
+            kpis.append(Kpi(k["id"], k["name"], k["metric"], params, Src(kp, ("kpis", i))))
+        monitoring = list(kp.data.get("monitoring", {}).get("kpis", []))
+    sops = [Sop(d.data["activity"], d.data, Src(d, ())) for d in files.sops]
+    return Plan(shop, tiers, window, review, stages, segments, activities, kpis, monitoring,
+                sops, files)
+
+
+def stage_bands(plan: Plan) -> list[Stage]:
+    """Recency stages (not the never-purchased one), ordered by from_days."""
+    return sorted((s for s in plan.stages if not s.never_purchased),
+                  key=lambda s: (s.from_days or 0, s.to_days or 10**9))
+
+
+Diagnostics = list[Diagnostic]

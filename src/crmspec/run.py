@@ -1,0 +1,77 @@
+"""Run a compiled plan on DuckDB: facts, features, then every activity's audience.
+
+All activities land in one `sends` table (one row per activity and qualifying
+customer, with a status) in a single set-based statement; outputs and counts are read
+from it. No Python touches individual customers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from crmspec.compile import CompiledPlan
+
+
+@dataclass
+class ActivityCounts:
+    activity_id: str
+    eligible: int
+    suppressed: dict[str, int]
+    sent: int
+
+
+@dataclass
+class RunResult:
+    activities: list[ActivityCounts]
+    stages: dict[str, int]
+    customer_types: dict[str, int]
+    tiers: dict[str, int]
+    segments: dict[str, int]
+
+
+def _histogram(con, column: str) -> dict[str, int]:
+    rows = con.execute(
+        f'SELECT coalesce(CAST("{column}" AS VARCHAR), \'none\'), count(*) FROM facts '
+        f"GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    return {k: v for k, v in rows}
+
+
+def run_plan(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan) -> RunResult:
+    for _, sql in compiled.statements:
+        con.execute(sql)
+    if compiled.activities:
+        union = "\nUNION ALL\n".join(ca.audience_sql for ca in compiled.activities)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE sends AS {union}")
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE sends AS SELECT NULL::VARCHAR AS activity_id, "
+                    "NULL::VARCHAR AS status WHERE false")
+    counts = {
+        (a, s): n
+        for a, s, n in con.execute(
+            "SELECT activity_id, status, count(*) FROM sends GROUP BY 1, 2"
+        ).fetchall()
+    }
+    activities = []
+    for ca in compiled.activities:
+        aid = ca.activity.id
+        by_status = {s: n for (a, s), n in counts.items() if a == aid}
+        suppressed = {s: n for s, n in sorted(by_status.items()) if s != "send"}
+        activities.append(ActivityCounts(aid, sum(by_status.values()), suppressed,
+                                         by_status.get("send", 0)))
+    seg_counts: dict[str, int] = {}
+    if compiled.segments:
+        items = list(compiled.segments.items())
+        select = ", ".join(f"count(*) FILTER (WHERE coalesce(({cond}), false))"
+                           for _, cond in items)
+        values = con.execute(f"SELECT {select} FROM features").fetchone()
+        seg_counts = {sid: n for (sid, _), n in zip(items, values)}
+    return RunResult(
+        activities=activities,
+        stages=_histogram(con, "stage"),
+        customer_types=_histogram(con, "customer_type"),
+        tiers=_histogram(con, "tier"),
+        segments=seg_counts,
+    )

@@ -1,0 +1,290 @@
+"""Attach a shop's data to DuckDB as the canonical tables, and report data problems.
+
+A shop's export is used as is: `shop.yaml` says where it is and how its columns are
+named. This module builds the views `customers`, `orders` and `events` with canonical
+names and types, checks that every column the plan needs exists (naming the plan line
+that needs it), and cleans what would otherwise poison a build: duplicate ids, orders of
+unknown customers, negative amounts, rows dated after the as-of date. Problems are
+counted with a few examples (contact details masked) and never crash a build;
+`--strict` turns them into errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+
+from crmspec.channels import EMAIL_RE, MOBILE_RE
+from crmspec.diagnostics import Diagnostic, PlanError
+from crmspec.mask import mask_value
+from crmspec.model import DataSource, Src
+from crmspec.tables import TABLES
+
+SUFFIX = {"parquet": ".parquet", "csv": ".csv", "demo": ".parquet"}
+
+
+@dataclass
+class DataProblem:
+    code: str  # short name, e.g. orders_unknown_customer
+    table: str
+    count: int
+    message: str
+    examples: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "table": self.table, "count": self.count,
+                "message": self.message, "examples": self.examples}
+
+
+@dataclass
+class AttachedData:
+    problems: list[DataProblem]
+    fingerprint: str
+    rows: dict[str, int]
+    last_order_date: date | None
+    as_of: date
+
+
+def _quote_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _relation(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, table: str) -> str:
+    """FROM-clause text reading one source table; raises PlanError when it is missing."""
+    name = ds.tables.get(table)
+    where = ds.src.at("tables", table) if name else ds.src.at("path")
+    base = (root / ds.path).resolve()
+    if ds.source == "duckdb":
+        tables = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'shopdata'"
+        ).fetchall()}
+        name = name or table
+        if name not in tables:
+            raise PlanError([where.diag(
+                "E402", f"table '{name}' ({table}) not found in {ds.path}",
+                "tables there: " + (", ".join(sorted(tables)) or "none")
+                + f"; map it with data.tables.{table}")])
+        return f"shopdata.main.{_ident(name)}"
+    file = base / (name or f"{table}{SUFFIX[ds.source]}")
+    if not file.exists():
+        raise PlanError([where.diag(
+            "E402", f"{table} data not found: {file.relative_to(root) if file.is_relative_to(root) else file}",
+            f"put the {table} export there or set data.tables.{table} to its file name")])
+    if ds.source == "csv":
+        return f"read_csv({_quote_str(str(file))}, header = true, auto_detect = true)"
+    return f"read_parquet({_quote_str(str(file))})"
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, relations: dict[str, str]) -> str:
+    """Order-independent content hash of the source data (same rows: same value)."""
+    h = hashlib.sha256()
+    for table in sorted(relations):
+        n, s = con.execute(
+            f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM {relations[table]} AS t"
+        ).fetchone()
+        h.update(f"{table}:{n}:{s};".encode())
+    return h.hexdigest()[:16]
+
+
+def _map_columns(con, ds: DataSource, table: str, relation: str, needs: dict[str, Src]
+                 ) -> tuple[str, list[DataProblem]]:
+    """SELECT text renaming and casting the source columns to the canonical ones."""
+    present = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+    mapping = ds.columns.get(table, {})
+    known = {c.name for c in TABLES[table]}
+    bad_keys = [k for k in mapping if k not in known]
+    if bad_keys:
+        raise PlanError([ds.src.at("columns", table, bad_keys[0]).diag(
+            "E301", f"'{bad_keys[0]}' is not a column of the canonical {table} table",
+            "canonical columns: " + ", ".join(sorted(known)), key=True)])
+    selects, problems, missing = [], [], []
+    for c in TABLES[table]:
+        src_name = mapping.get(c.name, c.name)
+        if src_name in present:
+            selects.append(f"TRY_CAST({_ident(src_name)} AS {c.type}) AS {c.name}")
+            continue
+        if c.required or c.name in needs:
+            where = (ds.src.at("columns", table, c.name) if c.name in mapping
+                     else needs.get(c.name, ds.src))
+            needed = "the canonical table requires it" if c.required else "the plan uses it here"
+            missing.append(where.diag(
+                "E403", f"column '{src_name}' ({table}.{c.name}) not found in the {table} data; "
+                f"{needed}",
+                f"columns there: {', '.join(present)}; map it with "
+                f"data.columns.{table}.{c.name}"))
+            continue
+        selects.append(f"CAST(NULL AS {c.type}) AS {c.name}")
+    if missing:
+        raise PlanError(missing)
+    return f"SELECT {', '.join(selects)} FROM {relation}", problems
+
+
+def _count(con, sql: str) -> int:
+    return con.execute(sql).fetchone()[0]
+
+
+def _examples(con, sql: str, masked: bool = False) -> list[str]:
+    rows = [r[0] for r in con.execute(sql + " LIMIT 3").fetchall()]
+    return [mask_value(str(v)) if masked else str(v) for v in rows]
+
+
+def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: date | None,
+           needs: dict[str, Src]) -> AttachedData:
+    """Create the canonical tables on `con` as of a date (None: the day after the last order).
+
+    Rows dated after the as-of date are left out: as of that day they had not happened.
+    """
+    if ds.source == "duckdb":
+        db = (root / ds.path).resolve()
+        if not db.exists():
+            raise PlanError([ds.src.at("path").diag(
+                "E401", f"database file {ds.path} not found", "check data.path in shop.yaml")])
+        con.execute(f"ATTACH {_quote_str(str(db))} AS shopdata (READ_ONLY)")
+    elif not (root / ds.path).is_dir():
+        raise PlanError([ds.src.at("path").diag(
+            "E401", f"data folder {ds.path} not found", "check data.path in shop.yaml")])
+    relations = {t: _relation(con, ds, root, t) for t in TABLES}
+    problems: list[DataProblem] = []
+    for table, rel in relations.items():
+        select, _ = _map_columns(con, ds, table, rel, needs if table == "customers" else {})
+        con.execute(f"CREATE OR REPLACE TEMP VIEW raw_{table} AS {select}")
+    fingerprint = _fingerprint(con, relations)
+    last = con.execute("SELECT max(CAST(created_at AS DATE)) FROM raw_orders").fetchone()[0]
+    if as_of is None:
+        if last is None:
+            raise PlanError([ds.src.diag(
+                "E402", "the orders data is empty, so there is no latest date to build as of",
+                "pass --as-of DATE or set as_of in shop.yaml")])
+        as_of = last + timedelta(days=1)
+    problems += _clean(con, f"TIMESTAMP '{as_of.isoformat()} 23:59:59.999999'")
+    rows = {t: _count(con, f"SELECT count(*) FROM {t}") for t in TABLES}
+    return AttachedData(problems, fingerprint, rows, last, as_of)
+
+
+def _clean(con, end: str) -> list[DataProblem]:
+    """Materialise clean canonical tables up to `end` (a TIMESTAMP literal); count problems."""
+    problems: list[DataProblem] = []
+
+    def problem(code, table, message, count_sql, example_sql, masked=False):
+        n = _count(con, count_sql)
+        if n:
+            problems.append(DataProblem(code, table, n, message,
+                                        _examples(con, example_sql, masked)))
+
+    # customers
+    problem("customers_missing_id", "customers", "customers without an id (ignored)",
+            "SELECT count(*) FROM raw_customers WHERE customer_id IS NULL",
+            "SELECT coalesce(nick, '?') FROM raw_customers WHERE customer_id IS NULL")
+    problem("customers_duplicate_id", "customers",
+            "customer ids listed more than once (the first by registered_at is kept)",
+            "SELECT count(*) FROM (SELECT customer_id FROM raw_customers "
+            "WHERE customer_id IS NOT NULL GROUP BY 1 HAVING count(*) > 1)",
+            "SELECT customer_id FROM raw_customers WHERE customer_id IS NOT NULL "
+            "GROUP BY 1 HAVING count(*) > 1 ORDER BY 1")
+    problem("customers_bad_phone", "customers",
+            "phone numbers that are not valid mainland mobile numbers (not reachable by SMS)",
+            f"SELECT count(*) FROM raw_customers WHERE phone IS NOT NULL AND "
+            f"NOT regexp_full_match(phone, {_quote_str(MOBILE_RE)})",
+            f"SELECT phone FROM raw_customers WHERE phone IS NOT NULL AND "
+            f"NOT regexp_full_match(phone, {_quote_str(MOBILE_RE)}) ORDER BY customer_id",
+            masked=True)
+    problem("customers_bad_email", "customers",
+            "email addresses that are not valid (not reachable by email)",
+            f"SELECT count(*) FROM raw_customers WHERE email IS NOT NULL AND "
+            f"NOT regexp_full_match(email, {_quote_str(EMAIL_RE)})",
+            f"SELECT email FROM raw_customers WHERE email IS NOT NULL AND "
+            f"NOT regexp_full_match(email, {_quote_str(EMAIL_RE)}) ORDER BY customer_id",
+            masked=True)
+    con.execute("""CREATE OR REPLACE TEMP TABLE customers AS
+        SELECT * EXCLUDE (opt_out_sms, opt_out_email, opt_out_wechat, opt_out_phone, opt_out_all),
+          coalesce(opt_out_sms, false) AS opt_out_sms,
+          coalesce(opt_out_email, false) AS opt_out_email,
+          coalesce(opt_out_wechat, false) AS opt_out_wechat,
+          coalesce(opt_out_phone, false) AS opt_out_phone,
+          coalesce(opt_out_all, false) AS opt_out_all
+        FROM raw_customers WHERE customer_id IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY customer_id
+          ORDER BY registered_at NULLS LAST, phone NULLS LAST, email NULLS LAST, nick NULLS LAST) = 1
+        ORDER BY customer_id""")
+    # orders
+    problem("orders_duplicate_id", "orders", "order ids listed more than once (one is kept)",
+            "SELECT count(*) FROM (SELECT order_id FROM raw_orders GROUP BY 1 HAVING count(*) > 1)",
+            "SELECT order_id FROM raw_orders GROUP BY 1 HAVING count(*) > 1 ORDER BY 1")
+    problem("orders_unknown_customer", "orders", "orders of customers not in customers (ignored)",
+            "SELECT count(*) FROM raw_orders o ANTI JOIN customers c USING (customer_id)",
+            "SELECT order_id FROM raw_orders o ANTI JOIN customers c USING (customer_id) "
+            "ORDER BY order_id")
+    problem("orders_negative_amount", "orders", "orders with a negative amount (ignored)",
+            "SELECT count(*) FROM raw_orders WHERE amount < 0",
+            "SELECT order_id FROM raw_orders WHERE amount < 0 ORDER BY order_id")
+    problem("orders_bad_status", "orders",
+            "orders with a status other than unpaid/paid/closed/refunded (ignored)",
+            "SELECT count(*) FROM raw_orders WHERE status IS NULL OR status NOT IN "
+            "('unpaid', 'paid', 'closed', 'refunded')",
+            "SELECT order_id FROM raw_orders WHERE status IS NULL OR status NOT IN "
+            "('unpaid', 'paid', 'closed', 'refunded') ORDER BY order_id")
+    problem("orders_missing_values", "orders",
+            "orders without id, creation time or amount (ignored)",
+            "SELECT count(*) FROM raw_orders WHERE order_id IS NULL OR created_at IS NULL "
+            "OR amount IS NULL",
+            "SELECT coalesce(order_id, '(no id)') FROM raw_orders WHERE order_id IS NULL "
+            "OR created_at IS NULL OR amount IS NULL ORDER BY 1")
+    problem("orders_after_as_of", "orders", "orders created after the as-of date (ignored)",
+            f"SELECT count(*) FROM raw_orders WHERE created_at > {end}",
+            f"SELECT order_id FROM raw_orders WHERE created_at > {end} ORDER BY order_id")
+    # A payment/shipment/signature after the as-of date had not happened yet as of then.
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE orders AS
+        SELECT order_id, customer_id, created_at,
+          CASE WHEN paid_at <= {end} THEN paid_at END AS paid_at,
+          CASE WHEN shipped_at <= {end} THEN shipped_at END AS shipped_at,
+          CASE WHEN signed_at <= {end} THEN signed_at END AS signed_at,
+          amount,
+          CASE WHEN status IN ('paid', 'refunded') AND NOT (paid_at <= {end}) THEN 'unpaid'
+               ELSE status END AS status,
+          source
+        FROM raw_orders o SEMI JOIN customers c USING (customer_id)
+        WHERE order_id IS NOT NULL AND created_at IS NOT NULL AND amount IS NOT NULL
+          AND amount >= 0 AND created_at <= {end}
+          AND status IN ('unpaid', 'paid', 'closed', 'refunded')
+        QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY created_at, customer_id) = 1
+        ORDER BY order_id""")
+    # events
+    problem("events_unknown_customer", "events", "events of customers not in customers (ignored)",
+            "SELECT count(*) FROM raw_events e ANTI JOIN customers c USING (customer_id)",
+            "SELECT DISTINCT customer_id FROM raw_events e ANTI JOIN customers c "
+            "USING (customer_id) ORDER BY 1")
+    problem("events_bad_type", "events",
+            "events of a type other than visit/favorite/cart/inquiry/search/ad_click (ignored)",
+            "SELECT count(*) FROM raw_events WHERE event_type IS NULL OR event_type NOT IN "
+            "('visit', 'favorite', 'cart', 'inquiry', 'search', 'ad_click')",
+            "SELECT DISTINCT coalesce(event_type, '(empty)') FROM raw_events WHERE event_type "
+            "IS NULL OR event_type NOT IN ('visit', 'favorite', 'cart', 'inquiry', 'search', "
+            "'ad_click') ORDER BY 1")
+    problem("events_after_as_of", "events", "events after the as-of date (ignored)",
+            f"SELECT count(*) FROM raw_events WHERE event_at > {end}",
+            f"SELECT customer_id FROM raw_events WHERE event_at > {end} ORDER BY customer_id")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE events AS
+        SELECT e.* FROM raw_events e SEMI JOIN customers c USING (customer_id)
+        WHERE event_at IS NOT NULL AND event_at <= {end}
+          AND event_type IN ('visit', 'favorite', 'cart', 'inquiry', 'search', 'ad_click')""")
+    return problems
+
+
+def problems_as_diagnostics(problems: list[DataProblem], src: Src, strict: bool
+                            ) -> list[Diagnostic]:
+    code = "E404" if strict else "W404"
+    out = []
+    for p in problems:
+        ex = f" (e.g. {', '.join(p.examples)})" if p.examples else ""
+        out.append(src.diag(code, f"{p.table}: {p.count} {p.message}{ex}",
+                            "fix the export, or run without --strict to build anyway"
+                            if strict else None))
+    return out

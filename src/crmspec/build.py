@@ -96,7 +96,7 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
         for n in notes:
             say(n)
         say(f"running the plan as of {data.as_of.isoformat()}")
-        result = run_plan(con, compiled)
+        result = run_plan(con, compiled, plan)
         manifest = _manifest(plan, root, data, result)
         out_dir = None
         if not dry_run:

@@ -17,10 +17,12 @@ def print_build(result: BuildResult, console: Console | None = None) -> None:
                                    highlight=False)
     m = result.manifest
     table = Table(title=f"{m['shop']} · as of {m['as_of']}", title_justify="left")
-    for name, justify in (("activity", "left"), ("name", "left"), ("kind", "left"),
-                          ("channel", "left"), ("eligible", "right"), ("suppressed", "right"),
-                          ("sent", "right")):
-        table.add_column(name, justify=justify)
+    table.add_column("activity", no_wrap=True)
+    table.add_column("name")
+    for name in ("kind", "channel"):
+        table.add_column(name, no_wrap=True)
+    for name in ("eligible", "suppressed", "sent"):
+        table.add_column(name, justify="right", no_wrap=True)
     for a in m["activities"]:
         sup = sum(a["suppressed"].values())
         table.add_row(a["id"], a["name"], a["kind"], a["channel"], f"{a['eligible']:,}",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import duckdb
 
 from crmspec.compile import CompiledPlan
+from crmspec.model import Plan
 
 
 @dataclass
@@ -31,15 +32,18 @@ class RunResult:
     segments: dict[str, int]
 
 
-def _histogram(con, column: str) -> dict[str, int]:
-    rows = con.execute(
+def _histogram(con, column: str, keys: list[str]) -> dict[str, int]:
+    """Counts per value, every expected key present (zeros are news too), in plan order."""
+    found = dict(con.execute(
         f'SELECT coalesce(CAST("{column}" AS VARCHAR), \'none\'), count(*) FROM facts '
-        f"GROUP BY 1 ORDER BY 1"
-    ).fetchall()
-    return {k: v for k, v in rows}
+        f"GROUP BY 1"
+    ).fetchall())
+    out = {k: found.pop(k, 0) for k in keys}
+    out.update(sorted(found.items()))
+    return out
 
 
-def run_plan(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan) -> RunResult:
+def run_plan(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan, plan: Plan) -> RunResult:
     for _, sql in compiled.statements:
         con.execute(sql)
     if compiled.activities:
@@ -70,8 +74,9 @@ def run_plan(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan) -> RunResul
         seg_counts = {sid: n for (sid, _), n in zip(items, values)}
     return RunResult(
         activities=activities,
-        stages=_histogram(con, "stage"),
-        customer_types=_histogram(con, "customer_type"),
-        tiers=_histogram(con, "tier"),
+        stages=_histogram(con, "stage", [s.id for s in plan.stages]),
+        customer_types=_histogram(con, "customer_type",
+                                  ["potential", "new", "returning", "fans"]),
+        tiers=_histogram(con, "tier", ["none"] + [t.id for t in plan.tiers]),
         segments=seg_counts,
     )

@@ -1,0 +1,160 @@
+"""The tiny hand-made shop (tests/fixtures/tiny), as of 2026-03-01.
+
+Every expected value below was worked out by hand from the CSV files:
+
+  customer  last paid     days  stage       purchases  spend    notes
+  c01       2026-03-01       0  after_sale  1          100
+  c02       2026-02-23       6  after_sale  2          550      returning, vip1
+  c03       2026-02-22       7  active      1           80      boundary: 7 is active
+  c04       2026-01-15      45  silent      1          520      boundary: 45 is silent
+  c05       2025-12-01      90  sleeping    1         1500      vip2 at exactly 1500
+  c06       2025-10-12     140  churning    1           60
+  c07       2025-03-01     365  dead        1         5000      vip3
+  c08       -                   potential   0                   unpaid order today
+  c09       -                   potential   0                   carted 02-20, closed order
+  c10       -                   potential   0                   refunded only: no purchase
+  c11       2026-02-10      19  active      4         7000      fans, vip4
+  c12       2026-02-24       5  after_sale  1          120      SMS opt-out
+  c13       2026-02-25       4  after_sale  1           90      phone has 10 digits
+  c14       2026-02-01      28  active      1          550      two orders one day: once
+  c15       2026-02-20       9  active      1          150      carted 02-25, after paying
+  c16       2026-02-20       9  active      1          150      carted 02-18, then paid
+"""
+
+import csv
+import json
+from datetime import date
+
+from click.testing import CliRunner
+
+from crmspec.build import build
+from crmspec.cli import main
+
+
+def rows(path):
+    with open(path, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_counts_per_stage_type_tier_and_segment(tiny):
+    m = build(tiny).manifest
+    assert m["as_of"] == "2026-03-01"
+    assert m["stages"] == {"potential": 3, "after_sale": 4, "active": 5, "silent": 1,
+                           "sleeping": 1, "churning": 1, "dead": 1}
+    assert m["customer_types"] == {"potential": 3, "new": 11, "returning": 1, "fans": 1}
+    assert m["tiers"] == {"none": 10, "vip1": 3, "vip2": 1, "vip3": 1, "vip4": 1}
+    assert m["segments"] == {
+        "after_sale_all": 4,
+        "new_customers": 11,
+        "returning_customers": 2,  # c02 and c11: returning includes fans
+        "carted_30d": 2,  # c09 (no purchase) and c15 (carted after paying)
+        "unpaid_today": 1,  # c08
+        "vip2_plus": 3,  # c05, c07, c11
+        "lapsed": 3,  # c04, c05, c06
+        "zhejiang_women": 8,
+        "active_not_fans": 4,  # active minus c11
+        "fans_only": 1,
+    }
+
+
+def test_send_lists_exact_rows(tiny):
+    out = tiny / "out"
+    build(tiny)
+    reminder = rows(out / "sms/payment_reminder.csv")
+    assert reminder == [{
+        "customer_id": "c08", "activity_id": "payment_reminder", "channel": "sms",
+        "address": "13800000008", "segment": "unpaid_today", "stage": "potential",
+        "customer_type": "potential", "tier": "", "purchases": "0", "spend": "0.00",
+        "days_since_last_purchase": "", "r": "", "f": "", "m": "",
+    }]
+    # paid 3-6 days before 2026-03-01: c02 (02-23), c12 (02-24, opted out), c13 (bad phone)
+    assert [r["customer_id"] for r in rows(out / "sms/review_invite.csv")] == ["c02"]
+    assert [(r["customer_id"], r["address"]) for r in rows(out / "email/cart_recovery.csv")] == [
+        ("c09", "c09@sina.com"), ("c15", "c15@qq.com")]
+    assert [r["customer_id"] for r in rows(out / "sms/active_care.csv")] == [
+        "c03", "c14", "c15", "c16"]
+    winback = rows(out / "sms/winback.csv")
+    assert [(r["customer_id"], r["stage"], r["days_since_last_purchase"], r["tier"])
+            for r in winback] == [("c04", "silent", "45", "vip1"),
+                                  ("c05", "sleeping", "90", "vip2"),
+                                  ("c06", "churning", "140", "")]
+
+
+def test_manifest_lists_counts_and_files(tiny):
+    m = json.loads((build(tiny).out_dir / "manifest.json").read_text(encoding="utf-8"))
+    review = next(a for a in m["activities"] if a["id"] == "review_invite")
+    assert review == {
+        "id": "review_invite", "name": "评价邀请", "kind": "maintenance", "channel": "sms",
+        "segment": "after_sale_all", "eligible": 3,
+        "suppressed": {"invalid_address": 1, "opted_out": 1}, "sent": 1,
+        "files": ["sms/review_invite.csv"],
+    }
+    assert [a["id"] for a in m["activities"]] == [
+        "payment_reminder", "review_invite", "cart_recovery", "active_care", "winback"]
+    assert m["data_problems"] == [{
+        "code": "customers_bad_phone", "table": "customers", "count": 1,
+        "message": "phone numbers that are not valid mainland mobile numbers "
+                   "(not reachable by SMS)",
+        "examples": ["138***0013"],
+    }]
+    assert set(m) >= {"as_of", "plan_hash", "data_fingerprint", "activities"}
+
+
+def test_rfm_scores_follow_cume_dist(tiny):
+    """13 buyers. F: 12 have 1 purchase (cume_dist 12/13 -> ceil(4.6) = 5), wait: ties share
+    the highest rank, so f = 5 for all of them; only c02 (2) and c11 (4) sit above and also
+    get 5. Recency: c07 (365 days) alone is the least recent: cume_dist 1/13 -> r = 1."""
+    out = tiny / "out"
+    build(tiny)
+    care = {r["customer_id"]: r for r in rows(out / "sms/active_care.csv")}
+    assert {c: care[c]["f"] for c in care} == {"c03": "5", "c14": "5", "c15": "5", "c16": "5"}
+    # days desc: 365,140,90,45,28,19,9,9,7,6,5,4,0 -> c14 (28) is 5th of 13: ceil(5*5/13)=2
+    assert care["c14"]["r"] == "2"
+    # c15/c16 (9 days) are 8th of 13 with their tie: ceil(5*8/13) = 4
+    assert care["c15"]["r"] == care["c16"]["r"] == "4"
+
+
+def test_same_plan_data_and_date_give_same_bytes(tiny, tmp_path):
+    a = build(tiny, out=tmp_path / "a").out_dir
+    b = build(tiny, out=tmp_path / "b").out_dir
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file())
+    files_b = sorted(p.relative_to(b) for p in b.rglob("*") if p.is_file())
+    assert files_a == files_b
+    for f in files_a:
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+def test_earlier_as_of_ignores_later_rows(tiny):
+    """As of 2026-02-20, later orders have not happened yet."""
+    m = build(tiny, as_of=date(2026, 2, 20), dry_run=True).manifest
+    assert m["as_of"] == "2026-02-20"
+    # c01 (03-01), c03 (02-22), c12 (02-24), c13 (02-25) had not bought yet; c08-c10 never
+    assert m["stages"]["potential"] == 7
+    # c02 and c05 last bought 2025-12-01: 81 days, silent; c06 (2025-10-12): 131, sleeping
+    assert m["stages"]["silent"] == 2
+    assert m["stages"]["sleeping"] == 1
+    assert m["customer_types"]["returning"] == 0  # c02's second purchase is 02-23
+    # c15/c16 paid on 02-20: day 0 -> after_sale
+    assert m["stages"]["after_sale"] == 2
+    assert {p["code"] for p in m["data_problems"]} >= {"orders_after_as_of"}
+
+
+def test_cli_build_prints_summary_and_warning(tiny):
+    result = CliRunner().invoke(main, ["build", "--project", str(tiny)])
+    assert result.exit_code == 0, result.output
+    assert "payment_reminder" in result.stdout
+    assert "plans/shop.yaml:6:3: warning[W404]: customers: 1 phone numbers" in result.stderr
+    assert "138***0013" in result.stderr and "1380000013" not in result.stderr
+
+
+def test_cli_strict_turns_data_problems_into_errors(tiny):
+    result = CliRunner().invoke(main, ["build", "--strict", "--project", str(tiny)])
+    assert result.exit_code == 1
+    assert "plans/shop.yaml:6:3: error[E404]: customers: 1 phone numbers" in result.stderr
+    assert not (tiny / "out").exists()
+
+
+def test_dry_run_writes_nothing(tiny):
+    r = build(tiny, dry_run=True)
+    assert r.out_dir is None and not (tiny / "out").exists()
+    assert r.manifest["activities"][0]["sent"] == 1

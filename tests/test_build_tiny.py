@@ -101,9 +101,10 @@ def test_manifest_lists_counts_and_files(tiny):
 
 
 def test_rfm_scores_follow_cume_dist(tiny):
-    """13 buyers. F: 12 have 1 purchase (cume_dist 12/13 -> ceil(4.6) = 5), wait: ties share
-    the highest rank, so f = 5 for all of them; only c02 (2) and c11 (4) sit above and also
-    get 5. Recency: c07 (365 days) alone is the least recent: cume_dist 1/13 -> r = 1."""
+    """13 buyers; score = ceil(5 x cume_dist), ties share a score.
+
+    F: 11 buyers have 1 purchase: cume_dist 11/13 -> ceil(4.23) = 5 (c02 and c11 also 5).
+    """
     out = tiny / "out"
     build(tiny)
     care = {r["customer_id"]: r for r in rows(out / "sms/active_care.csv")}

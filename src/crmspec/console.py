@@ -11,7 +11,10 @@ from crmspec.mask import mask_text
 
 
 def print_build(result: BuildResult, console: Console | None = None) -> None:
-    console = console or Console(stderr=False)
+    if console is None:
+        console = Console()
+        if not console.is_terminal:  # piped or in CI: do not squeeze the table to 80
+            console = Console(width=160)
     if result.warnings:
         Console(stderr=True).print(mask_text(render(result.warnings)), markup=False,
                                    highlight=False)

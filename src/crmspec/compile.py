@@ -30,7 +30,7 @@ from sqlglot import exp
 
 from crmspec.channels import Channel, available_channels
 from crmspec.checks import filter_columns
-from crmspec.model import Activity, Plan, Src, stage_bands
+from crmspec.model import Activity, Plan, Shop, Src, stage_bands
 from crmspec.sqlfilter import parse_filter
 
 DIALECT = "duckdb"
@@ -253,10 +253,22 @@ class CompiledPlan:
         return "\n".join(out) + "\n"
 
 
+def purchase_orders_sql(shop: Shop, as_of: date) -> str:
+    """The orders that count as purchases, one row per order: customer_id, purchase_date,
+    paid_at, amount. The single definition of shop.yaml `purchase.statuses` (dated by
+    paid_at, on or before the as-of date) shared by the facts and the KPIs (crmspec.kpi);
+    `purchase.same_day` is applied by each user (facts count distinct days)."""
+    asof = date_lit(as_of).sql(DIALECT)
+    statuses = ", ".join(lit(s).sql(DIALECT) for s in shop.purchase_statuses)
+    return ("SELECT customer_id, CAST(paid_at AS DATE) AS purchase_date, paid_at, amount\n"
+            "  FROM orders\n"
+            f"  WHERE status IN ({statuses}) AND paid_at IS NOT NULL "
+            f"AND CAST(paid_at AS DATE) <= {asof}")
+
+
 def _facts_sql(plan: Plan, as_of: date) -> str:
     shop = plan.shop
     asof = date_lit(as_of).sql(DIALECT)
-    statuses = ", ".join(lit(s).sql(DIALECT) for s in shop.purchase_statuses)
     count = "count(DISTINCT purchase_date)" if shop.same_day == "once" else "count(*)"
     if plan.tier_window_days:
         spend = (f"sum(amount) FILTER (WHERE purchase_date > {asof} - "
@@ -283,9 +295,7 @@ def _facts_sql(plan: Plan, as_of: date) -> str:
     fans = int(shop.fans_min_purchases)
     return f"""CREATE OR REPLACE TEMP TABLE facts AS
 WITH purchases AS (
-  SELECT customer_id, CAST(paid_at AS DATE) AS purchase_date, paid_at, amount
-  FROM orders
-  WHERE status IN ({statuses}) AND paid_at IS NOT NULL AND CAST(paid_at AS DATE) <= {asof}
+  {purchase_orders_sql(shop, as_of)}
 ), per_customer AS (
   SELECT customer_id, {count} AS purchases, coalesce({spend}, 0) AS spend,
          min(purchase_date) AS first_purchase_date, max(purchase_date) AS last_purchase_date,

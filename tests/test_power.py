@@ -1,0 +1,53 @@
+"""Power check against the textbook formula for two proportions (normal approximation).
+
+The arcsine transform 2 asin(sqrt p) has variance 1/n, so a difference of two groups of n
+has variance 2/n and n per group = 2 (z_{1-a/2} + z_{1-b})^2 / h^2 with Cohen's
+h = 2 asin(sqrt p1) - 2 asin(sqrt p0) (Cohen's table: h = 0.2 -> 392 per group).
+For p0 = 0.05, p1 = 0.06, alpha 0.05, power 0.8: h = 0.043907, z sum = 2.801585,
+n = 8142.6 per group.
+"""
+
+import math
+
+from scipy.stats import norm
+
+from crmspec.power import check_power, required_audience
+
+
+def cohen_n(p0, p1, alpha=0.05, power=0.8):
+    h = 2 * math.asin(math.sqrt(p1)) - 2 * math.asin(math.sqrt(p0))
+    return 2 * (norm.ppf(1 - alpha / 2) + norm.ppf(power)) ** 2 / h ** 2
+
+
+def test_cohen_table_value():
+    # Cohen (1988), table 6.4.1: h = 0.2, two-sided alpha 0.05, power 0.8 -> n = 392
+    p0 = 0.5
+    p1 = math.sin((2 * math.asin(math.sqrt(p0)) + 0.2) / 2) ** 2
+    assert round(cohen_n(p0, p1)) == 392
+
+
+def test_half_holdout_matches_the_textbook_per_group_size():
+    per_group = cohen_n(0.05, 0.06)
+    assert 8142 < per_group < 8143
+    assert required_audience(0.5, 0.05, 0.01) == math.ceil(per_group * 2)  # 16286
+
+
+def test_unequal_groups_need_more_customers_in_all():
+    # treatment n1, control n2 = r n1: n1 = n_eq (1 + 1/r) / 2 under the normal approximation
+    n_eq = cohen_n(0.05, 0.06)
+    r = 0.1 / 0.9
+    n1 = n_eq * (1 + 1 / r) / 2
+    expected = math.ceil(n1 / 0.9)
+    assert abs(required_audience(0.1, 0.05, 0.01) - expected) <= 1
+
+
+def test_check_reports_sizes_and_verdict():
+    small = check_power(5000, 0.1, 0.05, 0.01)
+    assert (small.treatment, small.control, small.enough) == (4500, 500, False)
+    big = check_power(small.needed_audience, 0.1, 0.05, 0.01)
+    assert big.enough
+
+
+def test_no_holdout_means_no_requirement():
+    assert required_audience(0.0, 0.05, 0.01) is None
+    assert check_power(1000, 0.0, 0.05, 0.01).enough is False

@@ -58,9 +58,11 @@ def test_counts_per_stage_type_tier_and_segment(tiny):
 
 
 def test_send_lists_exact_rows(tiny):
+    """The audience lists (who and why). The tiny plan has no message templates, so no
+    channel send files are written (W518); tests/test_channels.py covers those."""
     out = tiny / "out"
     build(tiny)
-    reminder = rows(out / "sms/payment_reminder.csv")
+    reminder = rows(out / "audience/payment_reminder.csv")
     assert reminder == [{
         "customer_id": "c08", "activity_id": "payment_reminder", "channel": "sms",
         "address": "13800000008", "segment": "unpaid_today", "stage": "potential",
@@ -68,12 +70,12 @@ def test_send_lists_exact_rows(tiny):
         "days_since_last_purchase": "", "r": "", "f": "", "m": "",
     }]
     # paid 3-6 days before 2026-03-01: c02 (02-23), c12 (02-24, opted out), c13 (bad phone)
-    assert [r["customer_id"] for r in rows(out / "sms/review_invite.csv")] == ["c02"]
-    assert [(r["customer_id"], r["address"]) for r in rows(out / "email/cart_recovery.csv")] == [
+    assert [r["customer_id"] for r in rows(out / "audience/review_invite.csv")] == ["c02"]
+    assert [(r["customer_id"], r["address"]) for r in rows(out / "audience/cart_recovery.csv")] == [
         ("c09", "c09@sina.com"), ("c15", "c15@qq.com")]
-    assert [r["customer_id"] for r in rows(out / "sms/active_care.csv")] == [
+    assert [r["customer_id"] for r in rows(out / "audience/active_care.csv")] == [
         "c03", "c14", "c15", "c16"]
-    winback = rows(out / "sms/winback.csv")
+    winback = rows(out / "audience/winback.csv")
     assert [(r["customer_id"], r["stage"], r["days_since_last_purchase"], r["tier"])
             for r in winback] == [("c04", "silent", "45", "vip1"),
                                   ("c05", "sleeping", "90", "vip2"),
@@ -87,7 +89,9 @@ def test_manifest_lists_counts_and_files(tiny):
         "id": "review_invite", "name": "评价邀请", "kind": "maintenance", "channel": "sms",
         "segment": "after_sale_all", "eligible": 3,
         "suppressed": {"invalid_address": 1, "opted_out": 1}, "sent": 1,
-        "files": ["sms/review_invite.csv"],
+        "files": ["audience/review_invite.csv"], "template": None,
+        "message": {"parts": [], "renderings": 0}, "cost": None,
+        "not_written": "the activity has no template (add `template: <name>`)",
     }
     assert [a["id"] for a in m["activities"]] == [
         "payment_reminder", "review_invite", "cart_recovery", "active_care", "winback"]
@@ -107,7 +111,7 @@ def test_rfm_scores_follow_cume_dist(tiny):
     """
     out = tiny / "out"
     build(tiny)
-    care = {r["customer_id"]: r for r in rows(out / "sms/active_care.csv")}
+    care = {r["customer_id"]: r for r in rows(out / "audience/active_care.csv")}
     assert {c: care[c]["f"] for c in care} == {"c03": "5", "c14": "5", "c15": "5", "c16": "5"}
     # days desc: 365,140,90,45,28,19,9,9,7,6,5,4,0 -> c14 (28) is 5th of 13: ceil(5*5/13)=2
     assert care["c14"]["r"] == "2"

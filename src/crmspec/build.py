@@ -3,6 +3,11 @@
 The one function the CLI calls. It refuses to run an invalid plan (the diagnostics
 say why), generates the demo data on first use when the shop's source is the demo,
 and writes send lists plus `manifest.json` atomically.
+
+One plugin manager per build (`crmspec.plugins.get_plugin_manager`, made from the
+project root unless the caller passes one) provides the channels and the hooks:
+`prepare_connection` once the data is attached, `build_finished` once the outputs are
+in place.
 """
 
 from __future__ import annotations
@@ -14,16 +19,19 @@ from pathlib import Path
 from typing import Callable
 
 import duckdb
+import pluggy
 
 from crmspec import __version__
 from crmspec.compile import CompiledPlan, compile_plan
 from crmspec.diagnostics import Diagnostic, PlanError, has_errors
 from crmspec.model import Plan
-from crmspec.outputs import atomic_dir, write_json, write_send_lists
+from crmspec.outputs import ActivityOutput, atomic_dir, write_json, write_outputs
+from crmspec.plugins import call_hook, channel_set, get_plugin_manager
 from crmspec.project import PLAN_DIR
 from crmspec.run import RunResult, run_plan
 from crmspec.sources import AttachedData, attach, problems_as_diagnostics
-from crmspec.validate import validate_project
+from crmspec.templates import ActivityTemplates, template_needs
+from crmspec.validate import Validation, validate_project
 
 
 @dataclass
@@ -59,56 +67,95 @@ def ensure_demo_data(plan: Plan, root: Path) -> str | None:
             f"{summary.orders} orders, {summary.events} events; seed {ds.demo_seed})")
 
 
-def open_plan(root: Path) -> tuple[Plan, list[Diagnostic]]:
-    """A valid plan and its warnings, or PlanError with every problem."""
-    validation = validate_project(root)
+def open_plan(root: Path, pm: pluggy.PluginManager | None = None) -> Validation:
+    """A valid plan with its channels, templates and warnings, or PlanError."""
+    validation = validate_project(root, pm)
     if not validation.ok or validation.plan is None:
         raise PlanError(validation.diagnostics)
-    return validation.plan, validation.diagnostics
+    return validation
+
+
+@dataclass
+class Prepared:
+    plan: Plan
+    compiled: CompiledPlan
+    data: AttachedData
+    warnings: list[Diagnostic]
+    templates: dict[str, ActivityTemplates]
+
+    def __iter__(self):
+        """`plan, compiled, data, warnings = prepare(...)` (the shape callers relied on)."""
+        return iter((self.plan, self.compiled, self.data, self.warnings))
 
 
 def prepare(root: Path, as_of: date | None, con: duckdb.DuckDBPyConnection, strict: bool = False,
-            notes: list[str] | None = None) -> tuple[Plan, CompiledPlan, AttachedData,
-                                                     list[Diagnostic]]:
+            notes: list[str] | None = None, pm: pluggy.PluginManager | None = None
+            ) -> Prepared:
     """Everything up to running: plan, data attached as of the date, compiled SQL."""
-    plan, warnings = open_plan(root)
+    pm = pm if pm is not None else get_plugin_manager(root)
+    validation = open_plan(root, pm)
+    plan, channels = validation.plan, validation.channels
+    assert plan is not None
     note = ensure_demo_data(plan, root)
     if note and notes is not None:
         notes.append(note)
     # Compile once to learn which columns the plan needs, attach, then compile for real.
-    needs = compile_plan(plan, as_of or date(2000, 1, 1)).needs
+    needs = compile_plan(plan, as_of or date(2000, 1, 1), channels).needs
+    for column, src in template_needs(validation.templates):
+        needs.add(column, src)
     data = attach(con, plan.shop.data, root, as_of or plan.shop.as_of, needs.columns)
     data_diags = problems_as_diagnostics(data.problems, plan.shop.data.src, strict)
     if strict and has_errors(data_diags):
         raise PlanError(data_diags)
-    compiled = compile_plan(plan, data.as_of)
-    return plan, compiled, data, warnings + data_diags
+    call_hook(pm, "prepare_connection", con=con, plan=plan)
+    compiled = compile_plan(plan, data.as_of, channels)
+    return Prepared(plan, compiled, data, validation.diagnostics + data_diags,
+                    validation.templates)
 
 
 def build(root: Path, as_of: date | None = None, out: Path | None = None, strict: bool = False,
-          dry_run: bool = False, progress: Callable[[str], None] | None = None) -> BuildResult:
-    """Build the plan of the project at `root`; raises PlanError on any blocking problem."""
+          dry_run: bool = False, progress: Callable[[str], None] | None = None,
+          pm: pluggy.PluginManager | None = None) -> BuildResult:
+    """Build the plan of the project at `root`; raises PlanError on any blocking problem.
+
+    `pm`: the plugin manager to use (default: `get_plugin_manager(root)`).
+    """
     say = progress or (lambda _msg: None)
     notes: list[str] = []
+    pm = pm if pm is not None else get_plugin_manager(root)
+    owners = channel_set(pm).owner
     con = duckdb.connect()
     try:
-        plan, compiled, data, warnings = prepare(root, as_of, con, strict, notes)
+        p = prepare(root, as_of, con, strict, notes, pm)
+        plan, compiled, data = p.plan, p.compiled, p.data
         for n in notes:
             say(n)
         say(f"running the plan as of {data.as_of.isoformat()}")
         result = run_plan(con, compiled, plan)
         manifest = _manifest(plan, root, data, result)
         out_dir = None
-        if not dry_run:
+        if dry_run:
+            outputs = write_outputs(con, plan, compiled, p.templates, None, owners, root)
+        else:
             out_dir = (out or root / "out").resolve()
             with atomic_dir(out_dir) as tmp:
-                files = write_send_lists(con, compiled, tmp)
-                for entry in manifest["activities"]:
-                    entry["files"] = files[entry["id"]]
+                outputs = write_outputs(con, plan, compiled, p.templates, tmp, owners, root)
+                _add_outputs(manifest, outputs)
                 write_json(tmp / "manifest.json", manifest)
-        return BuildResult(data.as_of, out_dir, manifest, result, plan, warnings, notes)
+        if dry_run:
+            _add_outputs(manifest, outputs)
+        warnings = p.warnings + [w for o in outputs.values() for w in o.warnings]
+        build_result = BuildResult(data.as_of, out_dir, manifest, result, plan, warnings, notes)
     finally:
         con.close()
+    if out_dir is not None:
+        call_hook(pm, "build_finished", result=build_result)
+    return build_result
+
+
+def _add_outputs(manifest: dict, outputs: dict[str, ActivityOutput]) -> None:
+    for entry in manifest["activities"]:
+        entry.update(outputs[entry["id"]].manifest())
 
 
 def _manifest(plan: Plan, root: Path, data: AttachedData, result: RunResult) -> dict:
@@ -142,11 +189,11 @@ def _manifest(plan: Plan, root: Path, data: AttachedData, result: RunResult) -> 
     }
 
 
-def compiled_sql(root: Path, as_of: date | None = None) -> str:
+def compiled_sql(root: Path, as_of: date | None = None,
+                 pm: pluggy.PluginManager | None = None) -> str:
     """The SQL script of the plan as of a date (`crmspec compile`)."""
     con = duckdb.connect()
     try:
-        _, compiled, _, _ = prepare(root, as_of, con)
-        return compiled.script()
+        return prepare(root, as_of, con, pm=pm).compiled.script()
     finally:
         con.close()

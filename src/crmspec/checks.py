@@ -12,7 +12,6 @@ import difflib
 from collections import Counter
 from typing import Iterable
 
-from crmspec.channels import available_channels
 from crmspec.diagnostics import Diagnostic
 from crmspec.model import Plan, Src, stage_bands
 from crmspec.sqlfilter import SqlFilterError, parse_filter
@@ -225,9 +224,9 @@ def _segment_cycles(plan: Plan) -> list[Diagnostic]:
     return out
 
 
-def check_activities(plan: Plan, channels: Iterable[str] | None = None) -> list[Diagnostic]:
+def check_activities(plan: Plan, channels: Iterable[str]) -> list[Diagnostic]:
     out = []
-    channels = set(channels if channels is not None else available_channels())
+    channels = set(channels)  # names of the plugin manager's channels (crmspec.plugins)
     stages = {s.id for s in plan.stages}
     segs = {s.id for s in plan.segments}
     kpis = {k.id for k in plan.kpis}
@@ -313,7 +312,7 @@ def check_kpis_and_sops(plan: Plan) -> list[Diagnostic]:
     return out
 
 
-def check_plan(plan: Plan, channels: Iterable[str] | None = None) -> list[Diagnostic]:
+def check_plan(plan: Plan, channels: Iterable[str]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     out += _duplicates(plan.tiers, "tier")
     out += _duplicates(plan.stages, "stage")

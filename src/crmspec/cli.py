@@ -8,6 +8,7 @@ traceback. Anything else is a bug: a one-line message, and the traceback only wi
 from __future__ import annotations
 
 import sys
+import traceback
 from datetime import date
 from functools import wraps
 from pathlib import Path
@@ -43,6 +44,11 @@ def handled(fn):
             return fn(*args, **kwargs)
         except PlanError as exc:
             fmt = kwargs.get("fmt") or "text"
+            if fmt not in ("text", "json", "github"):
+                fmt = "text"
+            if ctx.find_root().params.get("debug"):
+                for original in getattr(exc, "originals", []):  # a plugin's exception
+                    click.echo("".join(traceback.format_exception(original)), err=True)
             click.echo(render(exc.diagnostics, fmt), err=fmt == "text")
             ctx.exit(1)
         except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
@@ -63,9 +69,80 @@ project_option = click.option(
 )
 
 
-@click.group()
+def _local_root() -> Path | None:
+    """The current folder when it is a shop project (for its plugins/ folder)."""
+    cwd = Path.cwd()
+    return cwd if (cwd / "plans").is_dir() else None
+
+
+class PluginGroup(click.Group):
+    """The crmspec group: built-in commands plus those plugins add (register_commands).
+
+    Plugin commands are looked up only when a name is not built in (or for --help), from
+    the installed plugins and the plugins/ folder of the current folder: a broken plugin
+    cannot break a built-in command, and is reported when its command is asked for.
+    """
+
+    def _plugin_commands(self, ctx: click.Context) -> dict:
+        if "crmspec_commands" not in ctx.meta:
+            from crmspec.plugins import collect_commands, get_plugin_manager
+
+            try:
+                pm = get_plugin_manager(_local_root())
+                found = collect_commands(pm)
+            except PlanError as exc:
+                ctx.meta["crmspec_plugin_error"] = exc
+                found = {}
+            ctx.meta["crmspec_commands"] = {
+                name: _guarded(plugin, cmd) for name, (plugin, cmd) in found.items()
+                if name not in self.commands
+            }
+        return ctx.meta["crmspec_commands"]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._plugin_commands(ctx)))
+
+    def get_command(self, ctx: click.Context, cmd_name: str):
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            return cmd
+        cmd = self._plugin_commands(ctx).get(cmd_name)
+        error = ctx.meta.get("crmspec_plugin_error")
+        if cmd is None and error is not None:  # the command may be the broken plugin's
+            if ctx.params.get("debug"):
+                for original in getattr(error, "originals", []):
+                    click.echo("".join(traceback.format_exception(original)), err=True)
+            click.echo(render(error.diagnostics), err=True)
+            ctx.exit(1)
+        return cmd
+
+
+def _guarded(plugin: str, cmd: click.Command) -> click.Command:
+    """A plugin's command whose exceptions are reported with the plugin's name."""
+    callback = cmd.callback
+    if callback is None:
+        return cmd
+
+    @wraps(callback)
+    def run(*args, **kwargs):
+        from crmspec.plugins import command_failure
+
+        try:
+            return callback(*args, **kwargs)
+        except (PlanError, click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise command_failure(plugin, cmd.name or "", exc, callback, _local_root()
+                                  ) from None
+
+    cmd.callback = handled(run)
+    return cmd
+
+
+@click.group(cls=PluginGroup)
 @click.version_option(__version__, prog_name="crmspec")
-@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors and of "
+              "plugin failures.")
 def main(debug: bool) -> None:
     """crmspec: repeat-purchase CRM plans as code."""
 
@@ -132,3 +209,88 @@ def demo(out, customers, seed, end_date) -> None:
     s = generate_demo(Path(out), customers=customers, seed=seed, end_date=end_date)
     click.echo(f"wrote {s.customers} customers, {s.orders} orders, {s.events} events to {out}/ "
                f"(orders {s.first_order} to {s.last_order})")
+
+
+def _optional_root(project: str | None) -> Path | None:
+    if project:
+        return _root(project)
+    return _local_root()
+
+
+@main.command("plugins")
+@project_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="A table for people, JSON for tools.")
+@handled
+def plugins_cmd(project, fmt) -> None:
+    """List the loaded plugins, the channels they provide and the hooks they implement."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from crmspec.plugins import channel_set, describe_plugins, get_plugin_manager
+
+    pm = get_plugin_manager(_optional_root(project))
+    infos = describe_plugins(pm)
+    if fmt == "json":
+        channels = channel_set(pm).channels
+        click.echo(json.dumps({
+            "plugins": [{"name": i.name, "source": i.source, "hooks": i.hooks,
+                         "channels": i.channels, "overridden": i.overridden} for i in infos],
+            "channels": {n: c.describe() for n, c in channels.items()},
+        }, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="crmspec plugins", title_justify="left")
+    for name in ("plugin", "source", "channels", "hooks"):
+        table.add_column(name)
+    for i in infos:
+        chans = ", ".join(i.channels)
+        if i.overridden:
+            chans += (", " if chans else "") + "overridden: " + ", ".join(i.overridden)
+        table.add_row(i.name, i.source, chans or "-", ", ".join(i.hooks))
+    Console(width=max(shutil_width(), 100)).print(table)
+
+
+def shutil_width() -> int:
+    import shutil
+
+    return shutil.get_terminal_size((100, 24)).columns
+
+
+@main.command()
+@project_option
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Folder for <kind>.schema.json (default: schemas/ in the project).")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files there "
+              "differ from the schemas (for CI).")
+@handled
+def schemas(project, out, check) -> None:
+    """Write the plan's JSON Schemas, with the options of the project's plugin channels.
+
+    The plan files' `# yaml-language-server: $schema=../schemas/<kind>.schema.json` line
+    then gives editors completion and checks for every channel the project uses.
+    """
+    from crmspec.plugins import collect_channels, get_plugin_manager
+    from crmspec.schemadefs import build_schemas, dumps
+
+    root = _root(project)
+    folder = Path(out) if out else root / "schemas"
+    schemas_ = build_schemas(collect_channels(get_plugin_manager(root)))
+    stale = []
+    for kind, schema in schemas_.items():
+        target = folder / f"{kind}.schema.json"
+        text = dumps(schema)
+        if target.exists() and target.read_text(encoding="utf-8") == text:
+            continue
+        stale.append(target)
+        if not check:
+            folder.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    verb = "differ" if check else "written"
+    for t in stale:
+        click.echo(f"{t}: {verb}")
+    if not stale:
+        click.echo(f"schemas in {folder} are current")
+    if check and stale:
+        sys.exit(1)

@@ -28,7 +28,7 @@ from datetime import date
 
 from sqlglot import exp
 
-from crmspec.channels import Channel, available_channels
+from crmspec.channels import Channel
 from crmspec.checks import filter_columns
 from crmspec.model import Activity, Plan, Shop, Src, stage_bands
 from crmspec.sqlfilter import parse_filter
@@ -363,34 +363,56 @@ _EVENT_COLUMN = {
 }
 
 
-def _trigger_condition(a: Activity, plan: Plan, as_of: date) -> exp.Expression:
+def _qcol(name: str, table: str | None) -> exp.Column:
+    return exp.column(name, table=table, quoted=True)
+
+
+def order_condition(a: Activity, plan: Plan, as_of: date, orders: str | None = None,
+                    customers: str | None = None) -> exp.Expression | None:
+    """The orders an `after_order` trigger refers to, as a condition on `orders` columns.
+
+    None for a state trigger. `orders`/`customers` qualify the columns when the condition
+    is used in a join (the parcel channel joins the send rows with their orders);
+    first/last purchase events compare with the customer's first/last purchase date.
+    """
     t = a.trigger
     if t.type != "after_order":
-        return exp.true()
+        return None
     lo = exp.Sub(this=date_lit(as_of),
                  expression=exp.Interval(this=lit(str(t.last_day)), unit=exp.var("DAY")))
     hi = exp.Sub(this=date_lit(as_of),
                  expression=exp.Interval(this=lit(str(t.first_day)), unit=exp.var("DAY")))
+    purchase = _qcol("status", orders).isin(*map(lit, plan.shop.purchase_statuses))
     if t.event in ("first_purchase", "last_purchase"):
-        c = col(f"{t.event}_date")
-        return exp.Between(this=c, low=lo, high=hi)
-    ts = _EVENT_COLUMN[t.event]
-    day = exp.cast(col(ts), "DATE")
+        day = exp.cast(_qcol("paid_at", orders), "DATE")
+        return _and([purchase, day.eq(_qcol(f"{t.event}_date", customers)),
+                     exp.Between(this=day, low=lo, high=hi)])
+    day = exp.cast(_qcol(_EVENT_COLUMN[t.event], orders), "DATE")
     if t.event == "ordered_unpaid":
-        status = col("status").eq(lit("unpaid"))
+        status = _qcol("status", orders).eq(lit("unpaid"))
     else:
-        status = col("status").isin(*map(lit, plan.shop.purchase_statuses))
-    sub = (
-        exp.select(col("customer_id"))
-        .from_("orders")
-        .where(_and([status, exp.Between(this=day, low=lo, high=hi)]))
-    )
+        status = purchase
+    return _and([status, exp.Between(this=day, low=lo, high=hi)])
+
+
+def _trigger_condition(a: Activity, plan: Plan, as_of: date) -> exp.Expression:
+    t = a.trigger
+    if t.type != "after_order":
+        return exp.true()
+    if t.event in ("first_purchase", "last_purchase"):
+        lo = exp.Sub(this=date_lit(as_of),
+                     expression=exp.Interval(this=lit(str(t.last_day)), unit=exp.var("DAY")))
+        hi = exp.Sub(this=date_lit(as_of),
+                     expression=exp.Interval(this=lit(str(t.first_day)), unit=exp.var("DAY")))
+        return exp.Between(this=col(f"{t.event}_date"), low=lo, high=hi)
+    cond = order_condition(a, plan, as_of)
+    sub = exp.select(col("customer_id")).from_("orders").where(cond)
     return col("customer_id").isin(query=sub)
 
 
-def compile_plan(plan: Plan, as_of: date, channels: dict[str, Channel] | None = None
-                 ) -> CompiledPlan:
-    channels = channels if channels is not None else available_channels()
+def compile_plan(plan: Plan, as_of: date, channels: dict[str, Channel]) -> CompiledPlan:
+    """The plan's SQL as of a date; `channels` come from the plugin manager
+    (`crmspec.plugins.collect_channels`)."""
     needs = Needs()
     segc = SegmentCompiler(plan, needs)
     segments = {s.id: segc.segment(s.id) for s in plan.segments}

@@ -50,6 +50,23 @@ CODES: dict[str, str] = {
     "W404": "data quality problem",
     "E404": "data quality problem (strict mode)",
     "E405": "column has the wrong type",
+    # plugins (crmspec.plugins)
+    "E501": "plugin failed to load",
+    "E502": "plugin hook failed",
+    "E503": "plugin returned or declared something invalid",
+    "E504": "plugin implements an unknown hook",
+    "E505": "CRMSPEC_PLUGINS names an unknown plugin",
+    # message templates (crmspec.templates)
+    "E511": "message template not found",
+    "E512": "template syntax error",
+    "E513": "undefined template variable",
+    "E514": "message longer than the channel allows",
+    "E515": "template fails to render",
+    "E516": "template file for a part the channel does not have",
+    "E517": "template assigns a template variable's name",
+    "W518": "no send file written for an activity",
+    "W519": "template file not used",
+    "W520": "messages over the channel's limit in the data",
 }
 
 

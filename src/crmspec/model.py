@@ -62,6 +62,7 @@ class Shop:
     purchase_statuses: tuple[str, ...]
     same_day: str
     maintenance_share: tuple[float | None, float | None] | None
+    channel_options: dict[str, dict]  # shop.yaml channels: channel -> option defaults
     src: Src
 
 
@@ -126,6 +127,9 @@ class Activity:
     owner: str | None
     purpose: str | None
     src: Src
+    template: str | None = None  # message template name (plans/templates/<name>.<channel>...)
+    channel_options: dict = field(default_factory=dict)  # as written on the activity
+    coupon: dict | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +198,7 @@ def _shop(doc: Document) -> Shop:
         purchase_statuses=tuple(d.get("purchase", {}).get("statuses", ["paid"])),
         same_day=d.get("purchase", {}).get("same_day", "once"),
         maintenance_share=(share.get("min"), share.get("max")) if share else None,
+        channel_options={k: dict(v) for k, v in d.get("channels", {}).items()},
         src=Src(doc, ()),
     )
 
@@ -276,6 +281,9 @@ def build_plan(files: ProjectFiles) -> Plan:
             owner=a.get("owner"),
             purpose=a.get("purpose"),
             src=Src(ac, ("activities", i)),
+            template=a.get("template"),
+            channel_options=dict(a.get("channel_options", {})),
+            coupon=dict(a["coupon"]) if a.get("coupon") else None,
         )
         for i, a in enumerate(ac.data["activities"])
     ]
@@ -290,6 +298,12 @@ def build_plan(files: ProjectFiles) -> Plan:
     sops = [Sop(d.data["activity"], d.data, Src(d, ())) for d in files.sops]
     return Plan(shop, tiers, window, review, stages, segments, activities, kpis, monitoring,
                 sops, files)
+
+
+def channel_options(plan: Plan, activity: Activity, defaults: dict) -> dict:
+    """An activity's channel options: channel defaults < shop.yaml channels < activity."""
+    return {**defaults, **plan.shop.channel_options.get(activity.channel, {}),
+            **activity.channel_options}
 
 
 def stage_bands(plan: Plan) -> list[Stage]:

@@ -4,6 +4,14 @@ Everything is written into a temporary sibling folder and swapped into place at 
 end, so a build that crashes or is killed leaves the previous outputs untouched. Files
 hold no timestamps or run ids and rows are ordered by customer id: the same plan, data
 and as-of date give the same bytes.
+
+Per activity the build writes:
+- the channel's send file(s), by the channel's writer (`crmspec.channels`): e.g.
+  `sms/<activity>.csv` (phone, content, scheduled_at, segments) for an SMS gateway,
+  from the activity's rows with its messages rendered set-based (`crmspec.templates`);
+  not written (warning W518) when the channel lacks what it needs, e.g. a template;
+- `audience/<activity>.csv`: who is contacted and why (customer id, address, segment,
+  stage, type, tier, purchases, spend, recency, RFM), for review and evaluation.
 """
 
 from __future__ import annotations
@@ -13,12 +21,20 @@ import os
 import shutil
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Iterator
 
 import duckdb
 
-from crmspec.compile import ROW_ATTRIBUTES, CompiledPlan
+from crmspec.channels import WriteContext
+from crmspec.channels.base import quote_path, sql_ident, sql_str
+from crmspec.compile import ROW_ATTRIBUTES, CompiledActivity, CompiledPlan
+from crmspec.diagnostics import Diagnostic, PlanError
+from crmspec.model import Plan, channel_options
+from crmspec.plugins import writer_failure
+from crmspec.templates import ActivityTemplates, create_rows, over_limit
 
 SEND_COLUMNS = ("customer_id", "activity_id", "channel", "address", "segment") + ROW_ATTRIBUTES
 
@@ -57,26 +73,99 @@ def atomic_dir(out_dir: Path) -> Iterator[Path]:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def _quote(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
+@dataclass
+class ActivityOutput:
+    files: list[str]  # relative to the output folder: the channel's files, then audience/
+    template: str | None
+    parts: list[str]  # rendered message parts
+    renderings: int  # distinct template renderings (not customers)
+    cost: dict | None  # unit, units, unit_price, total (None: no send file)
+    not_written: str | None  # why the channel's file was not written
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    def manifest(self) -> dict:
+        return {"files": self.files, "template": self.template,
+                "message": {"parts": self.parts, "renderings": self.renderings},
+                "cost": self.cost, "not_written": self.not_written}
 
 
-def write_send_lists(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan, folder: Path
-                     ) -> dict[str, list[str]]:
-    """One CSV per activity under <channel>/; returns activity id -> relative file paths."""
-    files: dict[str, list[str]] = {}
+def write_audience(con: duckdb.DuckDBPyConnection, activity_id: str, folder: Path) -> str:
+    """audience/<activity>.csv: who is contacted and why (stage, type, tier, RFM...)."""
+    rel = f"audience/{activity_id}.csv"
+    target = folder / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
     cols = ", ".join(f'"{c}"' for c in SEND_COLUMNS)
-    for ca in compiled.activities:
-        rel = f"{ca.channel.name}/{ca.activity.id}.csv"
-        target = folder / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        aid = ca.activity.id.replace("'", "''")
-        con.execute(
-            f"COPY (SELECT {cols} FROM sends WHERE activity_id = '{aid}' AND status = 'send' "
-            f"ORDER BY customer_id) TO {_quote(target)} (FORMAT csv, HEADER true)"
-        )
-        files[ca.activity.id] = [rel]
-    return files
+    con.execute(
+        f"COPY (SELECT {cols} FROM sends WHERE activity_id = {sql_str(activity_id)} AND "
+        f"status = 'send' ORDER BY customer_id) TO {quote_path(target)} "
+        "(FORMAT csv, HEADER true)"
+    )
+    return rel
+
+
+def write_activity(con: duckdb.DuckDBPyConnection, plan: Plan, ca: CompiledActivity,
+                   at: ActivityTemplates | None, folder: Path | None, as_of: date,
+                   owner: str | None = None, root: Path | None = None) -> ActivityOutput:
+    """Render one activity's messages (set-based), write its channel file and audience
+    list into `folder` (None: a dry run, which still renders and costs), count its cost."""
+    a, ch = ca.activity, ca.channel
+    table = sql_ident(f"rows_{a.id}")
+    result = create_rows(con, plan, a, table, at, as_of)
+    options = at.options if at else channel_options(plan, a, ch.option_defaults())
+    try:
+        warnings = over_limit(con, table, at, result.parts)
+        reason = ch.not_ready(a, options, result.parts)
+        files: list[str] = []
+        cost = None
+        if reason is None:
+            ctx = WriteContext(con, plan, a, ch, options, as_of,
+                               folder if folder is not None else Path("."), table,
+                               result.parts)
+            try:
+                if folder is not None:
+                    files = _checked_files(ch.write(ctx), folder, ch)
+                units = ch.count_units(ctx)
+            except PlanError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a channel writer of a plugin failed
+                raise writer_failure(owner or ch.name, ch, exc, root) from None
+            price = ch.unit_price(options)
+            cost = {"unit": ch.cost.unit, "units": units, "unit_price": price,
+                    "total": round(units * price, 2), "currency": plan.shop.currency}
+        else:
+            warnings.append(a.src.at("channel").diag(
+                "W518", f"activity '{a.id}': no {ch.name} send file written: {reason}",
+                f"only audience/{a.id}.csv lists its customers"))
+        if folder is not None:
+            files.append(write_audience(con, a.id, folder))
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    return ActivityOutput(files, a.template, list(result.parts), result.renderings, cost,
+                          reason, warnings)
+
+
+def _checked_files(files, folder: Path, ch) -> list[str]:
+    out = []
+    for rel in files or []:
+        p = (folder / rel).resolve()
+        if not p.is_relative_to(folder.resolve()) or not p.is_file():
+            raise ValueError(f"channel '{ch.name}' reported a file it did not write inside "
+                             f"the output folder: {rel}")
+        out.append(Path(rel).as_posix())
+    return out
+
+
+def write_outputs(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: CompiledPlan,
+                  templates: dict[str, ActivityTemplates], folder: Path | None,
+                  owners: dict[str, str] | None = None, root: Path | None = None
+                  ) -> dict[str, ActivityOutput]:
+    """Every activity's outputs, in plan order; activity id -> what was written."""
+    return {
+        ca.activity.id: write_activity(con, plan, ca, templates.get(ca.activity.id), folder,
+                                       compiled.as_of, (owners or {}).get(ca.channel.name),
+                                       root)
+        for ca in compiled.activities
+    }
 
 
 def write_json(path: Path, data: dict) -> None:

@@ -95,7 +95,22 @@ def _diagnostic(doc: Document, error: ValidationError) -> Diagnostic:
     return doc.diag(path, "E201", f"{where}: {error.message}", _hint(error))
 
 
-def check_schema(doc: Document, kind: str) -> list[Diagnostic]:
-    """All schema problems of one document, located."""
-    errors = _validator(kind).iter_errors(doc.data)
+_CUSTOM: dict[str, Draft202012Validator] = {}
+
+
+def _custom_validator(schema: dict) -> Draft202012Validator:
+    key = json.dumps(schema, sort_keys=True)
+    if key not in _CUSTOM:
+        _CUSTOM[key] = Draft202012Validator(schema, format_checker=FormatChecker())
+    return _CUSTOM[key]
+
+
+def check_schema(doc: Document, kind: str, schema: dict | None = None) -> list[Diagnostic]:
+    """All schema problems of one document, located.
+
+    `schema` replaces the packaged schema of the kind: validate passes the one built with
+    the plugin manager's channels (their options are part of it).
+    """
+    validator = _validator(kind) if schema is None else _custom_validator(schema)
+    errors = validator.iter_errors(doc.data)
     return sorted({_diagnostic(doc, e) for e in errors})

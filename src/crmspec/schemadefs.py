@@ -250,7 +250,7 @@ def _conditions() -> dict:
     return cond
 
 
-def shop_schema() -> dict:
+def shop_schema(channels=None) -> dict:
     column_map = {
         "type": "object",
         "description": "Canonical column name -> the column name in your data.",
@@ -364,6 +364,13 @@ def shop_schema() -> dict:
                                             "among all activities of each lifecycle stage.",
                                             examples=[{"min": 0.3, "max": 0.8}]),
                 },
+            ),
+            "channels": _obj(
+                "Channel settings",
+                "Shop-wide defaults of channel options (e.g. the SMS signature); an "
+                "activity's channel_options override them.",
+                {name: ch.options_schema() for name, ch in _channels(channels).items()},
+                examples=[{"sms": {"signature": "暖暖家居", "opt_out_text": "回T退订"}}],
             ),
         },
         required=["name", "data"],
@@ -481,7 +488,40 @@ def segments_schema() -> dict:
     return schema
 
 
-def activities_schema() -> dict:
+def _channels(channels) -> dict:
+    if channels is None:
+        from crmspec.channels import builtin_channels
+
+        channels = builtin_channels()
+    return dict(sorted(channels.items()))
+
+
+TEMPLATE_NAME = {
+    "type": "string",
+    "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$",
+    "description": "Message template: files plans/templates/<template>.<channel>.j2 (or "
+    "<template>.<channel>.<part>.j2 per part), Jinja2; see docs/plugins.md.",
+}
+
+
+def _coupon() -> dict:
+    return _obj(
+        "Coupon",
+        "The coupon the activity offers; templates show it as {{ coupon.amount }} etc.",
+        {
+            "name": _d(NAME, "Coupon name, e.g. 老客回购券."),
+            "amount": _d(MONEY, "Face value."),
+            "min_spend": _d(MONEY, "Minimum order amount to use it (满X可用)."),
+            "code": {"type": "string", "minLength": 1,
+                     "description": "Code or claim link id, if any."},
+            "valid_days": _d(DAYS, "Days it stays valid after sending.", minimum=1),
+        },
+        required=["amount"],
+        examples=[{"name": "回购券", "amount": 20, "min_spend": 199, "valid_days": 7}],
+    )
+
+
+def activities_schema(channels=None) -> dict:
     order_event = {"type": "string", "enum": ["ordered_unpaid", "paid", "shipped", "signed",
                                               "first_purchase", "last_purchase"]}
     trigger = {
@@ -527,12 +567,26 @@ def activities_schema() -> dict:
             "kpi": _d(SLUG, "The KPI (kpis.yaml) that judges this activity."),
             "owner": {"type": "string", "description": "Who runs it (role or person)."},
             "purpose": {"type": "string", "description": "Why it exists, in a sentence."},
+            "template": TEMPLATE_NAME,
+            "channel_options": {
+                "type": "object",
+                "description": "Options of the activity's channel (e.g. email subject, "
+                "wechat template_id, parcel insert_sku); each channel's options are listed "
+                "in docs/plugins.md. Shop-wide defaults: shop.yaml channels.<channel>.",
+            },
+            "coupon": _coupon(),
         },
         required=["id", "name", "kind", "stage", "segment", "channel"],
         examples=[{"id": "review_reward", "name": "评价有礼", "kind": "maintenance",
                    "stage": "after_sale", "segment": "signed_recently", "channel": "sms",
                    "trigger": {"type": "after_order", "event": "signed", "window": [3, 5]}}],
     )
+    # Each channel's options apply when the activity names that channel.
+    activity["allOf"] = [
+        {"if": {"properties": {"channel": {"const": name}}, "required": ["channel"]},
+         "then": {"properties": {"channel_options": ch.options_schema()}}}
+        for name, ch in _channels(channels).items()
+    ]
     return _obj(
         "Activities",
         "activities.yaml: the contact plan.",
@@ -674,6 +728,7 @@ def sop_schema() -> dict:
     )
 
 
+CHANNEL_KINDS = ("shop", "activities")  # kinds whose schema depends on the channels
 KINDS = {
     "shop": shop_schema,
     "tiers": tiers_schema,
@@ -685,11 +740,15 @@ KINDS = {
 }
 
 
-def build_schemas() -> dict[str, dict]:
-    """Every file kind's complete JSON Schema, keyed by kind."""
+def build_schemas(channels=None) -> dict[str, dict]:
+    """Every file kind's complete JSON Schema, keyed by kind.
+
+    `channels` (name -> Channel) are those of a plugin manager; None: the built-in ones,
+    which is what the committed schemas hold.
+    """
     out = {}
     for kind, make in KINDS.items():
-        body = make()
+        body = make(channels) if kind in CHANNEL_KINDS else make()
         schema = {"$schema": DRAFT, "$id": f"{BASE_URL}{kind}.schema.json"}
         schema.update(body)
         out[kind] = schema

@@ -2,39 +2,69 @@
 
 Phases: read every file (load problems), check each against its schema, and only when
 all files are schema-valid build the typed plan and run the semantic checks: checking
-references in a plan whose shape is wrong would report noise, not problems.
+references in a plan whose shape is wrong would report noise, not problems. Then the
+channels' own checks, the message templates (`crmspec.templates`: syntax, undefined
+variables, length for the longest plausible values) and the plugins' `validate_plan`
+hooks.
+
+The schema of `shop.yaml` and `activities.yaml` is built with the plugin manager's
+channels, so the options of a plugin's channel are checked like the built-in ones.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
 
+import pluggy
+
+from crmspec.channels import Channel
 from crmspec.checks import check_plan
-from crmspec.diagnostics import Diagnostic, has_errors
-from crmspec.model import Plan, build_plan
+from crmspec.diagnostics import Diagnostic, PlanError, has_errors
+from crmspec.model import Plan, build_plan, channel_options
+from crmspec.plugins import collect_channels, collect_validation, get_plugin_manager
 from crmspec.project import read_project
 from crmspec.schema import check_schema
+from crmspec.schemadefs import CHANNEL_KINDS, build_schemas
+from crmspec.templates import ActivityTemplates, check_templates, load_templates, make_environment
 
 
 @dataclass
 class Validation:
     diagnostics: list[Diagnostic]
     plan: Plan | None  # None when the plan could not be built
+    channels: dict[str, Channel] = field(default_factory=dict)
+    templates: dict[str, ActivityTemplates] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not has_errors(self.diagnostics)
 
 
-def validate_project(root: Path, channels: Iterable[str] | None = None) -> Validation:
+def validate_project(root: Path, pm: pluggy.PluginManager | None = None) -> Validation:
+    """Validate the project at `root` with the channels and hooks of `pm` (default: a new
+    plugin manager for the project). Raises PluginError when a plugin fails."""
+    pm = pm if pm is not None else get_plugin_manager(root)
+    channels = collect_channels(pm)
+    schemas = build_schemas(channels)
     files = read_project(root)
     diags = list(files.diagnostics)
     for kind, doc in files.all_documents():
-        diags += check_schema(doc, kind)
+        diags += check_schema(doc, kind, schemas[kind] if kind in CHANNEL_KINDS else None)
     plan = None
+    templates: dict[str, ActivityTemplates] = {}
     if not has_errors(diags):
         plan = build_plan(files)
         diags += check_plan(plan, channels)
-    return Validation(sorted(set(diags)), plan)
+        for a in plan.activities:
+            ch = channels.get(a.channel)
+            if ch is not None:
+                diags += ch.check(a, channel_options(plan, a, ch.option_defaults()), plan)
+        env = make_environment(root, channels, pm, plan)
+        try:
+            templates, found = load_templates(root, plan, channels, env)
+        except PlanError as exc:  # a template file that is not UTF-8
+            found = list(exc.diagnostics)
+        diags += found + check_templates(plan, templates)
+        diags += collect_validation(pm, plan)
+    return Validation(sorted(set(diags)), plan, channels, templates)

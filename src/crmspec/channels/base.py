@@ -1,0 +1,354 @@
+"""The channel interface: what crmspec needs to know to send through a channel.
+
+A channel is an object (a `Channel` subclass instance) that a plugin returns from its
+`register_channels` hook; the built-in ones (`sms`, `email`, `wechat`, `wangwang`,
+`parcel`, `phone`) are plugins too. It says:
+
+- which customer column is the address (`contact_field`), which addresses are usable
+  (`address_pattern`, a regular expression the compiler tests IN SQL) and which column
+  flags an opt-out (`opt_out_field`);
+- when messages should go out (`windows`, data for the contact-plan scheduler);
+- what a message costs (`cost`: a unit and a default price per unit, and `units_sql`,
+  the number of units a send-list row costs, as a SQL expression);
+- which message parts it has (`parts`: e.g. an SMS has `text`, an email `subject`,
+  `preheader`, `html` and `text`) and their length limits;
+- which options an activity may give it (`options`: JSON Schema properties, merged into
+  the plan's schema under `channel_options`, with shop-wide defaults in shop.yaml
+  `channels.<name>`);
+- how to write the file a provider's bulk import, or the shop's staff, uses (`write`).
+
+Writers never loop over customers in Python: they get the activity's send rows as a
+DuckDB table (`WriteContext.rows`, one row per customer to contact, with every customer
+column, the facts, `address` and one `msg_<part>` column per rendered message part) and
+write files with `COPY`. Rows are ordered by a key (customer id, order id) so that the
+same plan, data and date give the same bytes.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+
+    from crmspec.diagnostics import Diagnostic
+    from crmspec.model import Activity, Plan
+
+# A valid mainland China mobile number, as SMS gateways accept it.
+MOBILE_RE = r"^1[3-9][0-9]{9}$"
+EMAIL_RE = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+PART_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
+
+WORKDAYS = (1, 2, 3, 4, 5)  # ISO weekdays: Monday = 1
+EVERY_DAY = (1, 2, 3, 4, 5, 6, 7)
+KINDS = ("maintenance", "marketing")
+
+
+@dataclass(frozen=True)
+class SendWindow:
+    """A time band in which messages of some activity kinds should go out."""
+
+    days: tuple[int, ...]  # ISO weekdays, Monday = 1
+    start: str  # HH:MM, shop timezone
+    end: str  # HH:MM, exclusive
+    kinds: tuple[str, ...] = KINDS  # activity kinds the window is for
+    note: str = ""  # why (the source of the rule)
+
+    def as_dict(self) -> dict:
+        return {"days": list(self.days), "start": self.start, "end": self.end,
+                "kinds": list(self.kinds), "note": self.note}
+
+
+@dataclass(frozen=True)
+class UnitCost:
+    """How sending costs: per `unit` (segment, message, unit, call) at `price` each.
+
+    The price is a default in CNY; an activity (or shop.yaml `channels.<name>`) sets
+    its own with `channel_options.unit_cost`.
+    """
+
+    unit: str
+    price: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One rendered piece of a message (an SMS's text, an email's subject...)."""
+
+    name: str
+    title: str
+    required: bool = True  # the send file cannot be written without it
+    max_length: int | None = None  # characters (Unicode code points), after rendering
+    html: bool = False  # autoescaped HTML
+    option: str | None = None  # channel_options key that may give it as a one-line template
+
+
+@dataclass
+class WriteContext:
+    """What a channel writer gets: one activity's send rows and where to write."""
+
+    con: "duckdb.DuckDBPyConnection"
+    plan: "Plan"
+    activity: "Activity"
+    channel: "Channel"
+    options: dict[str, Any]  # channel options: schema defaults < shop.yaml < activity
+    as_of: date
+    folder: Path  # the build's temporary output folder (swapped into place at the end)
+    rows: str  # quoted name of a DuckDB table: the activity's send rows
+    parts: tuple[str, ...]  # message parts rendered into msg_<part> columns
+    files: list[str] = field(default_factory=list)
+
+    def target(self, ext: str, suffix: str = "") -> tuple[str, Path]:
+        """(relative path, absolute path) of `<channel>/<activity><suffix>.<ext>`."""
+        rel = f"{self.channel.name}/{self.activity.id}{suffix}.{ext}"
+        path = self.folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return rel, path
+
+    def msg(self, part: str) -> str:
+        """SQL of a rendered part's column, '' when the part was not rendered."""
+        return f'"msg_{part}"' if part in self.parts else "''"
+
+    def copy(self, select_sql: str, rel: str, fmt: str = "csv") -> str:
+        """COPY a query to `rel` as CSV (with a header) or JSON lines; records the file."""
+        path = self.folder / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT json"
+        self.con.execute(f"COPY ({select_sql}) TO {quote_path(path)} ({options})")
+        self.files.append(rel)
+        return rel
+
+
+def quote_path(path: Path) -> str:
+    """A file path as a SQL string literal (DuckDB cannot bind COPY targets everywhere)."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def sql_str(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+# Options every channel accepts.
+COMMON_OPTIONS: dict[str, dict] = {
+    "unit_cost": {
+        "type": "number",
+        "minimum": 0,
+        "description": "Price of one cost unit (SMS segment, email, parcel insert, call) in "
+        "the shop's currency; overrides the channel's default.",
+    },
+}
+
+
+class Channel:
+    """Base class of every channel. Subclass it and set the class attributes.
+
+    Instances are what `register_channels` returns; keyword arguments to the
+    constructor override class attributes (`SmsChannel(cost=UnitCost("segment", 0.04))`).
+    """
+
+    name: str = ""
+    title: str = ""
+    contact_field: str = ""  # customers column holding the address
+    address_pattern: str | None = None  # regular expression a usable address matches
+    opt_out_field: str | None = None  # customers column flagging an opt-out
+    windows: tuple[SendWindow, ...] = ()
+    cost: UnitCost = UnitCost("message", 0.0)
+    parts: tuple[Part, ...] = ()
+    # The part a template may give as `<template>.<channel>.j2` (single-part channels).
+    main_part: str | None = None
+    # Parts not listed in `parts` that a template may still give as
+    # `<template>.<channel>.<part>.j2` (WeChat data fields); None: only listed parts.
+    open_part: Part | None = None
+    options: dict[str, dict] = {}  # JSON Schema properties of channel_options
+    file_ext: str = "csv"
+
+    def __init__(self, **overrides: Any):
+        for key, value in overrides.items():
+            if not hasattr(type(self), key) or key.startswith("_"):
+                raise TypeError(f"{type(self).__name__} has no attribute {key!r}")
+            setattr(self, key, value)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+    # --- declarations -------------------------------------------------------------
+
+    def options_schema(self) -> dict:
+        """The JSON Schema of this channel's `channel_options`."""
+        props = copy.deepcopy(COMMON_OPTIONS)
+        props.update(copy.deepcopy(self.options))
+        return {
+            "type": "object",
+            "title": f"{self.title or self.name} options",
+            "description": f"Options of the {self.name} channel (shop-wide defaults in "
+            f"shop.yaml channels.{self.name}).",
+            "properties": props,
+            "additionalProperties": False,
+        }
+
+    def option_defaults(self) -> dict:
+        props = {**COMMON_OPTIONS, **self.options}
+        return {k: copy.deepcopy(v["default"]) for k, v in props.items() if "default" in v}
+
+    def part(self, name: str) -> Part | None:
+        """The declared part of that name, or one made from `open_part`."""
+        for p in self.parts:
+            if p.name == name:
+                return p
+        if self.open_part is not None and PART_RE.match(name):
+            return Part(name, name, required=False, max_length=self.open_part.max_length,
+                        html=self.open_part.html)
+        return None
+
+    def unit_price(self, options: dict) -> float:
+        value = options.get("unit_cost")
+        return float(self.cost.price if value is None else value)
+
+    def first_window(self, kind: str) -> SendWindow | None:
+        return next((w for w in self.windows if kind in w.kinds), None)
+
+    def scheduled_at(self, kind: str, as_of: date) -> str:
+        """The send time written into send files until the contact plan schedules.
+
+        The as-of date at the start of the channel's first default window for the
+        activity's kind (e.g. '2026-07-01 10:00'), or the bare date without a window.
+        """
+        w = self.first_window(kind)
+        return f"{as_of.isoformat()} {w.start}" if w else as_of.isoformat()
+
+    def limit(self, part: Part, options: dict) -> int | None:
+        """Maximum length of a rendered part, in characters; None: no limit."""
+        return part.max_length
+
+    def limit_note(self, part: Part, options: dict) -> str:
+        """How the limit comes about, for messages (e.g. '2 SMS segments')."""
+        return ""
+
+    # --- behaviour ----------------------------------------------------------------
+
+    def finish(self, part: str, text: str, activity: "Activity", options: dict,
+               plan: "Plan") -> str:
+        """The final text of a rendered part (a signature added...).
+
+        Called once per distinct rendering, not per customer: it must only add literal
+        text around `text` (which may hold placeholders for per-customer values).
+        """
+        return text
+
+    def length_overhead(self, part: str, options: dict) -> int:
+        """Characters the writer adds to a part beyond `finish` (the email (AD) marker)."""
+        return 0
+
+    def units_sql(self, options: dict) -> str:
+        """Cost units of one send row, as SQL over the rows table (default: 1)."""
+        return "1"
+
+    def count_units(self, ctx: WriteContext) -> int:
+        """Cost units of the activity: the sum of `units_sql` over its send rows."""
+        (n,) = ctx.con.execute(
+            f"SELECT coalesce(sum({self.units_sql(ctx.options)}), 0) FROM {ctx.rows}"
+        ).fetchone()
+        return int(n)
+
+    def check(self, activity: "Activity", options: dict, plan: "Plan") -> list["Diagnostic"]:
+        """Channel-specific validation of an activity; located diagnostics."""
+        return []
+
+    def not_ready(self, activity: "Activity", options: dict, parts: tuple[str, ...]
+                  ) -> str | None:
+        """Why the send file cannot be written (None: it can).
+
+        Default: a required part has no template. The build then writes the audience
+        list only and warns (W518).
+        """
+        missing = [p.name for p in self.parts if p.required and p.name not in parts]
+        if missing:
+            if not activity.template:
+                return "the activity has no template (add `template: <name>`)"
+            return "no template part for " + ", ".join(missing)
+        return None
+
+    def write(self, ctx: WriteContext) -> list[str]:
+        """Write the send file(s) into ctx.folder; return their relative paths."""
+        raise NotImplementedError(f"channel {self.name!r} has no writer")
+
+    # --- description ----------------------------------------------------------------
+
+    def describe(self) -> dict:
+        """A JSON-able description (for `crmspec plugins --json` and the docs)."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "contact_field": self.contact_field,
+            "address_pattern": self.address_pattern,
+            "opt_out_field": self.opt_out_field,
+            "windows": [w.as_dict() for w in self.windows],
+            "cost": {"unit": self.cost.unit, "price": self.cost.price},
+            "parts": [{"name": p.name, "required": p.required, "max_length": p.max_length,
+                       "html": p.html} for p in self.parts],
+            "options": sorted({**COMMON_OPTIONS, **self.options}),
+        }
+
+
+def sms_segments(length: int) -> int:
+    """SMS segments of a text of `length` characters: 70 in one, 67 each when longer."""
+    if length <= 70:
+        return 1
+    return math.ceil(length / 67)
+
+
+def sms_segments_sql(text_sql: str) -> str:
+    return (f"CASE WHEN length({text_sql}) <= 70 THEN 1 "
+            f"ELSE CAST(ceil(length({text_sql}) / 67) AS INTEGER) END")
+
+
+def check_channel(channel: Any, known_columns: set[str]) -> list[str]:
+    """Problems of a registered channel object (for E503), empty when it is usable."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    if not isinstance(channel, Channel):
+        return [f"{channel!r} is not a crmspec.channels.Channel"]
+    out = []
+    if not isinstance(channel.name, str) or not NAME_RE.match(channel.name):
+        out.append(f"channel name {channel.name!r} is not a lower-case id")
+    if channel.contact_field not in known_columns:
+        out.append(f"channel {channel.name!r}: contact_field {channel.contact_field!r} is "
+                   "not a customers column")
+    if channel.opt_out_field is not None and channel.opt_out_field not in known_columns:
+        out.append(f"channel {channel.name!r}: opt_out_field {channel.opt_out_field!r} is "
+                   "not a customers column")
+    if channel.address_pattern is not None:
+        try:
+            re.compile(channel.address_pattern)
+        except re.error as exc:
+            out.append(f"channel {channel.name!r}: address_pattern is not a regular "
+                       f"expression ({exc})")
+    for p in channel.parts:
+        if not PART_RE.match(p.name):
+            out.append(f"channel {channel.name!r}: part name {p.name!r} is not an identifier")
+    if channel.main_part is not None and channel.main_part not in {p.name for p in channel.parts}:
+        out.append(f"channel {channel.name!r}: main_part {channel.main_part!r} is not one "
+                   "of its parts")
+    try:
+        Draft202012Validator.check_schema(channel.options_schema())
+    except SchemaError as exc:
+        out.append(f"channel {channel.name!r}: options are not a valid JSON Schema "
+                   f"({exc.message})")
+    for key, prop in channel.options.items():
+        if not isinstance(prop, dict) or not str(prop.get("description", "")).strip():
+            out.append(f"channel {channel.name!r}: option {key!r} needs a description")
+    return out

@@ -1,0 +1,260 @@
+"""From "who qualifies" to "who gets which message, and why not": the contact plan.
+
+Input: the `candidates` table (one row per activity and qualifying customer, with the
+channel's verdict in `status`: send, opted_out, no_address, invalid_address) and the
+ledger's `history` of earlier runs. Output: the `decisions` table, the same rows with
+the final `status` and the `grp` (treatment/control) and `cost` the ledger records.
+
+Every rule is one set-based step, applied in this order; the first reason that applies
+is the one a row keeps (so `crmspec explain` can say exactly why):
+
+ 1. channel verdict            opted_out, no_address, invalid_address
+ 2. do-not-contact list        do_not_contact   (suppressions table: all or one channel)
+ 3. open refund                open_refund      (marketing only; refund within N days)
+ 4. global hold-out            global_holdout   (marketing only)
+ 5. cooldown / once per window cooldown         (ledger: same activity within N days)
+ 6. per-channel limits         channel_limit    (rolling windows of calendar days)
+ 7. overall and stage limits   contact_limit, stage_limit
+ 8. activity budget            budget_activity  (trimmed in the declared order)
+ 9. monthly budget             budget_month     (month-to-date from the ledger)
+10. control group              control          (hash of salt, activity and customer)
+11. otherwise                  send
+
+Service activities (`service: true`) skip steps 3, 4, 6, 7 and the trims of 8-9 (their
+cost still counts towards the month). When limits force a choice, higher `priority`
+wins, then the activity id in alphabetical order: ties are broken the same way on every
+run. Limits count treatment contacts of non-service activities only: a control customer
+was not contacted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import duckdb
+
+STATUS_ORDER = ("send", "control", "opted_out", "no_address", "invalid_address",
+                "do_not_contact", "open_refund", "global_holdout", "cooldown", "channel_limit",
+                "contact_limit", "stage_limit", "budget_activity", "budget_month")
+
+TRIM_COLUMNS = ("spend", "purchases", "days_since_last_purchase", "r", "f", "m")
+
+
+@dataclass(frozen=True)
+class Window:
+    days: int
+    max: int
+
+
+@dataclass(frozen=True)
+class ActivityRule:
+    activity_id: str
+    channel: str
+    kind: str  # maintenance | marketing
+    service: bool
+    priority: int
+    holdout: float
+    once_within_days: int | None
+    unit_cost: float  # expected cost of one contact (channel units x price + coupon)
+    budget_cap: float | None = None
+    trim_by: str = "spend"
+    trim_desc: bool = True
+
+
+@dataclass(frozen=True)
+class StageRule:
+    stage_id: str
+    from_days: int | None  # None: the never-purchased stage
+    contacts_max: int | None
+
+
+@dataclass
+class ContactRules:
+    salt: str
+    activities: list[ActivityRule]
+    stages: list[StageRule] = field(default_factory=list)
+    overall: list[Window] = field(default_factory=list)
+    per_channel: dict[str, list[Window]] = field(default_factory=dict)
+    global_holdout: float = 0.0
+    refund_days: int | None = 30  # None: open refunds do not exclude
+    monthly_cap: float | None = None
+
+
+def _s(value: str) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def bucket_sql(key_sql: str, salt: str) -> str:
+    """A stable number in [0, 1) from md5(salt:key), in SQL DuckDB and Spark both run.
+
+    Spark: conv(substr(md5(x), 1, 8), 16, 10) / 4294967296 gives the same value.
+    """
+    return (f"(CAST(('0x' || substr(md5({_s(salt)} || ':' || {key_sql}), 1, 8)) AS BIGINT) "
+            f"/ 4294967296.0)")
+
+
+def bucket(salt: str, key: str) -> float:
+    """The Python twin of bucket_sql, for tests and `crmspec explain`."""
+    import hashlib
+
+    return int(hashlib.md5(f"{salt}:{key}".encode()).hexdigest()[:8], 16) / 4294967296
+
+
+def _rules_table(con: duckdb.DuckDBPyConnection, rules: ContactRules) -> None:
+    con.execute("""CREATE OR REPLACE TEMP TABLE activity_rules (
+        activity_id VARCHAR, kind VARCHAR, service BOOLEAN, priority INTEGER, holdout DOUBLE,
+        once_within_days INTEGER, unit_cost DOUBLE, budget_cap DOUBLE, trim_by VARCHAR,
+        trim_desc BOOLEAN)""")
+    if rules.activities:
+        con.executemany(
+            "INSERT INTO activity_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(a.activity_id, a.kind, a.service, a.priority, a.holdout, a.once_within_days,
+              a.unit_cost, a.budget_cap, a.trim_by, a.trim_desc) for a in rules.activities])
+    con.execute("CREATE OR REPLACE TEMP TABLE stage_rules (stage VARCHAR, from_days INTEGER, "
+                "contacts_max INTEGER)")
+    if rules.stages:
+        con.executemany("INSERT INTO stage_rules VALUES (?, ?, ?)",
+                        [(s.stage_id, s.from_days, s.contacts_max) for s in rules.stages])
+
+
+def _prior_tables(con: duckdb.DuckDBPyConnection, rules: ContactRules, d: str) -> None:
+    """Earlier treatment contacts of non-service activities, counted once per customer.
+
+    `prior_channel` (customer, channel, one wN column per window length N: contacts on
+    the N-1 days before the as-of date) and `prior_stage` (contacts since the customer
+    entered their current stage: last purchase date + the stage's from_days).
+    """
+    lengths = sorted({w.days for w in rules.overall}
+                     | {w.days for ws in rules.per_channel.values() for w in ws})
+    cols = "".join(f", count(*) FILTER (WHERE as_of > {d} - INTERVAL {n} DAY) AS w{n}"
+                   for n in lengths)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE prior_channel AS
+        SELECT customer_id, channel{cols} FROM history
+        WHERE grp = 'treatment' AND NOT service GROUP BY customer_id, channel""")
+    sums = "".join(f", sum(w{n}) AS w{n}" for n in lengths)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE prior_all AS
+        SELECT customer_id{sums} FROM prior_channel GROUP BY customer_id""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE prior_stage AS
+        SELECT h.customer_id, count(*) AS n FROM history h
+        JOIN features f USING (customer_id) JOIN stage_rules s ON s.stage = f.stage
+        WHERE h.grp = 'treatment' AND NOT h.service
+          AND (s.from_days IS NULL OR h.as_of >= f.last_purchase_date + INTERVAL (s.from_days) DAY)
+        GROUP BY h.customer_id""")
+
+
+def _allowed(windows: list[Window], alias: str) -> str:
+    """min over windows of (max - earlier contacts in the window); NULL: no limit."""
+    if not windows:
+        return "NULL"
+    parts = [f"({int(w.max)} - coalesce({alias}.w{int(w.days)}, 0))" for w in windows]
+    return parts[0] if len(parts) == 1 else f"least({', '.join(parts)})"
+
+
+def decide(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date) -> None:
+    """Create `decisions` from `candidates`, `features`, `history` and `suppressions`."""
+    _rules_table(con, rules)
+    d = f"DATE '{as_of.isoformat()}'"
+    trim_key = "CASE r.trim_by " + " ".join(
+        f"WHEN '{c}' THEN CAST(f.\"{c}\" AS DOUBLE)" for c in TRIM_COLUMNS) + " END"
+    refund = ("false" if rules.refund_days is None else
+              f"EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id AND "
+              f"o.status = 'refunded' AND CAST(o.created_at AS DATE) > {d} - INTERVAL "
+              f"{int(rules.refund_days)} DAY)")
+    global_hold = ("false" if not rules.global_holdout else
+                   f"{bucket_sql('c.customer_id', rules.salt + ':global')} "
+                   f"< {float(rules.global_holdout)!r}")
+    # 1-5: per-row reasons
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions_1 AS
+        SELECT c.*, r.kind, r.service, r.priority, r.holdout, r.unit_cost AS cost,
+               r.budget_cap, f.last_purchase_date,
+               CASE WHEN r.trim_desc THEN -({trim_key}) ELSE {trim_key} END AS trim_key,
+               CASE
+                 WHEN c.status <> 'send' THEN c.status
+                 WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.customer_id = c.customer_id
+                              AND (s.channel IS NULL OR s.channel = c.channel))
+                   THEN 'do_not_contact'
+                 WHEN NOT r.service AND r.kind = 'marketing' AND {refund} THEN 'open_refund'
+                 WHEN NOT r.service AND r.kind = 'marketing' AND {global_hold}
+                   THEN 'global_holdout'
+                 WHEN r.once_within_days IS NOT NULL AND EXISTS (
+                   SELECT 1 FROM history h WHERE h.customer_id = c.customer_id
+                   AND h.activity_id = c.activity_id
+                   AND h.as_of > {d} - INTERVAL (r.once_within_days) DAY) THEN 'cooldown'
+               END AS reason
+        FROM candidates c JOIN activity_rules r USING (activity_id)
+        JOIN features f USING (customer_id)""")
+    # 6: per-channel limits
+    _prior_tables(con, rules, d)
+    channel_cases = " ".join(
+        f"WHEN {_s(ch)} THEN {_allowed(ws, 'pc')}"
+        for ch, ws in sorted(rules.per_channel.items()) if ws)
+    channel_allowed = f"CASE c.channel {channel_cases} END" if channel_cases else "NULL"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions_2 AS
+        SELECT c.*, CASE WHEN c.reason IS NULL AND NOT c.service AND c.channel_allowed IS NOT NULL
+            AND row_number() OVER (PARTITION BY c.customer_id, c.channel,
+                (c.reason IS NULL AND NOT c.service)
+                ORDER BY c.priority DESC, c.activity_id) > c.channel_allowed
+            THEN 'channel_limit' ELSE c.reason END AS reason2
+        FROM (SELECT c.*, {channel_allowed} AS channel_allowed FROM decisions_1 c
+              LEFT JOIN prior_channel pc USING (customer_id, channel)) c""")
+    # 7: overall and stage limits, among the survivors of 6
+    overall = _allowed(rules.overall, "pa")
+    stage_prior = "(s.contacts_max - coalesce(ps.n, 0))"
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions_3 AS
+        SELECT c.* EXCLUDE (reason, reason2, channel_allowed, overall_allowed, stage_allowed),
+          CASE WHEN c.reason2 IS NULL AND NOT c.service AND row_number() OVER (
+                 PARTITION BY c.customer_id, (c.reason2 IS NULL AND NOT c.service)
+                 ORDER BY c.priority DESC, c.activity_id)
+               > least(coalesce(c.overall_allowed, 2147483647),
+                       coalesce(c.stage_allowed, 2147483647))
+            THEN CASE WHEN coalesce(c.stage_allowed, 2147483647)
+                           < coalesce(c.overall_allowed, 2147483647)
+                      THEN 'stage_limit' ELSE 'contact_limit' END
+            ELSE c.reason2 END AS reason
+        FROM (SELECT c.*, {overall} AS overall_allowed,
+                     {stage_prior} AS stage_allowed
+              FROM decisions_2 c LEFT JOIN stage_rules s USING (stage)
+              LEFT JOIN prior_all pa USING (customer_id)
+              LEFT JOIN prior_stage ps USING (customer_id)) c""")
+    # 8: activity budgets, in the declared order (ties: customer id)
+    con.execute("""CREATE OR REPLACE TEMP TABLE decisions_4 AS
+        SELECT c.* EXCLUDE (reason),
+          CASE WHEN c.reason IS NULL AND NOT c.service AND c.budget_cap IS NOT NULL
+                AND sum(c.cost) OVER (PARTITION BY c.activity_id, (c.reason IS NULL AND NOT c.service)
+                    ORDER BY c.trim_key NULLS LAST, c.customer_id
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) > c.budget_cap + 1e-9
+               THEN 'budget_activity' ELSE c.reason END AS reason
+        FROM decisions_3 c""")
+    # 9: monthly budget: service first, then priority, activity, declared order
+    if rules.monthly_cap is not None:
+        month_start = f"DATE '{as_of.replace(day=1).isoformat()}'"
+        mtd = (f"(SELECT coalesce(sum(cost), 0) FROM history WHERE grp = 'treatment' "
+               f"AND as_of >= {month_start})")
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions_5 AS
+            SELECT c.* EXCLUDE (reason),
+              CASE WHEN c.reason IS NULL AND NOT c.service
+                    AND {mtd} + sum(c.cost) OVER (PARTITION BY (c.reason IS NULL)
+                        ORDER BY c.service DESC, c.priority DESC, c.activity_id,
+                                 c.trim_key NULLS LAST, c.customer_id
+                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+                        > {float(rules.monthly_cap)!r} + 1e-9
+                   THEN 'budget_month' ELSE c.reason END AS reason
+            FROM decisions_4 c""")
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE decisions_5 AS SELECT * FROM decisions_4")
+    # 10-11: control group, then send
+    control = bucket_sql("c.activity_id || ':' || c.customer_id", rules.salt)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions AS
+        SELECT c.* EXCLUDE (reason, status, cost),
+          CASE WHEN c.reason IS NOT NULL THEN c.reason
+               WHEN c.holdout > 0 AND {control} < c.holdout THEN 'control'
+               ELSE 'send' END AS status,
+          CASE WHEN c.reason IS NULL AND NOT (c.holdout > 0 AND {control} < c.holdout)
+               THEN 'treatment' ELSE 'control' END AS grp,
+          CASE WHEN c.reason IS NULL AND NOT (c.holdout > 0 AND {control} < c.holdout)
+               THEN CAST(c.cost AS DECIMAL(12, 4)) ELSE CAST(0 AS DECIMAL(12, 4)) END AS cost
+        FROM decisions_5 c""")
+    for table in ("decisions_1", "decisions_2", "decisions_3", "decisions_4", "decisions_5",
+                  "prior_channel", "prior_all", "prior_stage"):
+        con.execute(f"DROP TABLE {table}")

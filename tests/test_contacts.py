@@ -1,0 +1,172 @@
+"""The contact rules on hand-made tables; as of D = 2026-07-10 throughout."""
+
+from datetime import date
+
+import duckdb
+import pytest
+
+from crmspec.contacts import (
+    ActivityRule,
+    ContactRules,
+    StageRule,
+    Window,
+    bucket,
+    bucket_sql,
+    decide,
+)
+
+D = date(2026, 7, 10)
+
+
+def rule(aid, channel="sms", kind="marketing", priority=500, **kw):
+    return ActivityRule(aid, channel, kind, kw.pop("service", False), priority,
+                        kw.pop("holdout", 0.0), kw.pop("once", None), kw.pop("cost", 0.05), **kw)
+
+
+@pytest.fixture
+def con():
+    c = duckdb.connect()
+    # x4 last bought 07-01 (9 days, active from day 7: entered the stage on 07-08)
+    c.execute("""CREATE TABLE features AS SELECT * FROM (VALUES
+        ('x1', 'active', DATE '2026-06-20', 100.0),
+        ('x2', 'active', DATE '2026-06-20', 300.0),
+        ('x3', 'active', DATE '2026-06-20', 200.0),
+        ('x4', 'active', DATE '2026-07-01', 50.0),
+        ('x5', 'silent', DATE '2026-04-01', 80.0)
+      ) AS t(customer_id, stage, last_purchase_date, spend)""")
+    c.execute("ALTER TABLE features ADD COLUMN purchases INTEGER DEFAULT 1")
+    for col in ("days_since_last_purchase", "r", "f", "m"):
+        c.execute(f"ALTER TABLE features ADD COLUMN {col} INTEGER DEFAULT 1")
+    c.execute("""CREATE TABLE orders AS SELECT * FROM (VALUES
+        ('x3', 'refunded', TIMESTAMP '2026-07-08 10:00'),
+        ('x1', 'refunded', TIMESTAMP '2026-06-01 10:00')
+      ) AS t(customer_id, status, created_at)""")
+    c.execute("CREATE TABLE suppressions (customer_id VARCHAR, channel VARCHAR)")
+    c.execute("INSERT INTO suppressions VALUES ('x5', 'sms')")
+    c.execute("""CREATE TABLE history (as_of DATE, activity_id VARCHAR, customer_id VARCHAR,
+        channel VARCHAR, grp VARCHAR, service BOOLEAN, stage VARCHAR, scheduled_at TIMESTAMP,
+        cost DECIMAL(12,4))""")
+    c.execute("CREATE TABLE candidates (activity_id VARCHAR, customer_id VARCHAR, "
+              "channel VARCHAR, stage VARCHAR, status VARCHAR)")
+    return c
+
+
+def add(con, table, rows):
+    marks = ", ".join("?" * len(rows[0]))
+    con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+
+
+def hist(day, activity, customer, channel="sms", grp="treatment", service=False, cost=0.05):
+    return (day, activity, customer, channel, grp, service, "active", None, cost)
+
+
+def cand(activity, customer, channel="sms", status="send", stage="active"):
+    return (activity, customer, channel, stage, status)
+
+
+def result(con):
+    return {(a, c): s for a, c, s in con.execute(
+        "SELECT activity_id, customer_id, status FROM decisions").fetchall()}
+
+
+def test_equal_priority_cap_is_broken_by_activity_id_and_windows_are_calendar_days(con):
+    # x1: no history. x2: a contact on 07-04 (6 days ago: inside 7 days).
+    # x3 is out of this test's way (refund only matters to marketing with refund_days).
+    add(con, "history", [hist(date(2026, 7, 4), "old", "x2"), hist(date(2026, 7, 3), "old", "x1")])
+    add(con, "candidates", [cand("b_act", "x1"), cand("a_act", "x1"), cand("a_act", "x2"),
+                            cand("svc", "x2")])
+    rules = ContactRules("salt", [rule("a_act"), rule("b_act"),
+                                  rule("svc", kind="maintenance", service=True, priority=1)],
+                         overall=[Window(7, 1)], refund_days=None)
+    decide(con, rules, D)
+    # x1's contact on 07-03 is 7 days ago: outside the 7-day window (07-04..07-10)
+    assert result(con) == {("a_act", "x1"): "send", ("b_act", "x1"): "contact_limit",
+                           ("a_act", "x2"): "contact_limit", ("svc", "x2"): "send"}
+
+
+def test_channel_limit_then_overall_limit(con):
+    add(con, "candidates", [cand("a", "x2"), cand("b", "x2"), cand("c", "x2", "email"),
+                            cand("d", "x2", "email")])
+    rules = ContactRules("s", [rule("a", priority=900), rule("b", priority=800),
+                               rule("c", "email", priority=700), rule("d", "email", priority=600)],
+                         overall=[Window(30, 2)], per_channel={"sms": [Window(30, 1)]},
+                         refund_days=None)
+    decide(con, rules, D)
+    # sms allows 1: a; b loses on channel. Overall 2 among a, c, d: a and c; d loses.
+    assert result(con) == {("a", "x2"): "send", ("b", "x2"): "channel_limit",
+                           ("c", "x2"): "send", ("d", "x2"): "contact_limit"}
+
+
+def test_stage_upper_bound_counts_contacts_since_entering_the_stage(con):
+    # x4 entered 'active' on 07-08 (last purchase 07-01 + 7): the 07-05 contact is from
+    # the after-sale stage and does not count; the 07-09 one does. Max 2 -> 1 left.
+    add(con, "history", [hist(date(2026, 7, 5), "old", "x4"), hist(date(2026, 7, 9), "old", "x4")])
+    add(con, "candidates", [cand("a", "x4"), cand("b", "x4")])
+    rules = ContactRules("s", [rule("a"), rule("b")], stages=[StageRule("active", 7, 2)],
+                         overall=[Window(30, 5)], refund_days=None)
+    decide(con, rules, D)
+    assert result(con) == {("a", "x4"): "send", ("b", "x4"): "stage_limit"}
+
+
+def test_suppressions_refunds_cooldown_and_channel_verdicts(con):
+    add(con, "history", [hist(date(2026, 6, 27), "nudge", "x1"),
+                         hist(date(2026, 6, 26), "nudge", "x2")])
+    add(con, "candidates", [
+        cand("promo", "x5"), cand("promo_mail", "x5", "email"),  # sms do-not-contact only
+        cand("promo", "x3"), cand("care", "x3"),  # x3 refunded on 07-08: marketing stops
+        cand("promo", "x1"),  # x1's refund was in June: older than 30 days
+        cand("nudge", "x1"), cand("nudge", "x2"),  # cooldown 14 days: 06-27 is inside
+        cand("promo", "x4", status="opted_out"),
+    ])
+    rules = ContactRules("s", [rule("promo"), rule("promo_mail", "email"),
+                               rule("care", kind="maintenance"), rule("nudge", once=14)],
+                         refund_days=30)
+    decide(con, rules, D)
+    assert result(con) == {
+        ("promo", "x5"): "do_not_contact", ("promo_mail", "x5"): "send",
+        ("promo", "x3"): "open_refund", ("care", "x3"): "send",
+        ("promo", "x1"): "send",
+        ("nudge", "x1"): "cooldown", ("nudge", "x2"): "send",  # 06-26 is 14 days ago
+        ("promo", "x4"): "opted_out",
+    }
+
+
+def test_budgets_trim_in_the_declared_order(con):
+    add(con, "history", [hist(date(2026, 7, 2), "old", "x5", cost=0.90),
+                         hist(date(2026, 6, 30), "old", "x5", cost=5.0)])  # last month
+    add(con, "candidates", [cand("a", c) for c in ("x1", "x2", "x3", "x4")]
+        + [cand("svc", "x1"), cand("b", "x1", "email")])
+    rules = ContactRules(
+        "s", [rule("a", cost=0.05, budget_cap=0.10),  # keeps the two highest spenders
+              rule("svc", kind="maintenance", service=True, cost=0.05),
+              rule("b", "email", priority=100, cost=0.05)],
+        refund_days=None, monthly_cap=1.0)
+    decide(con, rules, D)
+    # spend: x2 300, x3 200, x1 100, x4 50 -> a keeps x2, x3.
+    # month: 0.90 so far; svc (0.05, first) -> 0.95; a x2 -> 1.00; a x3 -> 1.05 > 1.0
+    assert result(con) == {("a", "x2"): "send", ("a", "x3"): "budget_month",
+                           ("a", "x1"): "budget_activity", ("a", "x4"): "budget_activity",
+                           ("svc", "x1"): "send", ("b", "x1"): "budget_month"}
+    costs = dict(con.execute("SELECT activity_id || ':' || customer_id, CAST(cost AS DOUBLE) "
+                             "FROM decisions WHERE status = 'send'").fetchall())
+    assert costs == {"a:x2": 0.05, "svc:x1": 0.05}
+
+
+def test_control_group_is_the_hash_bucket(con):
+    add(con, "candidates", [cand("a", c, "email") for c in ("x1", "x2", "x3", "x4", "x5")])
+    decide(con, ContactRules("salt-1", [rule("a", "email", holdout=0.5)], refund_days=None), D)
+    expected = {("a", c): ("control" if bucket("salt-1", f"a:{c}") < 0.5 else "send")
+                for c in ("x1", "x2", "x3", "x4", "x5")}
+    assert result(con) == expected
+    assert set(expected.values()) == {"control", "send"}  # the salt splits these five
+    grp = dict(con.execute("SELECT customer_id, grp FROM decisions").fetchall())
+    assert all((grp[c] == "control") == (s == "control") for (_, c), s in expected.items())
+
+
+def test_bucket_sql_equals_python_and_is_uniform():
+    con = duckdb.connect()
+    rows = con.execute(f"SELECT 'c' || range, {bucket_sql(chr(39) + 'a:c' + chr(39) + ' || range', 'k')} "
+                       "FROM range(20000)").fetchall()
+    assert all(abs(v - bucket("k", "a:" + cid)) < 1e-12 for cid, v in rows[:500])
+    share = sum(v < 0.1 for _, v in rows) / len(rows)
+    assert 0.09 < share < 0.11

@@ -294,3 +294,28 @@ def schemas(project, out, check) -> None:
         click.echo(f"schemas in {folder} are current")
     if check and stale:
         sys.exit(1)
+
+
+@main.command()
+@project_option
+@click.option("--period", type=click.Choice(["week", "month"]), default="week",
+              show_default=True, help="ISO weeks (Monday to Sunday) or calendar months.")
+@click.option("--from", "date_from", callback=_date,
+              help="Start with the period containing this date (default: the last 12).")
+@click.option("--to", "date_to", callback=_date,
+              help="Data as of this date; periods not over by then are left out "
+              "(default: the plan's as-of date).")
+@click.option("--format", "out_format", type=click.Choice(["table", "csv", "json", "markdown"]),
+              default="table", show_default=True, help="Output format.")
+@click.option("--monitoring", is_flag=True,
+              help="The monitoring table of kpis.yaml: one row a period, KPIs as columns.")
+@click.option("--kpi", "kpi_ids", multiple=True, help="Only this KPI id (repeatable).")
+@handled
+def kpi(project, period, date_from, date_to, out_format, monitoring, kpi_ids) -> None:
+    """KPIs of kpis.yaml per period: value, previous value, change, target status."""
+    from crmspec.kpi import kpi_report
+
+    if date_from and date_to and date_from > date_to:
+        raise click.BadParameter("--from is after --to", param_hint="'--from'")
+    click.echo(kpi_report(_root(project), period, date_from, date_to, out_format, monitoring,
+                          kpi_ids, say=lambda m: click.echo(m, err=True)), nl=False)

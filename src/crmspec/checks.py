@@ -15,7 +15,7 @@ from typing import Iterable
 from crmspec.diagnostics import Diagnostic
 from crmspec.model import Plan, Src, stage_bands
 from crmspec.sqlfilter import SqlFilterError, parse_filter
-from crmspec.tables import CUSTOMERS, FACTS
+from crmspec.tables import CUSTOMERS, FACTS, TABLES
 
 
 def filter_columns() -> dict[str, str]:
@@ -182,21 +182,77 @@ def _relocate_key(src: Src, code: str, message: str, known, value: str):
     """Fields of a diagnostic placed at a mapping key (for unknown attribute columns)."""
     line, col = src.doc.where(src.path, key=True)
     close = difflib.get_close_matches(value, sorted(known), n=1)
-    hint = f"did you mean '{close[0]}'?" if close else "see the data docs for customer columns"
+    hint = f"did you mean '{close[0]}'?" if close else "known columns: " + ", ".join(sorted(known))
     return (src.doc.path, line, col, code, message, hint)
 
 
 def _sql_diag(src: Src, text: str, exc: SqlFilterError) -> Diagnostic:
-    """Point into the SQL text when the value is on one line (plain or quoted scalar)."""
+    """Point into the SQL text at the problem; at the value when the spot is not known."""
     line, col = src.doc.where(src.path)
     _, node = src.doc.node(src.path)
     offset = getattr(exc, "offset", None)
-    if offset is not None and node is not None and "\n" not in text and node.style in (
-        None, "'", '"'
-    ):
-        col += offset + (1 if node.style in ("'", '"') else 0)
+    if offset is not None and node is not None:
+        line, col = _position_in_scalar(node, text, offset) or (line, col)
     return Diagnostic(src.doc.path, line, col, "E309", f"SQL filter: {exc.message}",
                       "sql: accepts a condition on customer columns and facts only")
+
+
+def _position_in_scalar(node, text: str, offset: int) -> tuple[int, int] | None:
+    """1-based (line, col) in the YAML source of character `offset` of a scalar's value.
+
+    The value is laid out again from the source lines the scalar spans: quotes and
+    escapes ('' and backslash sequences) take more source characters than value
+    characters, and line breaks fold into a space (a newline for each blank line) except
+    in literal `|` blocks. The spot found must hold the value's character; None when it
+    does not (then the diagnostic points at the value itself).
+    """
+    start, end, buf, style = node.start_mark, node.end_mark, node.start_mark.buffer, node.style
+    if buf is None or not 0 <= offset < len(text):
+        return None
+    pieces: list[tuple[int, int, str]] = []  # (0-based line, 0-based col, source text)
+    if style in ("|", ">"):
+        header_end = buf.find("\n", start.pointer)
+        if header_end < 0 or any(c.isdigit() for c in buf[start.pointer:header_end]):
+            return None  # an explicit indentation indicator: not worth guessing
+        lines = buf[header_end + 1:end.pointer].split("\n")
+        filled = [ln for ln in lines if ln.strip()]
+        indent = len(filled[0]) - len(filled[0].lstrip(" ")) if filled else 0
+        pieces = [(start.line + 1 + k, indent, ln[indent:]) for k, ln in enumerate(lines)]
+    else:
+        quote = 1 if style in ("'", '"') else 0
+        lines = buf[start.pointer + quote:end.pointer - quote].split("\n")
+        for k, ln in enumerate(lines):
+            a = len(ln) - len(ln.lstrip(" \t")) if k else 0
+            b = len(ln.rstrip(" \t")) if k < len(lines) - 1 else len(ln)
+            pieces.append((start.line + k, (start.column + quote if k == 0 else 0) + a, ln[a:b]))
+    pos, blank, joined, started = 0, 0, False, False
+    for line, col, piece in pieces:
+        if style == "|":
+            pos += started
+        elif not piece:
+            blank += started
+            continue
+        else:
+            pos += 0 if not started or joined else blank or 1
+            blank, joined = 0, False
+            if style == '"' and (len(piece) - len(piece.rstrip("\\"))) % 2:
+                piece, joined = piece[:-1], True  # an escaped line break joins the lines
+        started = True
+        i = 0
+        while i < len(piece) and pos <= offset:
+            if pos == offset:
+                ok = piece[i] == text[offset] or (style == '"' and piece[i] == "\\")
+                return (line + 1, col + i + 1) if ok else None
+            if style == "'" and piece.startswith("''", i):
+                i += 2
+            elif style == '"' and piece[i] == "\\":
+                i += {"x": 4, "u": 6, "U": 10}.get(piece[i + 1:i + 2], 2)
+            else:
+                i += 1
+            pos += 1
+        if pos > offset:
+            return None
+    return None
 
 
 def _segment_cycles(plan: Plan) -> list[Diagnostic]:
@@ -234,9 +290,7 @@ def check_activities(plan: Plan, channels: Iterable[str]) -> list[Diagnostic]:
         if a.segment not in segs:
             out.append(_unknown(a.src.at("segment"), "segment", a.segment, segs))
         if a.channel not in channels:
-            out.append(a.src.at("channel").diag(
-                "E301", f"unknown channel '{a.channel}'",
-                "available channels: " + ", ".join(sorted(channels))))
+            out.append(_unknown(a.src.at("channel"), "channel", a.channel, channels))
         raw_stage = a.src.doc.data["activities"][a.src.path[1]]["stage"]
         for i, st in enumerate(a.stages):
             if st not in stages:
@@ -312,6 +366,20 @@ def check_kpis_and_sops(plan: Plan) -> list[Diagnostic]:
     return out
 
 
+def check_data_mapping(plan: Plan) -> list[Diagnostic]:
+    """shop.yaml data.columns maps canonical columns: each key must be one."""
+    out = []
+    ds = plan.shop.data
+    for table, mapping in ds.columns.items():
+        known = {c.name for c in TABLES[table]}
+        for col in mapping:
+            if col not in known:
+                out.append(Diagnostic(*_relocate_key(
+                    ds.src.at("columns", table, col), "E301",
+                    f"'{col}' is not a column of the canonical {table} table", known, col)))
+    return out
+
+
 def check_plan(plan: Plan, channels: Iterable[str]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     out += _duplicates(plan.tiers, "tier")
@@ -325,4 +393,5 @@ def check_plan(plan: Plan, channels: Iterable[str]) -> list[Diagnostic]:
     out += check_activities(plan, channels)
     out += check_contact_rules(plan)
     out += check_kpis_and_sops(plan)
+    out += check_data_mapping(plan)
     return out

@@ -25,6 +25,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from crmspec.diagnostics import Diagnostic, PlanError
 
 MAX_NODES = 200_000  # constructed values per file; real plans have a few thousand
+MAX_DEPTH = 100  # nesting of mappings/lists; real plans need about ten levels
 
 _INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
 _FLOAT = re.compile(r"^[-+]?(\.[0-9]+|(0|[1-9][0-9]*)(\.[0-9]*)?)([eE][-+]?[0-9]+)?$")
@@ -40,6 +41,22 @@ class _Loader(yaml.SafeLoader):
     # implicit resolvers every plain scalar composes as a str-tagged node; `_scalar`
     # then applies crmspec's small, YAML-1.2-like typing.
     yaml_implicit_resolvers: dict = {}
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.depth = 0
+
+    def compose_node(self, parent, index):
+        # PyYAML composes recursively: bound the nesting before Python's stack does.
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"values are nested more than {MAX_DEPTH} levels deep",
+                    self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
 
 @dataclass
@@ -120,10 +137,18 @@ def _scalar(node: ScalarNode) -> Any:
     return value
 
 
+_KIND_OF = {list: "a list", str: "text", int: "a number", float: "a number",
+            bool: "a boolean", type(None): "null"}
+
+
 class _Builder:
     def __init__(self, path: str):
         self.path = path
         self.count = 0
+        # Collections being built, each with whether this is its first build (later ones
+        # come through an alias). An alias to an open collection is a cycle.
+        self.open: list[tuple[Node, bool]] = []
+        self.built: set[int] = set()
 
     def fail(self, node: Node, code: str, message: str, hint: str | None = None):
         m = node.start_mark
@@ -132,14 +157,32 @@ class _Builder:
     def build(self, node: Node) -> Any:
         self.count += 1
         if self.count > MAX_NODES:
+            # Blame the innermost value written in place, not a value deep in an anchor.
             self.fail(
-                node,
+                next((n for n, first in reversed(self.open) if first), node),
                 "E106",
                 f"the document expands to more than {MAX_NODES} values through aliases",
                 "use fewer anchors/aliases (*name); a plan never needs this many",
             )
         if isinstance(node, ScalarNode):
             return _scalar(node)
+        if any(node is n for n, _ in self.open):
+            self.fail(
+                node,
+                "E106",
+                "an alias refers to the value that contains it: it would expand forever",
+                "an alias (*name) must not be used inside its own anchor (&name)",
+            )
+        if len(self.open) >= MAX_DEPTH:
+            self.fail(node, "E101", f"values are nested more than {MAX_DEPTH} levels deep")
+        self.open.append((node, id(node) not in self.built))
+        self.built.add(id(node))
+        try:
+            return self._collection(node)
+        finally:
+            self.open.pop()
+
+    def _collection(self, node: Node) -> Any:
         if isinstance(node, SequenceNode):
             return [self.build(n) for n in node.value]
         if isinstance(node, MappingNode):
@@ -167,7 +210,14 @@ class _Builder:
 
 def load_text(text: str, path: str) -> Document:
     """Parse YAML text shown as `path` in diagnostics. Raises PlanError."""
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)  # checks every character first (ReaderError)
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        message = f"character U+{exc.character:04X} is not allowed in YAML"
+        hint = "remove it (control characters are often pasted by accident)"
+        raise PlanError([Diagnostic(path, line, col, "E101", message, hint)]) from None
     loader.name = path
     try:
         root = loader.get_single_node()
@@ -189,8 +239,11 @@ def load_text(text: str, path: str) -> Document:
                 ]
             ) from None
         ctx = f" ({exc.context})" if exc.context else ""
+        start = exc.context_mark
+        if ctx and start and mark and start.line != mark.line:
+            ctx = f" ({exc.context} started at line {start.line + 1})"
         raise PlanError([Diagnostic(path, line, col, "E101", f"{problem}{ctx}")]) from None
-    except yaml.YAMLError as exc:  # reader errors (control characters...)
+    except yaml.YAMLError as exc:  # pragma: no cover - every other error is marked
         raise PlanError([Diagnostic(path, 1, 1, "E101", str(exc).splitlines()[0])]) from None
     finally:
         loader.dispose()
@@ -210,7 +263,7 @@ def load_text(text: str, path: str) -> Document:
                     m.line + 1,
                     m.column + 1,
                     "E105",
-                    f"the document is a {type(data).__name__ if data is not None else 'null'}, "
+                    f"the document is {_KIND_OF.get(type(data), 'a value')}, "
                     "not a mapping of keys to values",
                     "a plan file starts with keys, e.g. `name: ...`",
                 )
@@ -226,9 +279,9 @@ def load_file(file: Path, shown_as: str | None = None) -> Document:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        before = raw[: exc.start]
+        before = raw[: exc.start]  # valid UTF-8: the decoder stops at the first bad byte
         line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
+        col = len(before[before.rfind(b"\n") + 1 :].decode("utf-8")) + 1  # characters
         raise PlanError(
             [
                 Diagnostic(

@@ -16,11 +16,16 @@ from functools import lru_cache
 from importlib import resources
 
 from jsonschema import Draft202012Validator, FormatChecker
-from jsonschema.exceptions import ValidationError, best_match
+from jsonschema.exceptions import ValidationError
 
 from crmspec.diagnostics import Diagnostic
 from crmspec.load import Document
+from crmspec.schemadefs import DATE, HHMM, SLUG
 
+# What the shared patterns mean, for a hint better than the field's own description.
+_PATTERNS = {
+    piece["pattern"]: piece["description"] for piece in (SLUG, DATE, HHMM)
+}
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n", "Yes", "No", "On", "Off", "YES", "NO"}
 
 
@@ -37,16 +42,30 @@ def _validator(kind: str) -> Draft202012Validator:
     return Draft202012Validator(packaged_schema(kind), format_checker=FormatChecker())
 
 
-def _leaf(error: ValidationError) -> ValidationError:
-    """Pick the sub-error a person should see for oneOf/anyOf failures."""
-    while error.context:
-        # Prefer alternatives whose type matched (the user meant that shape).
-        relevant = [e for e in error.context if e.validator != "type"] or list(error.context)
-        error = best_match(relevant)
-    return error
+def _leaves(error: ValidationError) -> list[ValidationError]:
+    """The errors a person should see for a oneOf/anyOf failure: those of the alternative
+    the value was evidently meant to be (the one it fits best), each resolved in turn.
+
+    An alternative whose type or constant (a discriminator such as `type: after_order`)
+    does not match is a worse fit than one with, say, a misspelt key.
+    """
+    if not error.context:
+        return [error]
+    alternatives: dict = {}
+    for e in error.context:
+        alternatives.setdefault(e.relative_schema_path[0], []).append(e)
+
+    def misfit(errors: list[ValidationError]) -> tuple[int, int, int]:
+        wrong_type = sum(e.validator == "type" and not e.relative_path for e in errors)
+        wrong_const = sum(e.validator in ("const", "enum") for e in errors)
+        return wrong_type, wrong_const, len(errors)
+
+    best = min(alternatives.values(), key=misfit)  # the first alternative wins a tie
+    return [leaf for e in best for leaf in _leaves(e)]
 
 
-def _hint(error: ValidationError) -> str | None:
+def _yaml11_hint(error: ValidationError) -> str | None:
+    """Why a plain scalar is text where YAML 1.1 (PyYAML, yamllint) would have typed it."""
     value = error.instance
     if error.validator == "type" and isinstance(value, str):
         expected = error.validator_value
@@ -59,21 +78,35 @@ def _hint(error: ValidationError) -> str | None:
     return None
 
 
-def _diagnostic(doc: Document, error: ValidationError) -> Diagnostic:
-    error = _leaf(error)
+def _diagnostics(doc: Document, error: ValidationError) -> list[Diagnostic]:
+    out = []
+    for leaf in _leaves(error):
+        if leaf.validator == "additionalProperties" and isinstance(leaf.instance, dict):
+            out += _unknown_keys(doc, leaf)
+        else:
+            out.append(_diagnostic(doc, leaf))
+    return out
+
+
+def _unknown_keys(doc: Document, error: ValidationError) -> list[Diagnostic]:
+    """One E202 per unknown key, at the key, with the closest allowed key as a hint."""
     path = tuple(error.absolute_path)
-    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = list(error.schema.get("properties", {}))
-        extras = [k for k in error.instance if k not in allowed]
-        key = sorted(extras)[0] if extras else ""
+    allowed = list(error.schema.get("properties", {}))
+    out = []
+    for key in (k for k in error.instance if k not in allowed):
         close = difflib.get_close_matches(key, allowed, n=1)
         hint = f"did you mean '{close[0]}'?" if close else (
             "allowed keys: " + ", ".join(allowed) if allowed else None
         )
-        return doc.diag(path + (key,), "E202", f"unknown key '{key}'", hint, key=True)
+        out.append(doc.diag(path + (key,), "E202", f"unknown key '{key}'", hint, key=True))
+    return out
+
+
+def _diagnostic(doc: Document, error: ValidationError) -> Diagnostic:
+    path = tuple(error.absolute_path)
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else error.message
-        where = "the document" if not path else f"'{path[-1]}'"
+        where = "the document" if not path else ".".join(str(p) for p in path)
         return doc.diag(path, "E203", f"required key '{missing}' missing in {where}")
     if error.validator == "enum":
         options = ", ".join(json.dumps(v, ensure_ascii=False) for v in error.validator_value)
@@ -84,7 +117,7 @@ def _diagnostic(doc: Document, error: ValidationError) -> Diagnostic:
             f"use one of: {options}",
         )
     if error.validator == "pattern" and isinstance(error.instance, str):
-        desc = error.schema.get("description", "")
+        desc = _PATTERNS.get(error.validator_value) or error.schema.get("description", "")
         return doc.diag(
             path,
             "E201",
@@ -92,7 +125,9 @@ def _diagnostic(doc: Document, error: ValidationError) -> Diagnostic:
             desc or f"it must match {error.validator_value}",
         )
     where = ".".join(str(p) for p in path) or "document"
-    return doc.diag(path, "E201", f"{where}: {error.message}", _hint(error))
+    hint = _yaml11_hint(error)
+    # A value YAML 1.1 would have typed (no -> false, 0123 -> 83) has its own code.
+    return doc.diag(path, "E110" if hint else "E201", f"{where}: {error.message}", hint)
 
 
 _CUSTOM: dict[str, Draft202012Validator] = {}
@@ -113,4 +148,4 @@ def check_schema(doc: Document, kind: str, schema: dict | None = None) -> list[D
     """
     validator = _validator(kind) if schema is None else _custom_validator(schema)
     errors = validator.iter_errors(doc.data)
-    return sorted({_diagnostic(doc, e) for e in errors})
+    return sorted({d for e in errors for d in _diagnostics(doc, e)})

@@ -97,7 +97,9 @@ def _fingerprint(con: duckdb.DuckDBPyConnection, relations: dict[str, str]) -> s
 def _map_columns(con, ds: DataSource, table: str, relation: str, needs: dict[str, Src]
                  ) -> tuple[str, list[DataProblem]]:
     """SELECT text renaming and casting the source columns to the canonical ones."""
-    present = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()]
+    described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
+    present = [r[0] for r in described]
+    types = {r[0]: r[1] for r in described}
     mapping = ds.columns.get(table, {})
     known = {c.name for c in TABLES[table]}
     bad_keys = [k for k in mapping if k not in known]
@@ -105,16 +107,20 @@ def _map_columns(con, ds: DataSource, table: str, relation: str, needs: dict[str
         raise PlanError([ds.src.at("columns", table, bad_keys[0]).diag(
             "E301", f"'{bad_keys[0]}' is not a column of the canonical {table} table",
             "canonical columns: " + ", ".join(sorted(known)), key=True)])
-    selects, problems, missing = [], [], []
+    selects, missing, to_check = [], [], []
     for c in TABLES[table]:
         src_name = mapping.get(c.name, c.name)
+        # The plan line to blame: the mapping if there is one, else the line using it.
+        where = (ds.src.at("columns", table, c.name) if c.name in mapping
+                 else needs.get(c.name, ds.src))
         if src_name in present:
             selects.append(f"TRY_CAST({_ident(src_name)} AS {c.type}) AS {c.name}")
+            if c.type != "VARCHAR" and types[src_name] != c.type:
+                to_check.append((c, src_name, where))
             continue
         if c.required or c.name in needs:
-            where = (ds.src.at("columns", table, c.name) if c.name in mapping
-                     else needs.get(c.name, ds.src))
-            needed = "the canonical table requires it" if c.required else "the plan uses it here"
+            needed = ("the canonical table requires it" if c.required else "the plan uses it"
+                      + ("" if c.name in mapping else " here"))
             missing.append(where.diag(
                 "E403", f"column '{src_name}' ({table}.{c.name}) not found in the {table} data; "
                 f"{needed}",
@@ -124,7 +130,41 @@ def _map_columns(con, ds: DataSource, table: str, relation: str, needs: dict[str
         selects.append(f"CAST(NULL AS {c.type}) AS {c.name}")
     if missing:
         raise PlanError(missing)
+    problems = _unreadable_values(con, table, relation, to_check)
     return f"SELECT {', '.join(selects)} FROM {relation}", problems
+
+
+def _unreadable_values(con, table: str, relation: str, columns: list) -> list[DataProblem]:
+    """Values that do not cast to the canonical type (they would silently read as empty).
+
+    A column none of whose values can be read is the wrong column or the wrong format:
+    E405. A few unreadable values are a data problem like any other.
+    """
+    if not columns:
+        return []
+    counts = con.execute("SELECT " + ", ".join(
+        f"count({_ident(name)}), count(TRY_CAST({_ident(name)} AS {c.type}))"
+        for c, name, _ in columns) + f" FROM {relation}").fetchone()
+    errors, problems = [], []
+    for i, (c, name, where) in enumerate(columns):
+        values, readable = counts[2 * i], counts[2 * i + 1]
+        if values == readable:
+            continue
+        examples = _examples(con, f"SELECT DISTINCT CAST({_ident(name)} AS VARCHAR) FROM "
+                             f"{relation} WHERE {_ident(name)} IS NOT NULL AND "
+                             f"TRY_CAST({_ident(name)} AS {c.type}) IS NULL ORDER BY 1")
+        if readable == 0:
+            errors.append(where.diag(
+                "E405", f"column '{name}' ({table}.{c.name}) cannot be read as {c.type}: none "
+                f"of its {values} values can (e.g. {', '.join(examples)})",
+                f"fix the export, or map data.columns.{table}.{c.name} to the right column"))
+        else:
+            problems.append(DataProblem(
+                f"{table}_bad_{c.name}", table, values - readable,
+                f"{c.name} values that are not {c.type} (read as empty)", examples))
+    if errors:
+        raise PlanError(errors)
+    return problems
 
 
 def _count(con, sql: str) -> int:
@@ -151,11 +191,28 @@ def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: da
     elif not (root / ds.path).is_dir():
         raise PlanError([ds.src.at("path").diag(
             "E401", f"data folder {ds.path} not found", "check data.path in shop.yaml")])
-    relations = {t: _relation(con, ds, root, t) for t in TABLES}
+    # Every missing table and column at once, not one per build attempt.
+    relations: dict[str, str] = {}
+    errors: list[Diagnostic] = []
+    for table in TABLES:
+        try:
+            relations[table] = _relation(con, ds, root, table)
+        except PlanError as exc:
+            errors += exc.diagnostics
+    if errors:
+        raise PlanError(errors)
     problems: list[DataProblem] = []
     for table, rel in relations.items():
-        select, _ = _map_columns(con, ds, table, rel, needs if table == "customers" else {})
+        try:
+            select, found = _map_columns(con, ds, table, rel,
+                                         needs if table == "customers" else {})
+        except PlanError as exc:
+            errors += exc.diagnostics
+            continue
+        problems += found
         con.execute(f"CREATE OR REPLACE TEMP VIEW raw_{table} AS {select}")
+    if errors:
+        raise PlanError(errors)
     fingerprint = _fingerprint(con, relations)
     last = con.execute("SELECT max(CAST(created_at AS DATE)) FROM raw_orders").fetchone()[0]
     if as_of is None:

@@ -1,0 +1,102 @@
+"""Acceptance ("golden file") tests: example projects run through the real CLI.
+
+Each folder under tests/golden/ is one case:
+
+  plans/     the plan (most cases: tests/fixtures/tiny/plans with one thing broken)
+  data/      the shop's data, for `build` cases
+  cmd        the CLI arguments, e.g. `validate --format json` or `build --dry-run`;
+             the runner adds `--project <the case folder>`
+  expected   `exit: N` on the first line, then what the command printed: stdout, then
+             stderr, with the case folder's absolute path written as `<case>` and
+             trailing blanks of each line removed
+
+After an intended change of the output, regenerate with
+
+    CRMSPEC_UPDATE_GOLDEN=1 pytest tests/test_golden.py
+
+and READ every changed expected file (git diff tests/golden) before committing: the
+file, line, column, code and message must be the right ones, not merely what the code
+prints today. That review is the point of these tests.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from crmspec.cli import main
+from crmspec.diagnostics import CODES
+
+GOLDEN = Path(__file__).parent / "golden"
+CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "cmd").is_file())
+UPDATE = os.environ.get("CRMSPEC_UPDATE_GOLDEN") == "1"
+
+# The same output on every machine: no colours, a fixed width for rich, whatever the
+# terminal pytest runs in.
+ENV = {
+    "COLUMNS": "200",
+    "LINES": "50",
+    "NO_COLOR": "1",
+    "FORCE_COLOR": None,
+    "TTY_COMPATIBLE": None,
+    "TTY_INTERACTIVE": None,
+}
+
+
+def _runner() -> CliRunner:
+    try:
+        return CliRunner(mix_stderr=False)  # click < 8.2 mixes the streams by default
+    except TypeError:
+        return CliRunner()  # click >= 8.2 keeps them apart
+
+
+def run_case(case: Path) -> str:
+    args = shlex.split((case / "cmd").read_text(encoding="utf-8"))
+    result = _runner().invoke(main, [*args, "--project", str(case)], env=ENV,
+                              catch_exceptions=False)
+    output = result.stdout + result.stderr
+    for path in {str(case.resolve()), str(case)}:
+        output = output.replace(path, "<case>")
+    # rich pads table lines to the width; trailing blanks are not worth a diff
+    output = "\n".join(line.rstrip() for line in output.split("\n"))
+    return f"exit: {result.exit_code}\n{output}"
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_golden(name: str) -> None:
+    case = GOLDEN / name
+    actual = run_case(case)
+    expected_file = case / "expected"
+    if UPDATE:
+        expected_file.write_text(actual, encoding="utf-8", newline="\n")
+    assert expected_file.exists(), "no expected file; run with CRMSPEC_UPDATE_GOLDEN=1"
+    assert actual == expected_file.read_text(encoding="utf-8")
+
+
+# Codes without a golden case yet: plugins and message templates (E5xx/W5xx). Add their
+# cases, then drop them from here; the test below fails until you do.
+PENDING = {"E501", "E502", "E503", "E504", "E505", "E511", "E512", "E513", "E514", "E515",
+           "E516", "E517", "W519", "W520"}
+
+
+def test_every_code_has_a_case() -> None:
+    """Each code of diagnostics.CODES appears in at least one expected output."""
+    seen: set[str] = set()
+    for name in CASES:
+        text = (GOLDEN / name / "expected").read_text(encoding="utf-8")
+        seen.update(re.findall(r"\b([EW]\d{3})\b", text))
+    assert sorted(set(CODES) - seen - PENDING) == []
+    assert sorted(PENDING & seen) == [], "covered now: remove from PENDING"
+
+
+def test_cases_leave_no_files_behind() -> None:
+    """Dry runs write nothing: a case folder holds only what was committed."""
+    for name in CASES:
+        extra = [p.name for p in (GOLDEN / name).iterdir()
+                 if p.name not in ("plans", "data", "cmd", "expected")]
+        assert extra == [], f"{name}: {extra}"

@@ -478,3 +478,18 @@ def test_token_soup_is_accepted_safely_or_refused(text):
         assert error.offset is None or 0 <= error.offset <= len(text)
         return
     _assert_safe(safe)
+
+
+def test_a_filter_that_reads_no_column_is_refused():
+    with pytest.raises(SqlFilterError) as err:
+        parse_filter("1 = 1", COLUMNS)
+    assert "reads no column" in err.value.message and "everyone: true" in err.value.message
+    assert err.value.offset == 0
+
+
+@pytest.mark.parametrize("text", ["customer_id BETWEEN customer_id NOT NULL",
+                                  "birthday > 3"])
+def test_duckdb_must_bind_the_regenerated_condition(text):
+    with pytest.raises(SqlFilterError) as err:
+        parse_filter(text, COLUMNS)
+    assert "DuckDB cannot run this condition" in err.value.message

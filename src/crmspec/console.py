@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import click
 from rich.console import Console
 from rich.table import Table
 
@@ -16,8 +17,8 @@ def print_build(result: BuildResult, console: Console | None = None) -> None:
         if not console.is_terminal:  # piped or in CI: do not squeeze the table to 80
             console = Console(width=160)
     if result.warnings:
-        Console(stderr=True).print(mask_text(render(result.warnings)), markup=False,
-                                   highlight=False)
+        # Plain text, never wrapped: one diagnostic per line, as editors and CI parse them.
+        click.echo(mask_text(render(result.warnings)), err=True)
     m = result.manifest
     table = Table(title=f"{m['shop']} · as of {m['as_of']}", title_justify="left")
     table.add_column("activity", no_wrap=True)

@@ -415,7 +415,38 @@ class _Checker:
         for node in list(tree.walk()):
             # Comments would otherwise be copied into the generated SQL.
             node.comments = None
-        return SafeFilter(expression=tree, columns=frozenset(self.used))
+        if not self.used:
+            raise SqlFilterError(
+                "the filter reads no column, so it is the same for every customer; say "
+                "`everyone: true` on the segment if every customer is meant",
+                self.tokens[0].start,
+            )
+        safe = SafeFilter(expression=tree, columns=frozenset(self.used))
+        self._bind_check(safe)
+        return safe
+
+    def _bind_check(self, safe: SafeFilter) -> None:
+        """Last line of defence: DuckDB must parse and bind the regenerated condition.
+
+        sqlglot accepts some shapes DuckDB does not (`a BETWEEN b NOT NULL`), and types
+        only DuckDB knows can clash (`birthday > 3`); finding that here keeps it a plan
+        error instead of a failed build.
+        """
+        import duckdb
+
+        cols = ", ".join(
+            f'CAST(NULL AS {self.types[c]}) AS "{c}"' for c in sorted(safe.columns)
+        )
+        con = duckdb.connect()
+        try:
+            con.execute(f"EXPLAIN SELECT 1 FROM (SELECT {cols}) AS t WHERE {safe.sql()}")
+        except duckdb.Error as error:
+            first = str(error).splitlines()[0]
+            raise SqlFilterError(
+                f"DuckDB cannot run this condition ({first}); {_CONDITION_HINT}", None
+            ) from None
+        finally:
+            con.close()
 
     # -- text level --------------------------------------------------------------------
 

@@ -1,0 +1,46 @@
+"""When a contact goes out: the first allowed send slot on or after the as-of date.
+
+Send windows come from the channel (domain.md's rules: SMS marketing on working days in
+working hours, SMS care around commuting hours, email Tue-Thu mornings...) unless an
+activity gives its own; blackout dates (shop.yaml) are skipped. The slot is the same for
+every customer of an activity (all customers share the shop's timezone), so it is
+computed once per activity, never per customer.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from typing import Iterable, Sequence
+
+from crmspec.channels.base import SendWindow
+
+HORIZON_DAYS = 366  # a window that never opens within a year is a plan error
+
+
+def _hhmm(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def windows_for(kind: str, windows: Sequence[SendWindow]) -> list[SendWindow]:
+    """The windows that apply to an activity kind (maintenance or marketing)."""
+    return [w for w in windows if kind in w.kinds]
+
+
+def first_slot(as_of: date, windows: Iterable[SendWindow], blackout: Iterable[date] = ()
+               ) -> datetime | None:
+    """Start of the earliest window on the first allowed day on or after `as_of`.
+
+    Returns a naive local datetime (shop timezone), or None when no window opens within
+    HORIZON_DAYS (no windows at all, or every day blacked out).
+    """
+    windows = list(windows)
+    closed = set(blackout)
+    for offset in range(HORIZON_DAYS):
+        day = as_of + timedelta(days=offset)
+        if day in closed:
+            continue
+        starts = [_hhmm(w.start) for w in windows if day.isoweekday() in w.days]
+        if starts:
+            return datetime.combine(day, min(starts))
+    return None

@@ -26,6 +26,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import time
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -222,62 +223,92 @@ class KpiReport:
 # ---------------------------------------------------------------------------- SQL
 
 
-def _trunc(expr: str, unit: str) -> str:
-    return f"CAST(date_trunc('{unit}', {expr}) AS DATE)"
+# Periods are numbered: weeks since Monday 1900-01-01, months since January 1900, so
+# that SQL finds a day's period with integer arithmetic (period_index is the same in
+# Python).
+ORIGIN = date(1900, 1, 1)  # a Monday
 
 
-def _add(expr: str, unit: str, k: int) -> str:
-    return expr if k == 0 else f"CAST({expr} + INTERVAL {int(k)} {unit.upper()} AS DATE)"
+def period_index(d: date, unit: str) -> int:
+    if unit == "week":
+        return (d - ORIGIN).days // 7
+    return (d.year - 1900) * 12 + d.month - 1
+
+
+def _index(expr: str, unit: str) -> str:
+    """SQL: the index of the period holding the DATE `expr`."""
+    if unit == "week":
+        return f"(({expr}) - DATE '1900-01-01') // 7"
+    return f"((year({expr}) - 1900) * 12 + month({expr}) - 1)"
+
+
+def _start_of(idx: str, unit: str) -> str:
+    """SQL: the first day of period `idx`."""
+    if unit == "week":
+        return f"(DATE '1900-01-01' + CAST(7 * {idx} AS INTEGER))"
+    return f"make_date(CAST(1900 + {idx} // 12 AS INTEGER), CAST({idx} % 12 + 1 AS INTEGER), 1)"
 
 
 def _date(d: date) -> str:
     return f"DATE '{d.isoformat()}'"
 
 
-def create_purchases(con: duckdb.DuckDBPyConnection, plan: Plan, as_of: date) -> None:
-    """`kpi_purchases`: one row per purchase, numbered per customer, with its neighbours.
+def create_purchases(con: duckdb.DuckDBPyConnection, plan: Plan, as_of: date,
+                     running_spend: bool = False) -> None:
+    """`kpi_purchases`: one row per purchase, numbered per customer, with its neighbours
+    (and the customer's spend up to it, for all-time tiers, when `running_spend`).
 
     same_day once: the orders of one customer and day are one purchase (amounts added);
     each: every order is a purchase (ties broken by payment time)."""
     orders = purchase_orders_sql(plan.shop, as_of)
     if plan.shop.same_day == "once":
-        base = (f"SELECT customer_id, purchase_date AS d, sum(amount) AS amount, "
-                f"min(paid_at) AS paid_at FROM ({orders}) GROUP BY customer_id, purchase_date")
+        base = (f"SELECT customer_id, purchase_date AS d, sum(amount) AS amount "
+                f"FROM ({orders}) GROUP BY customer_id, purchase_date")
+        order = "d"
     else:
         base = f"SELECT customer_id, purchase_date AS d, amount, paid_at FROM ({orders})"
+        order = "d, paid_at, amount"
+    cum = (",\n  sum(amount) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) "
+           "AS cum_spend" if running_spend else "")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE kpi_purchases AS
 SELECT customer_id, d, amount,
   row_number() OVER w AS n,
   lag(d) OVER w AS prev_d,
-  lead(d) OVER w AS next_d,
-  sum(amount) OVER (w ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum_spend
+  lead(d) OVER w AS next_d{cum}
 FROM ({base})
-WINDOW w AS (PARTITION BY customer_id ORDER BY d, paid_at, amount)""")
+WINDOW w AS (PARTITION BY customer_id ORDER BY {order})""")
 
 
-def create_periods(con: duckdb.DuckDBPyConnection, periods: list[Period]) -> None:
-    values = ", ".join(f"({_date(p.start)}, {_date(p.end)})" for p in periods)
-    con.execute(f'CREATE OR REPLACE TEMP TABLE kpi_periods AS SELECT * FROM (VALUES {values}) '
-                f't(start, "end")')
+def create_periods(con: duckdb.DuckDBPyConnection, periods: list[Period], unit: str) -> None:
+    values = ", ".join(f"({period_index(p.start, unit)}, {_date(p.start)}, {_date(p.end)})"
+                       for p in periods)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE kpi_periods AS SELECT * FROM (VALUES {values}) "
+                f't(idx, start, "end")')
 
 
 def create_customer_periods(con: duckdb.DuckDBPyConnection, unit: str, first: date,
                             last: date) -> None:
-    """`kpi_cp`: one row per customer and period in which the customer purchased."""
-    start = _trunc("d", unit)
+    """`kpi_cp`: one row per customer and period in which the customer purchased.
+
+    Purchase dates, and so prev_d and next_d, never decrease with n: the previous
+    purchase of the period's first purchase is the smallest prev_d, the next purchase
+    after its last one the largest next_d (unless the customer's very last purchase is in
+    the period: then there is none), and the first purchase ever is in the period when
+    min(n) = 1."""
     con.execute(f"""CREATE OR REPLACE TEMP TABLE kpi_cp AS
-SELECT start, customer_id,
-  count(*) AS purchases,
-  sum(amount) AS spend,
-  min(n) - 1 AS n_before,
-  max(prev_d) FILTER (WHERE prev_d < start) AS last_before,
-  max(d) AS last_in,
-  max(next_d) FILTER (WHERE next_d > p_end) AS next_after,
-  min(d - prev_d) AS min_gap,
-  max(next_d - d) FILTER (WHERE n = 1) AS second_gap
-FROM (SELECT *, {start} AS start, {_add(start, unit, 1)} - 1 AS p_end FROM kpi_purchases
-      WHERE d BETWEEN {_date(first)} AND {_date(last)})
-GROUP BY start, customer_id""")
+SELECT {_start_of("idx", unit)} AS start, * FROM (
+  SELECT idx, customer_id,
+    count(*) AS purchases,
+    sum(amount) AS spend,
+    min(n) - 1 AS n_before,
+    CASE WHEN min(n) > 1 THEN min(prev_d) END AS last_before,
+    max(d) AS last_in,
+    CASE WHEN count(next_d) = count(*) THEN max(next_d) END AS next_after,
+    min(d - prev_d) AS min_gap,
+    CASE WHEN min(n) = 1 THEN min(next_d) - min(d) END AS second_gap
+  FROM (SELECT *, {_index("d", unit)} AS idx FROM kpi_purchases
+        WHERE d BETWEEN {_date(first)} AND {_date(last)})
+  GROUP BY idx, customer_id)""")
 
 
 def _band(days: str, lo: int, hi: int | None) -> str:
@@ -293,13 +324,13 @@ def _sweep(con, intervals: str, unit: str, at_start: bool) -> dict[tuple[date, s
     rows = con.execute(f"""
 WITH iv AS ({intervals}),
 ev AS (
-  SELECT grp, {_add(_trunc("lo", unit), unit, k)} AS key, 1 AS delta FROM iv
+  SELECT grp, {_index("lo", unit)} + {k} AS key, 1 AS delta FROM iv
   WHERE hi IS NULL OR lo <= hi
   UNION ALL
-  SELECT grp, {_add(_trunc("hi + 1", unit), unit, k)} AS key, -1 AS delta FROM iv
+  SELECT grp, {_index("hi + 1", unit)} + {k} AS key, -1 AS delta FROM iv
   WHERE hi IS NOT NULL AND lo <= hi
 ), agg AS (SELECT grp, key, sum(delta) AS delta FROM ev GROUP BY grp, key)
-SELECT p.start, agg.grp, sum(agg.delta) FROM kpi_periods p JOIN agg ON agg.key <= p.start
+SELECT p.start, agg.grp, sum(agg.delta) FROM kpi_periods p JOIN agg ON agg.key <= p.idx
 GROUP BY p.start, agg.grp""").fetchall()
     return {(s, g): int(n) for s, g, n in rows}
 
@@ -406,19 +437,34 @@ def _num(v):
 
 
 def compute(con: duckdb.DuckDBPyConnection, plan: Plan, as_of: date, unit: str,
-            periods: list[Period], kpis: Iterable[Kpi] | None = None) -> list[KpiRow]:
+            periods: list[Period], kpis: Iterable[Kpi] | None = None,
+            timings: dict[str, float] | None = None) -> list[KpiRow]:
     """Every KPI for `periods` (consecutive, complete by `as_of`) on a connection holding
     the canonical tables as of `as_of` (`build.prepare`). The first period only provides
-    the previous values of the second; it is not returned."""
+    the previous values of the second; it is not returned. `timings`, if given, receives
+    the seconds spent per step (the benchmark reads them)."""
     if unit not in PERIODS:
         raise ValueError(f"period must be one of {PERIODS}")
     kpis = list(plan.kpis if kpis is None else kpis)
-    create_purchases(con, plan, as_of)
-    create_periods(con, periods)
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        if timings is not None:
+            now = time.perf_counter()
+            timings[name] = timings.get(name, 0.0) + now - clock
+            clock = now
+
+    tiers = any(k.metric == "members_per_tier" for k in kpis) and not plan.tier_window_days
+    create_purchases(con, plan, as_of, running_spend=tiers)
+    lap("purchases")
+    create_periods(con, periods, unit)
     create_customer_periods(con, unit, periods[0].start, periods[-1].end)
+    lap("customer_periods")
     rows: list[KpiRow] = []
     for k in kpis:
         rows += _compute_one(con, plan, as_of, unit, periods, k)
+        lap(f"kpi:{k.id}")
     order = {k.id: i for i, k in enumerate(kpis)}
     rows.sort(key=lambda r: (r.start, order[r.kpi], _group_rank(plan, r.group)))
     return [r for r in rows if r.start != periods[0].start]

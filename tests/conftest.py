@@ -12,3 +12,27 @@ def tiny(tmp_path) -> Path:
     dest = tmp_path / "tiny"
     shutil.copytree(FIXTURES / "tiny", dest)
     return dest
+
+
+@pytest.fixture
+def channels_shop(tmp_path) -> Path:
+    """A copy of the channels fixture: the tiny shop's customers, one templated activity per
+    built-in channel (golden files in tests/golden_channels)."""
+    dest = tmp_path / "channels"
+    shutil.copytree(FIXTURES / "channels", dest)
+    return dest
+
+
+@pytest.fixture(autouse=True)
+def _no_plugin_env(monkeypatch):
+    """Tests choose their plugins: a CRMSPEC_PLUGINS of the caller's shell must not leak in."""
+    monkeypatch.delenv("CRMSPEC_PLUGINS", raising=False)
+
+
+def add_plugins(root: Path, *names: str) -> Path:
+    """Copy test plugins (tests/plugins/<name>.py) into a shop's plugins/ folder."""
+    folder = root / "plugins"
+    folder.mkdir(exist_ok=True)
+    for name in names:
+        shutil.copy(Path(__file__).parent / "plugins" / f"{name}.py", folder / f"{name}.py")
+    return folder

@@ -249,13 +249,8 @@ def plugins_cmd(project, fmt) -> None:
         if i.overridden:
             chans += (", " if chans else "") + "overridden: " + ", ".join(i.overridden)
         table.add_row(i.name, i.source, chans or "-", ", ".join(i.hooks))
-    Console(width=max(shutil_width(), 100)).print(table)
-
-
-def shutil_width() -> int:
-    import shutil
-
-    return shutil.get_terminal_size((100, 24)).columns
+    # piped (CI logs, grep): wide enough that every row stays on one line
+    Console(width=None if sys.stdout.isatty() else 240).print(table)
 
 
 @main.command()

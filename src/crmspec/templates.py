@@ -216,8 +216,8 @@ class Ref:
 @dataclass
 class Usage:
     refs: list[Ref] = field(default_factory=list)
-    problems: list[tuple[int, str, str, str | None]] = field(default_factory=list)
-    # (line, code, message, hint)
+    problems: list[tuple[int, str, str, str | None, str | None]] = field(default_factory=list)
+    # (line, code, message, hint, text to point at on the line)
 
     def top_names(self) -> set[str]:
         return {r.path.split(".", 1)[0] for r in self.refs}
@@ -234,13 +234,16 @@ def analyse(tree: nodes.Template) -> Usage:
     for n in tree.find_all((nodes.Name,)):
         if n.ctx in ("store", "param"):
             stored.setdefault(n.name, n.lineno)
+    for n in tree.find_all((nodes.Macro,)):
+        stored.setdefault(n.name, n.lineno)
     for name, line in sorted(stored.items(), key=lambda x: x[1]):
         if name in TOP_NAMES:
             usage.problems.append((line, "E517", f"the template assigns '{name}', the name of "
-                                   "a template variable", "use another name"))
+                                   "a template variable", "use another name", None))
     for n in tree.find_all(_FORBIDDEN):
         usage.problems.append((n.lineno, "E512", "templates cannot include, extend or import "
-                               "other templates", "copy the shared text into the template"))
+                               "other templates", "copy the shared text into the template",
+                               None))
 
     def ref(path: str, node: nodes.Node, role: str) -> None:
         usage.refs.append(Ref(path, node.lineno, role))
@@ -267,7 +270,8 @@ def analyse(tree: nodes.Template) -> Usage:
                 close = difflib.get_close_matches(attr, OBJECT_FIELDS[obj], n=1)
                 usage.problems.append((node.lineno, "E513", f"'{obj}' has no field '{attr}'",
                                        f"did you mean '{obj}.{close[0]}'?" if close else
-                                       f"{obj} has: " + ", ".join(OBJECT_FIELDS[obj])))
+                                       f"{obj} has: " + ", ".join(OBJECT_FIELDS[obj]),
+                                       f"{obj}.{attr}"))
                 return
             ref(f"{obj}.{attr}", node, role)
             return
@@ -281,7 +285,8 @@ def analyse(tree: nodes.Template) -> Usage:
                 close = difflib.get_close_matches(node.name, sorted(TOP_NAMES), n=1)
                 usage.problems.append((node.lineno, "E513", f"undefined variable '{node.name}'",
                                        f"did you mean '{close[0]}'?" if close else
-                                       "see the template variables in docs/plugins.md"))
+                                       "see the template variables in docs/plugins.md",
+                                       node.name))
             return
         if isinstance(node, (nodes.Or, nodes.And)) and role in _PASS:
             # `x or '亲'` prints x when x is true: x is tested and printed, nothing more
@@ -606,8 +611,8 @@ def check_templates(plan: Plan, loaded: dict[str, ActivityTemplates]) -> list[Di
     for at in loaded.values():
         a = at.activity
         for lp in at.parts.values():
-            for line, code, message, hint in lp.usage.problems:
-                out.add(lp.source.diag(line, code, message, hint))
+            for line, code, message, hint, needle in lp.usage.problems:
+                out.add(lp.source.diag(line, code, message, hint, needle))
             if any(p[1] == "E513" or p[1] == "E517" for p in lp.usage.problems):
                 continue
             for r in lp.usage.refs:
@@ -617,7 +622,7 @@ def check_templates(plan: Plan, loaded: dict[str, ActivityTemplates]) -> list[Di
                         "a coupon without " + attr
                     out.add(lp.source.diag(
                         r.line, "E513", f"'{r.path}' is undefined: activity '{a.id}' has "
-                        f"{what}", "set it in the activity's coupon:", needle="coupon"))
+                        f"{what}", "set it in the activity's coupon:", needle=r.path))
             if any(d.path == lp.source.path and d.code == "E513" for d in out):
                 continue
             out.update(_check_lengths(plan, at, lp, samples))
@@ -718,11 +723,23 @@ class RenderPlan:
         return sorted({self.key_column(p) for p in self.keys + self.columns})
 
 
+def _is_text(sql_type: str) -> bool:
+    return sql_type.upper().startswith(("VARCHAR", "TEXT", "STRING"))
+
+
+def _clean_sql(column: str, sql_type: str) -> str:
+    """A key column as the template sees it: text without the placeholder characters."""
+    c = f"f.{sql_ident(column)}"
+    if _is_text(sql_type):
+        return f"regexp_replace({c}, '[{MARK_OPEN}{MARK_CLOSE}]', '', 'g')"
+    return c
+
+
 def _truth_sql(column: str, sql_type: str) -> str:
     c = f"f.{sql_ident(column)}"
     t = sql_type.upper()
-    if t.startswith(("VARCHAR", "TEXT", "STRING")):
-        return f"coalesce({c} <> '', false)"
+    if t.startswith(("VARCHAR", "TEXT", "STRING")):  # the value as printed: markers removed
+        return f"coalesce(regexp_replace({c}, '[{MARK_OPEN}{MARK_CLOSE}]', '', 'g') <> '', false)"
     if t.startswith(("INT", "BIGINT", "SMALLINT", "TINYINT", "HUGEINT", "DECIMAL", "DOUBLE",
                      "FLOAT", "REAL", "UBIGINT", "UINTEGER", "NUMERIC")):
         return f"coalesce({c} <> 0, false)"
@@ -757,7 +774,7 @@ def create_rows(con, plan: Plan, activity: Activity, table: str, at: ActivityTem
         return RenderResult((), 0)
     rp = RenderPlan.of(at)
     types = {r[0]: r[1] for r in con.execute("DESCRIBE features").fetchall()}
-    key_exprs = [f"f.{sql_ident(rp.key_column(p))}" for p in rp.keys]
+    key_exprs = [_clean_sql(rp.key_column(p), types[rp.key_column(p)]) for p in rp.keys]
     key_exprs += [_truth_sql(rp.key_column(p), types[rp.key_column(p)]) for p in rp.truth]
     key_types = [types[rp.key_column(p)] for p in rp.keys] + ["BOOLEAN"] * len(rp.truth)
     if key_exprs:

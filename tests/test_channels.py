@@ -1,0 +1,174 @@
+"""The built-in channels: every writer's output against golden files, and the data each
+channel declares (windows, costs, limits).
+
+The golden files in tests/golden_channels/ come from the channels fixture
+(tests/fixtures/channels: the tiny shop's customers with openids and awkward names,
+one templated activity per built-in channel) as of 2026-03-01. Regenerate after an
+intended change with
+
+    CRMSPEC_UPDATE_GOLDEN=1 pytest tests/test_channels.py
+
+and read the diff: the expected rows were checked by hand (see the comments below).
+"""
+
+import json
+import os
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from crmspec.build import build
+from crmspec.channels import builtin_channels
+from crmspec.channels.base import sms_segments
+from crmspec.plugins import get_plugin_manager
+
+GOLDEN = Path(__file__).parent / "golden_channels"
+UPDATE = os.environ.get("CRMSPEC_UPDATE_GOLDEN") == "1"
+
+
+@pytest.fixture
+def built(channels_shop):
+    return build(channels_shop, pm=get_plugin_manager(channels_shop, entry_points=False))
+
+
+def channel_files(out: Path) -> list[str]:
+    return sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
+                  if p.is_file() and p.parts[len(out.parts)] not in ("audience",)
+                  and p.name != "manifest.json")
+
+
+def test_every_writer_matches_its_golden_file(built):
+    out = built.out_dir
+    files = channel_files(out)
+    if UPDATE:
+        for f in files:
+            (GOLDEN / f).parent.mkdir(parents=True, exist_ok=True)
+            (GOLDEN / f).write_bytes((out / f).read_bytes())
+    golden = sorted(p.relative_to(GOLDEN).as_posix() for p in GOLDEN.rglob("*")
+                    if p.is_file() and p.name != "activities.json")
+    assert files == golden
+    for f in files:
+        assert (out / f).read_bytes() == (GOLDEN / f).read_bytes(), f
+
+
+def test_every_builtin_channel_has_a_golden_file():
+    covered = {p.parent.name for p in GOLDEN.rglob("*") if p.parent != GOLDEN}
+    assert covered == set(builtin_channels())
+
+
+def test_manifest_records_files_renderings_and_cost(built):
+    entries = [{k: a[k] for k in ("id", "channel", "sent", "files", "template", "message",
+                                  "cost", "not_written")}
+               for a in built.manifest["activities"]]
+    if UPDATE:
+        (GOLDEN / "activities.json").write_text(
+            json.dumps(entries, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    assert entries == json.loads((GOLDEN / "activities.json").read_text(encoding="utf-8"))
+
+
+def test_hand_checked_rows(built):
+    """A few rows worked out by hand from the fixture, independent of the golden files."""
+    out = built.out_dir
+    sms = (out / "sms/winback.csv").read_text(encoding="utf-8").splitlines()
+    # c05: O'Brien, vip2 (高级会员, discount 0.9 -> 9折), 90 days; marketing: 10:00, opt-out
+    assert sms[2] == ("13800000005,【小测试店】好久不见，O'Brien！高级会员9折特权等你回来，"
+                      "已90天未见 回T退订,2026-03-01 10:00,1")
+    email = (out / "email/cart_recovery.csv").read_text(encoding="utf-8")
+    # sina.com is in shop.yaml's ad_domains: (AD); the name is HTML-escaped in html only
+    assert email.startswith('email,subject,html,text,preheader\nc09@sina.com,"(AD)<李>&""四""，')
+    assert "&lt;李&gt;&amp;&#34;四&#34;" in email
+    assert 'c15@qq.com,"王,五，您加购的宝贝库存不多了"' in email
+    parcel = (out / "parcel/parcel_card.csv").read_text(encoding="utf-8").splitlines()
+    # orders paid 0-7 days before 03-01 of the after-sale customers: o01, o03, o15, o16
+    assert [line.split(",")[0] for line in parcel[1:]] == ["o01", "o03", "o15", "o16"]
+    wechat = [json.loads(line) for line in
+              (out / "wechat/shipping_notice.jsonl").read_text(encoding="utf-8").splitlines()]
+    # c13 has no openid (no_address), c03's openid is malformed but c03 is not after-sale
+    assert [w["touser"][-2:] for w in wechat] == ["01", "02", "12"]
+    assert wechat[1]["data"]["remark"] == {"value": "普通会员专享顺丰包邮"}
+    assert built.manifest["activities"][2]["suppressed"] == {"no_address": 1}
+
+
+def test_builds_are_byte_identical(channels_shop, tmp_path):
+    pm = get_plugin_manager(channels_shop, entry_points=False)
+    a = build(channels_shop, out=tmp_path / "a", pm=pm).out_dir
+    b = build(channels_shop, out=tmp_path / "b", pm=pm).out_dir
+    for f in sorted(p.relative_to(a) for p in a.rglob("*") if p.is_file()):
+        assert (a / f).read_bytes() == (b / f).read_bytes(), f
+
+
+def test_dry_run_renders_and_costs_but_writes_nothing(channels_shop):
+    r = build(channels_shop, dry_run=True,
+              pm=get_plugin_manager(channels_shop, entry_points=False))
+    assert r.out_dir is None and not (channels_shop / "out").exists()
+    winback = next(a for a in r.manifest["activities"] if a["id"] == "winback")
+    assert winback["files"] == [] and winback["cost"]["units"] == 3
+
+
+@pytest.mark.parametrize("length, segments", [
+    (0, 1), (70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4)])
+def test_sms_segments_70_then_67(length, segments):
+    assert sms_segments(length) == segments
+
+
+def test_sms_cost_counts_segments_in_sql(channels_shop):
+    tpl = channels_shop / "plans/templates/winback.sms.j2"
+    tpl.write_text("好久不见" + "。" * 60 + "{{ customer.nick }}\n", encoding="utf-8")
+    r = build(channels_shop, pm=get_plugin_manager(channels_shop, entry_points=False))
+    rows = (r.out_dir / "sms/winback.csv").read_text(encoding="utf-8").splitlines()[1:]
+    # 【小测试店】 (7) + 64 + nick (6) + " 回T退订" (5) = 82 characters: 2 segments
+    assert [row.rsplit(",", 1)[1] for row in rows] == ["2", "2", "2"]
+    winback = next(a for a in r.manifest["activities"] if a["id"] == "winback")
+    assert winback["cost"] == {"unit": "segment", "units": 6, "unit_price": 0.05,
+                               "total": 0.3, "currency": "CNY"}
+
+
+def test_declared_windows_costs_and_fields():
+    ch = builtin_channels()
+    assert {n: (c.contact_field, c.cost.unit, c.cost.price) for n, c in ch.items()} == {
+        "sms": ("phone", "segment", 0.05), "email": ("email", "message", 0.01),
+        "wechat": ("wechat_openid", "message", 0.0), "wangwang": ("nick", "message", 0.0),
+        "parcel": ("customer_id", "unit", 0.0), "phone": ("phone", "call", 0.0)}
+    sms = ch["sms"]
+    assert sms.scheduled_at("marketing", date(2026, 7, 1)) == "2026-07-01 10:00"
+    assert sms.scheduled_at("maintenance", date(2026, 7, 1)) == "2026-07-01 08:00"
+    assert all(w.days == (1, 2, 3, 4, 5) for w in sms.windows)
+    email = ch["email"].first_window("marketing")
+    assert (email.days, email.start, email.end) == ((2, 3, 4), "08:00", "10:00")
+    assert ch["parcel"].windows == () and ch["parcel"].scheduled_at("marketing",
+                                                                   date(2026, 7, 1)) == "2026-07-01"
+
+
+def test_activity_options_override_shop_defaults_which_override_channel_defaults(channels_shop):
+    from crmspec.model import channel_options
+    from crmspec.validate import validate_project
+
+    v = validate_project(channels_shop, get_plugin_manager(channels_shop, entry_points=False))
+    email = v.channels["email"]
+    cart = next(a for a in v.plan.activities if a.id == "cart_recovery")
+    opts = channel_options(v.plan, cart, email.option_defaults())
+    assert opts["ad_domains"] == ["163.com", "sina.com"]  # shop.yaml
+    assert opts["ad_marker"] == "(AD)"  # channel default
+    assert opts["preheader"].startswith("{{ customer.name")  # the activity
+
+
+def test_channels_without_what_they_need_write_only_the_audience(channels_shop):
+    acts = channels_shop / "plans/activities.yaml"
+    text = acts.read_text(encoding="utf-8")
+    text = text.replace("      template_id: TM00001-shipping\n", "")
+    text = text.replace("    template: winback\n", "")
+    acts.write_text(text, encoding="utf-8")
+    (channels_shop / "plans/templates/winback.sms.j2").unlink()
+    r = build(channels_shop, pm=get_plugin_manager(channels_shop, entry_points=False))
+    by_id = {a["id"]: a for a in r.manifest["activities"]}
+    assert by_id["shipping_notice"]["files"] == ["audience/shipping_notice.csv"]
+    assert by_id["shipping_notice"]["not_written"] == "channel_options.template_id is not set"
+    assert by_id["winback"]["not_written"] == \
+        "the activity has no template (add `template: <name>`)"
+    assert sorted(w.text().splitlines()[0] for w in r.warnings if w.code == "W518") == [
+        "plans/activities.yaml:25:14: warning[W518]: activity 'shipping_notice': no wechat "
+        "send file written: channel_options.template_id is not set",
+        "plans/activities.yaml:60:14: warning[W518]: activity 'winback': no sms send file "
+        "written: the activity has no template (add `template: <name>`)",
+    ]

@@ -528,6 +528,28 @@ def test_cli_json_on_the_tiny_shop(tiny):
     ]
 
 
+def test_cli_csv_on_the_tiny_shop_exactly(tiny):
+    """The same numbers as above, byte for byte as CSV: rates and ratios to 6 decimals,
+    money to 2, counts as integers, empty cells for missing values."""
+    (tiny / "plans/kpis.yaml").write_text(TINY_KPIS, encoding="utf-8")
+    result = CliRunner().invoke(main, ["kpi", "--project", str(tiny), "--period", "month",
+                                       "--from", "2026-01-01", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == (
+        "period,start,end,kpi,name,metric,group,unit,value,previous,change,ratio,status,"
+        "numerator,denominator,note\n"
+        "2026-01,2026-01-01,2026-01-31,purchasers,购买人数,purchasers,,count,1,2,-1,0.5,,1,,\n"
+        "2026-01,2026-01-01,2026-01-31,aov,客单价,aov,,money,520.0,900.0,-380.0,0.577778,good,"
+        "520.0,1,\n"
+        "2026-01,2026-01-01,2026-01-31,new_45,新客45天复购率,stage_purchase_rate,,rate,0.0,,,,,"
+        "0,2,\n"
+        "2026-02,2026-02-01,2026-02-28,purchasers,购买人数,purchasers,,count,8,1,7,8.0,,8,,\n"
+        "2026-02,2026-02-01,2026-02-28,aov,客单价,aov,,money,298.75,520.0,-221.25,0.574519,"
+        "watch,2390.0,8,\n"
+        "2026-02,2026-02-01,2026-02-28,new_45,新客45天复购率,stage_purchase_rate,,rate,0.0,0.0,"
+        "0.0,,,0,1,\n")
+
+
 def test_cli_monitoring_csv_and_bad_range(week_shop):
     result = CliRunner().invoke(main, ["kpi", "--project", str(week_shop), "--monitoring",
                                        "--from", "2026-03-09", "--to", "2026-03-15",

@@ -388,7 +388,7 @@ FROM pts WINDOW c AS (PARTITION BY customer_id ORDER BY t
 
 
 # Metrics computed from kpi_cp: (filter on the customer-period, numerator, denominator).
-def _cp_metric(k: Kpi, unit: str) -> tuple[str, str, str | None]:
+def _cp_metric(k: Kpi) -> tuple[str, str, str | None]:
     p, m = k.params, k.metric
     customers = p.get("customers", "all")
     buyers = _type_filter("n_before", customers, 0)  # new: first purchase in the period
@@ -495,7 +495,7 @@ def _compute_one(con, plan: Plan, as_of: date, unit: str, periods: list[Period],
         for per in periods:
             values[(per.start, None)] = (counts.get((per.start, ""), 0), None)
     else:
-        where, num, den = _cp_metric(k, unit)
+        where, num, den = _cp_metric(k)
         found = _cp_query(con, where, num, den)
         if m == "stage_purchase_rate":
             base = _sweep(con, _band_intervals(p["from_days"], p.get("to_days"), customers),
@@ -603,7 +603,8 @@ def compute_kpis(root: Path, unit: str = "week", date_from: date | None = None,
         report = KpiReport(plan.shop.name, data.as_of, unit, [], [], list(plan.monitoring),
                            changes, {k.id: k.name for k in plan.kpis})
         report.periods = report_periods(unit, data.as_of, date_from, date_to)
-        chosen = [k for k in plan.kpis if not wanted or k.id in wanted]
+        chosen = [k for k in plan.kpis if k.id in wanted] if wanted or monitoring \
+            else list(plan.kpis)
         if report.periods and chosen:
             before = make_period(shift(report.periods[0].start, unit, -1), unit)
             report.rows = compute(con, plan, data.as_of, unit, [before] + report.periods,
@@ -634,16 +635,18 @@ def _round(v, unit: str):
     """Rates and ratios to 6 decimals, money to 2 (fen), counts as integers."""
     if v is None:
         return None
-    if unit == COUNT and float(v).is_integer():
-        return int(v)
+    if unit == COUNT:
+        return int(v) if float(v).is_integer() else round(float(v), 6)
     return round(float(v), 2 if unit == MONEY else 6)
 
 
 def _plain(row: KpiRow) -> dict:
     d = asdict(row)
     d["start"], d["end"] = row.start.isoformat(), row.end.isoformat()
-    for key in ("value", "previous", "change", "numerator"):
+    for key in ("value", "previous", "change"):
         d[key] = _round(d[key], row.unit)
+    # a rate's numerator is a number of customers; money numerators are amounts
+    d["numerator"] = _round(d["numerator"], MONEY if row.unit == MONEY else COUNT)
     d["ratio"] = _round(d["ratio"], RATE)
     return d
 
@@ -690,11 +693,17 @@ def render(report: KpiReport, fmt: str, width: int | None = None) -> str:
         return buf.getvalue()
     title = f"{report.shop} · KPIs per {report.unit} · as of {report.as_of.isoformat()}"
     if not report.rows:
-        return f"{title}\nno complete {report.unit} in the range\n"
+        return f"{title}\n{_nothing(report, 'no KPIs in plans/kpis.yaml')}\n"
     lines = [_human_row(r) for r in report.rows]
     sections = [i for i in range(1, len(report.rows))
                 if report.rows[i].period != report.rows[i - 1].period]
     return _table(title, list(HUMAN), lines, fmt, sections, width, right=(4, 5, 6, 8))
+
+
+def _nothing(report: KpiReport, otherwise: str) -> str:
+    if not report.periods:
+        return f"no complete {report.unit} in the range (as of {report.as_of.isoformat()})"
+    return otherwise
 
 
 def _table(title: str, header: list[str], lines: list[list[str]], fmt: str,
@@ -789,8 +798,8 @@ def render_monitoring(report: KpiReport, fmt: str, width: int | None = None) -> 
             else:
                 cells.append("")
         lines.append(cells)
-    if not lines:
-        return f"{title}\nno complete {report.unit} in the range\n"
+    if not report.periods or not report.monitoring:
+        return f"{title}\n{_nothing(report, 'plans/kpis.yaml has no monitoring table')}\n"
     return _table(title, names, lines, fmt, [], width, right=tuple(range(1, len(names))))
 
 

@@ -12,7 +12,8 @@ leaves no blank line), autoescape for HTML parts, None rendered as an empty stri
 The variables (`VARIABLES`, documented in docs/plugins.md): customer (id, name, nick,
 gender, province, city_tier, birthday), stage (id, name), customer_type, tier (id,
 name, discount; all None below every tier), purchases, spend,
-days_since_last_purchase, r, f, m, coupon (the activity's), shop (name, currency),
+days_since_last_purchase, r, f, m, next_tier (id, name, discount, min_spend),
+coupon (the activity's), shop (name, currency),
 activity (id, name), as_of. Filter `zhe`: 0.95 -> 95折. Templates may not include,
 extend or import other templates (the analysis below needs to see every variable use).
 
@@ -103,6 +104,9 @@ KEYED_OBJECTS = {
     "stage": ("stage", ("id", "name"), "Lifecycle stage: id and name (lifecycle.yaml)."),
     "tier": ("tier", ("id", "name", "discount"),
              "Member tier: id, name, discount (0.95 = 95折); all None below every tier."),
+    "next_tier": ("tier", ("id", "name", "discount", "min_spend"),
+                  "The tier above the customer's (the lowest one for customers below every "
+                  "tier); all None at the top tier."),
 }
 CONSTANT_OBJECTS = {
     "shop": (("name", "currency"), "The shop (shop.yaml)."),
@@ -548,6 +552,16 @@ def _tier_obj(plan: Plan, tier_id: str | None) -> SimpleNamespace:
     return SimpleNamespace(id=t.id, name=t.name, discount=t.discount)
 
 
+def _next_tier_obj(plan: Plan, tier_id: str | None) -> SimpleNamespace:
+    ranks = [t.id for t in plan.tiers]
+    i = ranks.index(tier_id) + 1 if tier_id in ranks else 0
+    if i >= len(plan.tiers):
+        return SimpleNamespace(id=None, name=None, discount=None, min_spend=None)
+    t = plan.tiers[i]
+    spend = int(t.min_spend) if float(t.min_spend).is_integer() else t.min_spend
+    return SimpleNamespace(id=t.id, name=t.name, discount=t.discount, min_spend=spend)
+
+
 def _stage_obj(plan: Plan, stage_id: str | None) -> SimpleNamespace:
     s = next((s for s in plan.stages if s.id == stage_id), None)
     return SimpleNamespace(id=stage_id, name=s.name if s else None)
@@ -574,7 +588,9 @@ def _context(values: dict[str, Any], plan: Plan, activity: Activity, as_of: date
         if p in PER_CUSTOMER:
             ctx[p] = values.get(p)
     ctx["stage"] = _stage_obj(plan, values.get("stage"))
-    ctx["tier"] = _tier_obj(plan, values.get("tier"))
+    tier = values.get("tier") if "tier" in values else values.get("next_tier")
+    ctx["tier"] = _tier_obj(plan, tier)
+    ctx["next_tier"] = _next_tier_obj(plan, tier)
     return ctx
 
 

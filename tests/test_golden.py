@@ -6,6 +6,8 @@ Each folder under tests/golden/ is one case:
   data/      the shop's data, for `build` cases
   cmd        the CLI arguments, e.g. `validate --format json` or `build --dry-run`;
              the runner adds `--project <the case folder>`
+  plugins/   local plugins of the shop, for plugin cases
+  env        optional: KEY=VALUE lines set in the environment (e.g. CRMSPEC_PLUGINS)
   expected   `exit: N` on the first line, then what the command printed: stdout, then
              stderr, with the case folder's absolute path written as `<case>` and
              trailing blanks of each line removed
@@ -57,7 +59,12 @@ def _runner() -> CliRunner:
 
 def run_case(case: Path) -> str:
     args = shlex.split((case / "cmd").read_text(encoding="utf-8"))
-    result = _runner().invoke(main, [*args, "--project", str(case)], env=ENV,
+    env = dict(ENV)
+    if (case / "env").is_file():
+        for line in (case / "env").read_text(encoding="utf-8").splitlines():
+            key, _, value = line.partition("=")
+            env[key] = value
+    result = _runner().invoke(main, [*args, "--project", str(case)], env=env,
                               catch_exceptions=False)
     output = result.stdout + result.stderr
     for path in {str(case.resolve()), str(case)}:
@@ -78,10 +85,8 @@ def test_golden(name: str) -> None:
     assert actual == expected_file.read_text(encoding="utf-8")
 
 
-# Codes without a golden case yet: plugins and message templates (E5xx/W5xx). Add their
-# cases, then drop them from here; the test below fails until you do.
-PENDING = {"E501", "E502", "E503", "E504", "E505", "E511", "E512", "E513", "E514", "E515",
-           "E516", "E517", "W519", "W520"}
+# Codes without a golden case yet (none: add a case with every new code).
+PENDING: set[str] = set()
 
 
 def test_every_code_has_a_case() -> None:
@@ -98,5 +103,5 @@ def test_cases_leave_no_files_behind() -> None:
     """Dry runs write nothing: a case folder holds only what was committed."""
     for name in CASES:
         extra = [p.name for p in (GOLDEN / name).iterdir()
-                 if p.name not in ("plans", "data", "cmd", "expected")]
+                 if p.name not in ("plans", "data", "plugins", "env", "cmd", "expected")]
         assert extra == [], f"{name}: {extra}"

@@ -85,7 +85,8 @@ def test_sms_longer_than_max_segments_for_the_longest_plausible_values(channels_
     assert texts(channels_shop) == [
         "plans/templates/winback.sms.j2:1:1: error[E514]: the sms text of activity 'winback' "
         "can be 135 characters long, over the limit of 134 (2 SMS segments (max_segments))\n"
-        "  hint: longest plausible values, stage potential, potential, tier none; see "
+        "  hint: longest plausible values, stage=potential, customer_type=potential, tier=none; "
+        "see "
         "docs/plugins.md for them"]
     edit(channels_shop, "activities.yaml", "    template: winback\n",
          "    template: winback\n    channel_options: {max_segments: 3}\n")
@@ -98,14 +99,15 @@ def test_a_long_branch_is_found_through_the_samples(channels_shop):
           "{% if customer_type == 'fans' %}" + "长" * 150 + "{% else %}短{% endif %}\n")
     [d] = validate(channels_shop).diagnostics
     assert d.code == "E514" and "can be 161 characters long" in d.message
-    assert "fans" in d.hint
+    assert "customer_type=fans" in d.hint
 
 
 def test_render_error_names_the_values(channels_shop):
     write(channels_shop, "active_care.sms.j2", "你好\n还有{{ 30 - days_since_last_purchase }}天\n")
     assert texts(channels_shop) == [
         "plans/templates/active_care.sms.j2:2:1: error[E515]: the template fails to render "
-        "for activity 'active_care' (stage potential, potential, tier none): TypeError: "
+        "for activity 'active_care' (stage=potential, customer_type=potential, tier=none): "
+        "TypeError: "
         "unsupported operand type(s) for -: 'int' and 'NoneType'"]
 
 

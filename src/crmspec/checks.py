@@ -303,7 +303,42 @@ def check_activities(plan: Plan, channels: Iterable[str]) -> list[Diagnostic]:
             out.append(a.src.at("trigger", "window").diag(
                 "E201", f"window [{t.first_day}, {t.last_day}] ends before it starts",
                 "write [first_day, last_day] with first_day <= last_day"))
+        out += _check_trigger(plan, a)
+        for i, w in enumerate(a.send_windows):
+            if w["end"] <= w["start"]:
+                out.append(a.src.at("send_windows", i, "end").diag(
+                    "E312", f"send window {w['start']}-{w['end']} closes before it opens",
+                    "end is exclusive and on the same day: e.g. start 08:00, end 10:00"))
+    for ch in plan.shop.contact.per_channel:
+        if ch not in channels:
+            src = plan.shop.src.at("contact", "limits", "channels", ch)
+            line, col = src.doc.where(src.path, key=True)
+            close = difflib.get_close_matches(ch, sorted(channels), n=1)
+            out.append(Diagnostic(src.doc.path, line, col, "E301", f"unknown channel '{ch}'",
+                                  f"did you mean '{close[0]}'?" if close else
+                                  "available channels: " + ", ".join(sorted(channels))))
     return out
+
+
+def _check_trigger(plan: Plan, a) -> list[Diagnostic]:
+    """References of a trigger, and triggers that could never fire."""
+    t, src = a.trigger, a.src.at("trigger")
+    if t.type == "calendar":
+        if t.holiday is not None and t.holiday not in plan.holidays:
+            return [_unknown(src.at("holiday"), "holiday", t.holiday, plan.holidays)]
+        if t.holiday is None and not t.dates:
+            return [src.diag("E203", "a calendar trigger needs `holiday` or `dates`",
+                             "holidays and promotions are listed in plans/calendar.yaml")]
+    if t.type == "tier_downgrade_warning" and not (plan.tier_review_date
+                                                   and plan.tier_window_days):
+        return [src.diag(
+            "W311", "downgrade warnings can never fire: tiers.yaml has no "
+            + ("review_date" if not plan.tier_review_date else "evaluation window_days"),
+            "with all-time spend nobody drops a tier; set evaluation.window_days and "
+            "review_date in tiers.yaml")]
+    if t.type == "tier_upgrade" and not plan.tiers:
+        return [src.diag("W311", "tier upgrades can never fire: the plan has no tiers")]
+    return []
 
 
 def check_contact_rules(plan: Plan) -> list[Diagnostic]:

@@ -24,12 +24,13 @@ Conventions (documented in docs/plan.md):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from sqlglot import exp
 
 from crmspec.channels import Channel
 from crmspec.checks import filter_columns
+from crmspec import triggers
 from crmspec.model import Activity, Plan, Shop, Src, stage_bands
 from crmspec.sqlfilter import parse_filter
 
@@ -266,15 +267,58 @@ def purchase_orders_sql(shop: Shop, as_of: date) -> str:
             f"AND CAST(paid_at AS DATE) <= {asof}")
 
 
-def _facts_sql(plan: Plan, as_of: date) -> str:
+def next_review_date(review: str | None, as_of: date) -> date | None:
+    """The first tier review date (MM-DD each year) after the as-of date."""
+    if not review:
+        return None
+    month, day = (int(x) for x in review.split("-"))
+    for year in (as_of.year, as_of.year + 1, as_of.year + 2):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:  # 02-29 in a common year
+            continue
+        if candidate > as_of:
+            return candidate
+    return None
+
+
+def _rank_case(plan: Plan, spend: str, purchases: str, ids: bool = False) -> str:
+    """The tier (id, or rank with 0 below every tier) for spend/purchases columns."""
+    cases = []
+    for t in sorted(plan.tiers, key=lambda t: -t.rank):
+        cond = f"{spend} >= {float(t.min_spend)!r}"
+        if t.min_purchases:
+            cond += f" AND {purchases} >= {int(t.min_purchases)}"
+        cases.append(f"WHEN {cond} THEN {lit(t.id).sql(DIALECT) if ids else t.rank}")
+    if not cases:
+        return "NULL" if ids else "0"
+    return f"CASE {' '.join(cases)} ELSE {'NULL' if ids else '0'} END"
+
+
+def _facts_sql(plan: Plan, as_of: date, previous: date | None = None) -> str:
+    """One row per customer: purchases, spend, recency, stage, type, tier, RFM, and the
+    tier as of the previous build and at the next review (for the tier triggers)."""
     shop = plan.shop
     asof = date_lit(as_of).sql(DIALECT)
-    count = "count(DISTINCT purchase_date)" if shop.same_day == "once" else "count(*)"
-    if plan.tier_window_days:
-        spend = (f"sum(amount) FILTER (WHERE purchase_date > {asof} - "
-                 f"INTERVAL {int(plan.tier_window_days)} DAY)")
-    else:
-        spend = "sum(amount)"
+    prev = date_lit(previous or as_of - timedelta(days=1)).sql(DIALECT)
+    once = shop.same_day == "once"
+    window = int(plan.tier_window_days) if plan.tier_window_days else None
+
+    def count(cond: str | None = None) -> str:
+        filt = f" FILTER (WHERE {cond})" if cond else ""
+        return f"count(DISTINCT purchase_date){filt}" if once else f"count(*){filt}"
+
+    def spend(end: str) -> str:
+        conds = [f"purchase_date <= {end}"]
+        if window:
+            conds.append(f"purchase_date > {end} - INTERVAL {window} DAY")
+        return f"coalesce(sum(amount) FILTER (WHERE {' AND '.join(conds)}), 0)"
+
+    review = next_review_date(plan.tier_review_date, as_of)
+    review_sql = date_lit(review).sql(DIALECT) if review else "CAST(NULL AS DATE)"
+    # Spend that will still count on the review date: purchases known so far.
+    review_spend = (f"coalesce(sum(amount) FILTER (WHERE purchase_date > {review_sql} - "
+                    f"INTERVAL {window} DAY), 0)" if review and window else spend(asof))
     stage_cases = []
     for s in stage_bands(plan):
         cond = f"days_since_last_purchase >= {int(s.from_days or 0)}"
@@ -283,23 +327,17 @@ def _facts_sql(plan: Plan, as_of: date) -> str:
         stage_cases.append(f"WHEN {cond} THEN {lit(s.id).sql(DIALECT)}")
     never = next((s for s in plan.stages if s.never_purchased), None)
     never_sql = lit(never.id).sql(DIALECT) if never else "NULL"
-    tier_cases, rank_cases = [], []
-    for t in sorted(plan.tiers, key=lambda t: -t.rank):
-        cond = f"spend >= {float(t.min_spend)!r}"
-        if t.min_purchases:
-            cond += f" AND purchases >= {int(t.min_purchases)}"
-        tier_cases.append(f"WHEN {cond} THEN {lit(t.id).sql(DIALECT)}")
-        rank_cases.append(f"WHEN {cond} THEN {t.rank}")
-    tier_sql = f"CASE {' '.join(tier_cases)} ELSE NULL END" if tier_cases else "NULL"
-    rank_sql = f"CASE {' '.join(rank_cases)} ELSE 0 END" if rank_cases else "0"
     fans = int(shop.fans_min_purchases)
     return f"""CREATE OR REPLACE TEMP TABLE facts AS
 WITH purchases AS (
   {purchase_orders_sql(shop, as_of)}
 ), per_customer AS (
-  SELECT customer_id, {count} AS purchases, coalesce({spend}, 0) AS spend,
+  SELECT customer_id, {count()} AS purchases, {spend(asof)} AS spend,
          min(purchase_date) AS first_purchase_date, max(purchase_date) AS last_purchase_date,
-         max(paid_at) AS last_purchase_at
+         max(paid_at) AS last_purchase_at,
+         {count(f"purchase_date <= {prev}")} AS previous_purchases,
+         {spend(prev)} AS previous_spend,
+         {review_spend} AS review_spend
   FROM purchases GROUP BY customer_id
 ), base AS (
   SELECT c.*, CAST(coalesce(p.purchases, 0) AS INTEGER) AS purchases,
@@ -307,15 +345,21 @@ WITH purchases AS (
          p.first_purchase_date, p.last_purchase_date, p.last_purchase_at,
          CAST(date_diff('day', p.last_purchase_date, {asof}) AS INTEGER)
            AS days_since_last_purchase,
-         {asof} AS as_of
+         {asof} AS as_of,
+         coalesce(p.previous_purchases, 0) AS previous_purchases,
+         coalesce(p.previous_spend, 0) AS previous_spend,
+         coalesce(p.review_spend, 0) AS review_spend
   FROM customers AS c LEFT JOIN per_customer AS p USING (customer_id)
 )
-SELECT *,
+SELECT * EXCLUDE (previous_purchases, previous_spend, review_spend),
   CASE WHEN purchases = 0 THEN {never_sql} {' '.join(stage_cases)} END AS stage,
   CASE WHEN purchases = 0 THEN 'potential' WHEN purchases = 1 THEN 'new'
        WHEN purchases >= {fans} THEN 'fans' ELSE 'returning' END AS customer_type,
-  {tier_sql} AS tier,
-  {rank_sql} AS tier_rank,
+  {_rank_case(plan, "spend", "purchases", ids=True)} AS tier,
+  {_rank_case(plan, "spend", "purchases")} AS tier_rank,
+  {_rank_case(plan, "previous_spend", "previous_purchases")} AS previous_tier_rank,
+  {review_sql} AS review_date,
+  {_rank_case(plan, "review_spend", "purchases")} AS review_tier_rank,
   CASE WHEN purchases > 0 THEN CAST(ceil(5 * cume_dist() OVER (
     PARTITION BY purchases > 0 ORDER BY days_since_last_purchase DESC)) AS INTEGER) END AS r,
   CASE WHEN purchases > 0 THEN CAST(ceil(5 * cume_dist() OVER (
@@ -355,64 +399,28 @@ SELECT f.*, {', '.join('i.' + col(i.column).sql(DIALECT) for i in intents)}
 FROM facts AS f LEFT JOIN intents AS i USING (customer_id)"""
 
 
-_EVENT_COLUMN = {
-    "ordered_unpaid": "created_at",
-    "paid": "paid_at",
-    "shipped": "shipped_at",
-    "signed": "signed_at",
-}
-
-
-def _qcol(name: str, table: str | None) -> exp.Column:
-    return exp.column(name, table=table, quoted=True)
-
-
 def order_condition(a: Activity, plan: Plan, as_of: date, orders: str | None = None,
                     customers: str | None = None) -> exp.Expression | None:
-    """The orders an `after_order` trigger refers to, as a condition on `orders` columns.
-
-    None for a state trigger. `orders`/`customers` qualify the columns when the condition
-    is used in a join (the parcel channel joins the send rows with their orders);
-    first/last purchase events compare with the customer's first/last purchase date.
-    """
-    t = a.trigger
-    if t.type != "after_order":
+    """The orders an `after_order` trigger refers to (see triggers.order_condition);
+    None for other triggers. The parcel channel joins its send rows with these orders."""
+    if a.trigger.type != "after_order":
         return None
-    lo = exp.Sub(this=date_lit(as_of),
-                 expression=exp.Interval(this=lit(str(t.last_day)), unit=exp.var("DAY")))
-    hi = exp.Sub(this=date_lit(as_of),
-                 expression=exp.Interval(this=lit(str(t.first_day)), unit=exp.var("DAY")))
-    purchase = _qcol("status", orders).isin(*map(lit, plan.shop.purchase_statuses))
-    if t.event in ("first_purchase", "last_purchase"):
-        day = exp.cast(_qcol("paid_at", orders), "DATE")
-        return _and([purchase, day.eq(_qcol(f"{t.event}_date", customers)),
-                     exp.Between(this=day, low=lo, high=hi)])
-    day = exp.cast(_qcol(_EVENT_COLUMN[t.event], orders), "DATE")
-    if t.event == "ordered_unpaid":
-        status = _qcol("status", orders).eq(lit("unpaid"))
-    else:
-        status = purchase
-    return _and([status, exp.Between(this=day, low=lo, high=hi)])
+    return triggers.order_condition(a.trigger, plan.shop.purchase_statuses, as_of, orders,
+                                    customers)
 
 
 def _trigger_condition(a: Activity, plan: Plan, as_of: date) -> exp.Expression:
-    t = a.trigger
-    if t.type != "after_order":
-        return exp.true()
-    if t.event in ("first_purchase", "last_purchase"):
-        lo = exp.Sub(this=date_lit(as_of),
-                     expression=exp.Interval(this=lit(str(t.last_day)), unit=exp.var("DAY")))
-        hi = exp.Sub(this=date_lit(as_of),
-                     expression=exp.Interval(this=lit(str(t.first_day)), unit=exp.var("DAY")))
-        return exp.Between(this=col(f"{t.event}_date"), low=lo, high=hi)
-    cond = order_condition(a, plan, as_of)
-    sub = exp.select(col("customer_id")).from_("orders").where(cond)
-    return col("customer_id").isin(query=sub)
+    if a.trigger.type == "birthday" and not plan.shop.contact.birthday_greetings:
+        return exp.false()  # shop.yaml contact.birthday_greetings: false
+    ctx = triggers.TriggerContext(as_of, plan.shop.purchase_statuses, plan.holidays)
+    return triggers.trigger_condition(a.trigger, ctx)
 
 
-def compile_plan(plan: Plan, as_of: date, channels: dict[str, Channel]) -> CompiledPlan:
+def compile_plan(plan: Plan, as_of: date, channels: dict[str, Channel],
+                 previous_as_of: date | None = None) -> CompiledPlan:
     """The plan's SQL as of a date; `channels` come from the plugin manager
-    (`crmspec.plugins.collect_channels`)."""
+    (`crmspec.plugins.collect_channels`); `previous_as_of` is the date of the previous
+    build (tier upgrades are measured against it; default: the day before)."""
     needs = Needs()
     segc = SegmentCompiler(plan, needs)
     segments = {s.id: segc.segment(s.id) for s in plan.segments}
@@ -425,7 +433,8 @@ def compile_plan(plan: Plan, as_of: date, channels: dict[str, Channel]) -> Compi
         activities.append(CompiledActivity(a, channel, _audience_select(a, channel, cond)))
     intents = sorted(segc.intents, key=lambda i: i.column)
     statements = [
-        ("facts: purchases, stage, type, tier and RFM per customer", _facts_sql(plan, as_of)),
+        ("facts: purchases, stage, type, tier and RFM per customer",
+         _facts_sql(plan, as_of, previous_as_of)),
         ("features: facts plus recent intent signals", _features_sql(intents, as_of)),
     ]
     return CompiledPlan(

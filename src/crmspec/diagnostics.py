@@ -67,6 +67,12 @@ CODES: dict[str, str] = {
     "W518": "no send file written for an activity",
     "W519": "template file not used",
     "W520": "messages over the channel's limit in the data",
+    # the contact plan (crmspec.contacts, crmspec.ledger)
+    "W311": "trigger can never fire",
+    "E312": "send window closes before it opens",
+    "E601": "build dated before the latest ledger run",
+    "W602": "control group too small to show the plan's minimum effect",
+    "W603": "stage contacts below the lower bound",
 }
 
 

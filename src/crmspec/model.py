@@ -15,6 +15,7 @@ from typing import Any
 from crmspec.diagnostics import Diagnostic
 from crmspec.load import Document
 from crmspec.project import ProjectFiles
+from crmspec.triggers import Trigger, parse_trigger
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,35 @@ class Shop:
     maintenance_share: tuple[float | None, float | None] | None
     channel_options: dict[str, dict]  # shop.yaml channels: channel -> option defaults
     src: Src
+    contact: "ContactSettings" = None  # type: ignore[assignment]
+    monthly_cap: float | None = None
+    evaluation: "Evaluation" = None  # type: ignore[assignment]
+    ledger_path: str = "state/ledger.duckdb"
+
+
+@dataclass(frozen=True)
+class LimitWindow:
+    days: int
+    max: int
+
+
+@dataclass(frozen=True)
+class ContactSettings:
+    salt: str
+    global_holdout: float
+    refund_days: int | None
+    birthday_greetings: bool
+    overall: tuple[LimitWindow, ...]
+    per_channel: dict[str, tuple[LimitWindow, ...]]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    baseline_response: float
+    min_effect: float | None
+    alpha: float
+    power: float
+    window_days: int
 
 
 @dataclass(frozen=True)
@@ -102,15 +132,6 @@ class Segment:
 
 
 @dataclass(frozen=True)
-class Trigger:
-    type: str  # state | after_order
-    event: str | None = None
-    first_day: int | None = None
-    last_day: int | None = None
-    cooldown_days: int | None = None
-
-
-@dataclass(frozen=True)
 class Activity:
     id: str
     name: str
@@ -130,6 +151,11 @@ class Activity:
     template: str | None = None  # message template name (plans/templates/<name>.<channel>...)
     channel_options: dict = field(default_factory=dict)  # as written on the activity
     coupon: dict | None = None
+    send_windows: tuple[dict, ...] = ()  # as written; replace the channel's windows
+    budget_cap: float | None = None
+    trim_by: str = "spend"
+    trim_desc: bool = True
+    min_effect: float | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +187,8 @@ class Plan:
     monitoring: list[str]
     sops: list[Sop]
     files: ProjectFiles = field(repr=False)
+    holidays: dict[str, tuple[date, ...]] = field(default_factory=dict)
+    blackout_dates: tuple[date, ...] = ()
 
     def segment(self, sid: str) -> Segment:
         return next(s for s in self.segments if s.id == sid)
@@ -200,17 +228,37 @@ def _shop(doc: Document) -> Shop:
         maintenance_share=(share.get("min"), share.get("max")) if share else None,
         channel_options={k: dict(v) for k, v in d.get("channels", {}).items()},
         src=Src(doc, ()),
+        contact=_contact(d.get("contact", {}), d["name"]),
+        monthly_cap=d.get("budget", {}).get("monthly_cap"),
+        evaluation=_evaluation(d.get("evaluation", {})),
+        ledger_path=d.get("ledger", {}).get("path", "state/ledger.duckdb"),
     )
 
 
-def _trigger(t: dict | None) -> Trigger:
-    if not t or t["type"] == "state":
-        return Trigger("state", cooldown_days=(t or {}).get("cooldown_days"))
-    if "window" in t:
-        first, last = t["window"]
-    else:
-        first = last = t.get("days", 0)
-    return Trigger("after_order", event=t["event"], first_day=first, last_day=last)
+def _windows(raw: list) -> tuple[LimitWindow, ...]:
+    return tuple(LimitWindow(w["days"], w["max"]) for w in raw)
+
+
+def _contact(c: dict, shop_name: str) -> ContactSettings:
+    limits = c.get("limits", {})
+    return ContactSettings(
+        salt=c.get("salt", shop_name),
+        global_holdout=float(c.get("global_holdout", 0.0)),
+        refund_days=c.get("refund_days", 30),
+        birthday_greetings=c.get("birthday_greetings", True),
+        overall=_windows(limits.get("overall", [])),
+        per_channel={ch: _windows(ws) for ch, ws in limits.get("channels", {}).items()},
+    )
+
+
+def _evaluation(e: dict) -> Evaluation:
+    return Evaluation(
+        baseline_response=float(e.get("baseline_response", 0.05)),
+        min_effect=e.get("min_effect"),
+        alpha=float(e.get("alpha", 0.05)),
+        power=float(e.get("power", 0.8)),
+        window_days=int(e.get("window_days", 7)),
+    )
 
 
 def build_plan(files: ProjectFiles) -> Plan:
@@ -273,7 +321,7 @@ def build_plan(files: ProjectFiles) -> Plan:
             stages=_as_list(a["stage"]),
             segment=a["segment"],
             channel=a["channel"],
-            trigger=_trigger(a.get("trigger")),
+            trigger=parse_trigger(a.get("trigger")),
             priority=a.get("priority", 100),
             service=a.get("service", False),
             holdout=float(a.get("holdout", 0.0)),
@@ -284,6 +332,11 @@ def build_plan(files: ProjectFiles) -> Plan:
             template=a.get("template"),
             channel_options=dict(a.get("channel_options", {})),
             coupon=dict(a["coupon"]) if a.get("coupon") else None,
+            send_windows=tuple(a.get("send_windows", ())),
+            budget_cap=a.get("budget", {}).get("cap"),
+            trim_by=a.get("budget", {}).get("keep_first", {}).get("by", "spend"),
+            trim_desc=a.get("budget", {}).get("keep_first", {}).get("order", "desc") == "desc",
+            min_effect=a.get("min_effect"),
         )
         for i, a in enumerate(ac.data["activities"])
     ]
@@ -296,8 +349,15 @@ def build_plan(files: ProjectFiles) -> Plan:
             kpis.append(Kpi(k["id"], k["name"], k["metric"], params, Src(kp, ("kpis", i))))
         monitoring = list(kp.data.get("monitoring", {}).get("kpis", []))
     sops = [Sop(d.data["activity"], d.data, Src(d, ())) for d in files.sops]
+    cal = docs.get("calendar")
+    holidays: dict[str, tuple[date, ...]] = {}
+    blackout: tuple[date, ...] = ()
+    if cal:
+        holidays = {h["id"]: tuple(date.fromisoformat(x) for x in h["dates"])
+                    for h in cal.data.get("holidays", [])}
+        blackout = tuple(date.fromisoformat(x) for x in cal.data.get("blackout_dates", []))
     return Plan(shop, tiers, window, review, stages, segments, activities, kpis, monitoring,
-                sops, files)
+                sops, files, holidays, blackout)
 
 
 def channel_options(plan: Plan, activity: Activity, defaults: dict) -> dict:

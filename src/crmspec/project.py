@@ -16,7 +16,7 @@ from crmspec.diagnostics import Diagnostic, PlanError
 from crmspec.load import Document, load_file
 
 PLAN_DIR = "plans"
-SINGLE_KINDS = ("shop", "tiers", "lifecycle", "segments", "activities", "kpis")
+SINGLE_KINDS = ("shop", "tiers", "lifecycle", "segments", "activities", "kpis", "calendar")
 REQUIRED_KINDS = ("shop", "lifecycle", "segments", "activities")
 NON_PLAN_DIRS = ("templates",)  # message templates (the channels issue) live here
 

@@ -19,6 +19,7 @@ FILES = {
     "activities": "plans/activities.yaml",
     "kpis": "plans/kpis.yaml",
     "sop": "plans/sop/<activity>.yaml",
+    "calendar": "plans/calendar.yaml",
 }
 
 

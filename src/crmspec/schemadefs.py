@@ -49,6 +49,56 @@ CHANNEL_NAME = {
 }
 
 STAGE_IDS_DOC = "Lifecycle stage ids from lifecycle.yaml."
+COOLDOWN = {"type": "integer", "minimum": 1, "maximum": 36500,
+            "description": "Not again within N days (from the contact ledger)."}
+LEAD_DAYS = {"type": "integer", "minimum": 0, "maximum": 366, "default": 0,
+             "description": "Days ahead of the date (3: three days before)."}
+WEEKDAY = {"type": "string", "enum": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+           "description": "A weekday."}
+SEND_WINDOW = {
+    "type": "object",
+    "title": "Send window",
+    "description": "A time band on some weekdays, in the shop's timezone.",
+    "properties": {
+        "days": {"type": "array", "items": WEEKDAY, "minItems": 1, "uniqueItems": True,
+                 "description": "Weekdays the window is open."},
+        "start": {**HHMM, "description": "Opens at HH:MM."},
+        "end": {**HHMM, "description": "Closes at HH:MM (exclusive)."},
+    },
+    "required": ["days", "start", "end"],
+    "additionalProperties": False,
+    "examples": [{"days": ["tue", "wed", "thu"], "start": "08:00", "end": "10:00"}],
+}
+TRIM_ORDER = {
+    "type": "object",
+    "title": "Trim order",
+    "description": "Which contacts to keep first when a budget is short (ties: customer id).",
+    "properties": {
+        "by": {"type": "string", "enum": ["spend", "purchases", "days_since_last_purchase",
+                                          "r", "f", "m"], "description": "The fact to sort by."},
+        "order": {"type": "string", "enum": ["desc", "asc"], "default": "desc",
+                  "description": "desc: highest first; asc: lowest first."},
+    },
+    "required": ["by"],
+    "additionalProperties": False,
+    "examples": [{"by": "spend", "order": "desc"}],
+}
+MIN_EFFECT = {"type": "number", "exclusiveMinimum": 0, "maximum": 1,
+              "description": "Smallest uplift in response rate worth detecting, absolute "
+              "(0.01: one percentage point), for the control-group power check."}
+LIMIT_WINDOW = {
+    "type": "object",
+    "title": "Contact limit",
+    "description": "At most `max` contacts in any `days` consecutive calendar days.",
+    "properties": {
+        "days": {"type": "integer", "minimum": 1, "maximum": 366,
+                 "description": "Window length in calendar days (the as-of date included)."},
+        "max": {"type": "integer", "minimum": 0, "description": "Contacts allowed in it."},
+    },
+    "required": ["days", "max"],
+    "additionalProperties": False,
+    "examples": [{"days": 7, "max": 2}],
+}
 
 
 def _obj(
@@ -365,6 +415,70 @@ def shop_schema(channels=None) -> dict:
                                             examples=[{"min": 0.3, "max": 0.8}]),
                 },
             ),
+            "contact": _obj(
+                "Contact rules",
+                "Who may be contacted how often: limits, suppression, hold-outs.",
+                {
+                    "salt": {"type": "string", "minLength": 1,
+                             "description": "Secret-ish text mixed into the control-group "
+                             "hash: change it to draw new control groups."},
+                    "global_holdout": _d(SHARE, "Share of customers excluded from all "
+                                         "marketing (a standing control group).", maximum=0.5),
+                    "refund_days": {"type": ["integer", "null"], "minimum": 1, "default": 30,
+                                    "description": "Customers with a refunded order placed "
+                                    "within this many days get no marketing (null: off)."},
+                    "birthday_greetings": {"type": "boolean", "default": True,
+                                           "description": "false: birthday-triggered "
+                                           "activities send nothing (some customers find "
+                                           "them creepy)."},
+                    "limits": _obj(
+                        "Contact limits",
+                        "Per customer, counted in calendar days; service activities are "
+                        "exempt and not counted.",
+                        {
+                            "overall": {"type": "array", "items": LIMIT_WINDOW,
+                                        "description": "Limits over all channels."},
+                            "channels": {
+                                "type": "object",
+                                "description": "Limits per channel: channel -> windows.",
+                                "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+                                "additionalProperties": {"type": "array",
+                                                         "items": LIMIT_WINDOW},
+                            },
+                        },
+                    ),
+                },
+            ),
+            "budget": _obj(
+                "Budget",
+                "Spending caps across activities.",
+                {"monthly_cap": _d(MONEY, "Most the plan may cost in a calendar month "
+                                   "(month-to-date from the ledger); over it, marketing is "
+                                   "trimmed by priority.")},
+            ),
+            "evaluation": _obj(
+                "Evaluation",
+                "What control groups must be able to show (the power check).",
+                {
+                    "baseline_response": _d(SHARE, "Share of customers who buy within the "
+                                            "evaluation window without a contact.",
+                                            default=0.05),
+                    "min_effect": MIN_EFFECT,
+                    "alpha": {"type": "number", "exclusiveMinimum": 0, "maximum": 0.5,
+                              "default": 0.05, "description": "Significance level."},
+                    "power": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
+                              "default": 0.8, "description": "Wanted power."},
+                    "window_days": {"type": "integer", "minimum": 1, "default": 7,
+                                    "description": "Days after the send in which a paid "
+                                    "order counts as a response."},
+                },
+            ),
+            "ledger": _obj(
+                "Contact ledger",
+                "Where the record of every contact and hold-out is kept.",
+                {"path": {"type": "string", "minLength": 1, "default": "state/ledger.duckdb",
+                          "description": "DuckDB file, relative to the project root."}},
+            ),
             "channels": _obj(
                 "Channel settings",
                 "Shop-wide defaults of channel options (e.g. the SMS signature); an "
@@ -515,6 +629,8 @@ def _coupon() -> dict:
             "code": {"type": "string", "minLength": 1,
                      "description": "Code or claim link id, if any."},
             "valid_days": _d(DAYS, "Days it stays valid after sending.", minimum=1),
+            "expected_redemption": _d(SHARE, "Expected share of recipients who use it; the "
+                                      "budget counts amount x this per contact (default 0)."),
         },
         required=["amount"],
         examples=[{"name": "回购券", "amount": 20, "min_spend": 199, "valid_days": 7}],
@@ -530,7 +646,7 @@ def activities_schema(channels=None) -> dict:
         "oneOf": [
             _obj("State trigger", "In the segment on the as-of date.",
                  {"type": {"const": "state", "description": "Trigger kind."},
-                  "cooldown_days": _d(DAYS, "Not again within N days.")},
+                  "cooldown_days": COOLDOWN},
                  required=["type"]),
             _obj("Order-event trigger", "N days (or a window of days) after an order event.",
                  {"type": {"const": "after_order", "description": "Trigger kind."},
@@ -538,8 +654,46 @@ def activities_schema(channels=None) -> dict:
                   "days": _d(DAYS, "Exactly N days after the event (0 = same day)."),
                   "window": {"type": "array", "items": DAYS, "minItems": 2, "maxItems": 2,
                              "description": "Between [first, last] days after, inclusive; "
-                             "the contact goes once."}},
+                             "the contact goes once."},
+                  "cooldown_days": COOLDOWN},
                  required=["type", "event"]),
+            _obj("Birthday trigger", "N days before the customer's birthday (Feb 29 "
+                 "birthdays count on Feb 28 in common years). Off when shop.yaml contact."
+                 "birthday_greetings is false.",
+                 {"type": {"const": "birthday", "description": "Trigger kind."},
+                  "lead_days": LEAD_DAYS, "cooldown_days": COOLDOWN},
+                 required=["type"]),
+            _obj("Membership anniversary trigger", "N days before the anniversary of "
+                 "registered_at (from the first year on).",
+                 {"type": {"const": "membership_anniversary", "description": "Trigger kind."},
+                  "lead_days": LEAD_DAYS, "cooldown_days": COOLDOWN},
+                 required=["type"]),
+            _obj("Calendar trigger", "N days before a holiday or promotion of calendar.yaml, "
+                 "or before fixed dates.",
+                 {"type": {"const": "calendar", "description": "Trigger kind."},
+                  "holiday": _d(SLUG, "A holiday or promotion id from calendar.yaml."),
+                  "dates": {"type": "array", "items": DATE, "minItems": 1,
+                            "description": "Fixed dates (YYYY-MM-DD)."},
+                  "lead_days": LEAD_DAYS, "cooldown_days": COOLDOWN},
+                 required=["type"]),
+            _obj("Weekly trigger", "On these weekdays (new arrivals every Tuesday).",
+                 {"type": {"const": "weekly", "description": "Trigger kind."},
+                  "weekdays": _list_or_one(WEEKDAY, "Weekday(s)."),
+                  "cooldown_days": COOLDOWN},
+                 required=["type", "weekdays"]),
+            _obj("Tier upgrade trigger", "The customer reached a higher tier since the "
+                 "previous build (the latest ledger run; the day before without one).",
+                 {"type": {"const": "tier_upgrade", "description": "Trigger kind."},
+                  "cooldown_days": COOLDOWN},
+                 required=["type"]),
+            _obj("Downgrade warning trigger", "N days before the tier review date "
+                 "(tiers.yaml evaluation.review_date), for customers whose spend in the "
+                 "evaluation window ending on that date (purchases known so far) falls short "
+                 "of their tier.",
+                 {"type": {"const": "tier_downgrade_warning", "description": "Trigger kind."},
+                  "days_before": _d(DAYS, "Days before the review date.", minimum=1),
+                  "cooldown_days": COOLDOWN},
+                 required=["type", "days_before"]),
         ],
     }
     activity = _obj(
@@ -575,6 +729,15 @@ def activities_schema(channels=None) -> dict:
                 "in docs/plugins.md. Shop-wide defaults: shop.yaml channels.<channel>.",
             },
             "coupon": _coupon(),
+            "send_windows": {"type": "array", "items": SEND_WINDOW, "minItems": 1,
+                             "description": "When to send, replacing the channel's default "
+                             "windows for this activity."},
+            "budget": _obj("Activity budget", "A cost cap per build; over it, contacts are "
+                           "trimmed in the declared order.",
+                           {"cap": _d(MONEY, "Most the activity may cost in one build."),
+                            "keep_first": TRIM_ORDER},
+                           required=["cap"]),
+            "min_effect": MIN_EFFECT,
         },
         required=["id", "name", "kind", "stage", "segment", "channel"],
         examples=[{"id": "review_reward", "name": "评价有礼", "kind": "maintenance",
@@ -729,6 +892,35 @@ def sop_schema() -> dict:
 
 
 CHANNEL_KINDS = ("shop", "activities")  # kinds whose schema depends on the channels
+def calendar_schema() -> dict:
+    holiday = _obj(
+        "Holiday or promotion",
+        "A date that comes back every year, listed per year (lunar holidays move).",
+        {
+            "id": _d(SLUG, "Id, used by calendar triggers."),
+            "name": _d(NAME, "Name, e.g. 春节 or 双11."),
+            "kind": {"type": "string", "enum": ["holiday", "promotion", "member_day"],
+                     "default": "holiday", "description": "A public holiday, a platform "
+                     "promotion (618, 11.11, 12.12) or the shop's member day."},
+            "dates": {"type": "array", "items": DATE, "minItems": 1, "uniqueItems": True,
+                      "description": "Its dates, one or more per year."},
+        },
+        required=["id", "name", "dates"],
+        examples=[{"id": "double_11", "name": "双11", "kind": "promotion",
+                   "dates": ["2026-11-11", "2027-11-11"]}],
+    )
+    return _obj(
+        "Calendar",
+        "calendar.yaml: holidays, platform promotions and days without sends.",
+        {
+            "holidays": {"type": "array", "items": holiday, "description": "Dated events."},
+            "blackout_dates": {"type": "array", "items": DATE, "uniqueItems": True,
+                               "description": "Days nothing is sent; sends move to the next "
+                               "open day."},
+        },
+    )
+
+
 KINDS = {
     "shop": shop_schema,
     "tiers": tiers_schema,
@@ -737,6 +929,7 @@ KINDS = {
     "activities": activities_schema,
     "kpis": kpis_schema,
     "sop": sop_schema,
+    "calendar": calendar_schema,
 }
 
 

@@ -615,8 +615,8 @@ def sample_values(plan: Plan) -> Iterable[tuple[str, dict[str, Any]]]:
                 for p, v in PER_CUSTOMER.items():
                     if v.nullable and p.startswith("customer."):
                         values[p] = None
-            desc = (f"stage {stage.id}, {ctype}, tier {tier or 'none'}"
-                    + ("" if filled else ", empty customer fields"))
+            desc = (f"stage={stage.id}, customer_type={ctype}, tier={tier or 'none'}"
+                    + ("" if filled else ", customer fields empty"))
             yield desc, values
 
 
@@ -881,13 +881,16 @@ def over_limit(con, table: str, at: ActivityTemplates | None, parts: tuple[str, 
                            f"{sql_ident('msg_' + name)}) + {extra} > {limit})"))
     if not checks:
         return []
-    counts = con.execute(f"SELECT {', '.join(c[2] for c in checks)} FROM {table}").fetchone()
+    counts = con.execute(f"SELECT count(*), {', '.join(c[2] for c in checks)} "
+                         f"FROM {table}").fetchone()
     out = []
-    for (lp, limit, _), n in zip(checks, counts):
+    for (lp, limit, _), n in zip(checks, counts[1:]):
         if n:
             out.append(lp.source.diag(
-                1, "W520", f"{n} {at.channel.name} {lp.part.name}s of activity "
-                f"'{at.activity.id}' are longer than {limit} characters with the real data"))
+                1, "W520", f"{n} of {counts[0]} {at.channel.name} {lp.part.name} messages of "
+                f"activity '{at.activity.id}' are longer than {limit} characters with the "
+                "real data", "a value longer than the plausible ones validate assumes "
+                "(docs/plugins.md); shorten the template or raise the limit"))
     return out
 
 

@@ -96,6 +96,30 @@ def _month_day_is(column: str, target: date) -> exp.Expression:
     return same
 
 
+def _qcol(name: str, table: str | None) -> exp.Column:
+    return exp.column(name, table=table, quoted=True)
+
+
+def order_condition(t: Trigger, purchase_statuses: tuple[str, ...], as_of: date,
+                    orders: str | None = None, customers: str | None = None) -> exp.Expression:
+    """The orders an `after_order` trigger refers to, as a condition on `orders` columns.
+
+    `orders`/`customers` qualify the columns when used in a join; first/last purchase
+    events compare the paid date with the customer's first/last purchase date. Only
+    orders whose status counts as a purchase count, except for `ordered_unpaid`.
+    """
+    lo, hi = _date(as_of - timedelta(days=t.last_day)), _date(as_of - timedelta(days=t.first_day))
+    purchase = _qcol("status", orders).isin(*map(exp.Literal.string, purchase_statuses))
+    if t.event in ("first_purchase", "last_purchase"):
+        day = exp.cast(_qcol("paid_at", orders), "DATE")
+        return exp.and_(purchase, day.eq(_qcol(f"{t.event}_date", customers)),
+                        exp.Between(this=day, low=lo, high=hi))
+    day = exp.cast(_qcol(_EVENT_COLUMN[t.event], orders), "DATE")
+    status = (_qcol("status", orders).eq(exp.Literal.string("unpaid"))
+              if t.event == "ordered_unpaid" else purchase)
+    return exp.and_(status, exp.Between(this=day, low=lo, high=hi))
+
+
 @dataclass
 class TriggerContext:
     """What conditions need beyond the trigger: the date, purchases, the calendar."""
@@ -111,17 +135,12 @@ def trigger_condition(t: Trigger, ctx: TriggerContext) -> exp.Expression:
     if t.type == "state":
         return exp.true()
     if t.type == "after_order":
-        lo, hi = as_of - timedelta(days=t.last_day), as_of - timedelta(days=t.first_day)
         if t.event in ("first_purchase", "last_purchase"):
+            lo, hi = as_of - timedelta(days=t.last_day), as_of - timedelta(days=t.first_day)
             return exp.Between(this=_col(f"{t.event}_date"), low=_date(lo), high=_date(hi))
-        day = exp.cast(_col(_EVENT_COLUMN[t.event]), "DATE")
-        if t.event == "ordered_unpaid":
-            status = _col("status").eq(exp.Literal.string("unpaid"))
-        else:
-            status = _col("status").isin(*map(exp.Literal.string, ctx.purchase_statuses))
-        orders = (exp.select(_col("customer_id")).from_("orders")
-                  .where(exp.and_(status, exp.Between(this=day, low=_date(lo), high=_date(hi)))))
-        return _col("customer_id").isin(query=orders)
+        cond = order_condition(t, ctx.purchase_statuses, as_of)
+        return _col("customer_id").isin(query=exp.select(_col("customer_id")).from_("orders")
+                                        .where(cond))
     if t.type == "birthday":
         return _month_day_is("birthday", as_of + timedelta(days=t.lead_days))
     if t.type == "membership_anniversary":

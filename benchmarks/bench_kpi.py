@@ -53,17 +53,24 @@ def project(n: int, orders: float, events: float) -> tuple[Path, float | None]:
     return root, time.perf_counter() - start
 
 
-def end_to_end(root: Path, period: str, date_from: str) -> tuple[float, float, int]:
-    """Wall seconds, peak RSS (MiB) and output rows of `crmspec kpi` in a child process."""
+def _cpu(who: int) -> float:
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
+def end_to_end(root: Path, period: str, date_from: str) -> tuple[float, float, float, int]:
+    """Wall and CPU seconds, peak RSS (MiB) and output rows of `crmspec kpi` in a child
+    process."""
     cmd = [sys.executable, "-m", "crmspec", "kpi", "--project", str(root), "--period", period,
            "--from", date_from, "--format", "csv"]
-    start = time.perf_counter()
+    cpu0, start = _cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"failed: {' '.join(cmd)}\n{proc.stderr[-3000:]}")
+    cpu = _cpu(resource.RUSAGE_CHILDREN) - cpu0
     rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return wall, rss, proc.stdout.count("\n") - 1
+    return wall, cpu, rss, proc.stdout.count("\n") - 1
 
 
 def in_process(root: Path, period: str, years: int) -> dict:
@@ -71,20 +78,23 @@ def in_process(root: Path, period: str, years: int) -> dict:
     from crmspec.kpi import compute, make_period, report_periods, shift
 
     con = duckdb.connect()
-    start = time.perf_counter()
+    cpu0, start = _cpu(resource.RUSAGE_SELF), time.perf_counter()
     plan, _, data, _ = prepare(root, None, con)
     prepare_s = time.perf_counter() - start
+    prepare_cpu = _cpu(resource.RUSAGE_SELF) - cpu0
     periods = report_periods(period, data.as_of, data.as_of - timedelta(days=365 * years))
     before = make_period(shift(periods[0].start, period, -1), period)
     timings: dict[str, float] = {}
-    start = time.perf_counter()
+    cpu0, start = _cpu(resource.RUSAGE_SELF), time.perf_counter()
     rows = compute(con, plan, data.as_of, period, [before] + periods, timings=timings)
     kpi_s = time.perf_counter() - start
+    kpi_cpu = _cpu(resource.RUSAGE_SELF) - cpu0
     purchases = con.execute("SELECT count(*) FROM kpi_purchases").fetchone()[0]
     cps = con.execute("SELECT count(*) FROM kpi_cp").fetchone()[0]
     return {"as_of": data.as_of.isoformat(), "rows": data.rows, "periods": len(periods),
             "kpis": len(plan.kpis), "output_rows": len(rows), "purchases": purchases,
             "customer_periods": cps, "prepare_s": prepare_s, "kpi_s": kpi_s,
+            "prepare_cpu_s": prepare_cpu, "kpi_cpu_s": kpi_cpu,
             "timings": timings, "first_period": periods[0].start.isoformat()}
 
 
@@ -100,8 +110,10 @@ def main() -> None:
 
     root, gen_s = project(args.customers, args.orders_per_customer, args.events_per_customer)
     r = in_process(root, args.period, args.years)
-    wall, rss, out_rows = end_to_end(root, args.period, r["first_period"])
-    r.update(generate_s=gen_s, end_to_end_s=wall, peak_rss_mib=rss, cli_rows=out_rows,
+    wall, cpu, rss, out_rows = end_to_end(root, args.period, r["first_period"])
+    r.update(generate_s=gen_s, end_to_end_s=wall, end_to_end_cpu_s=cpu, peak_rss_mib=rss,
+             cli_rows=out_rows, load_average=Path("/proc/loadavg").read_text().split()[:3]
+             if Path("/proc/loadavg").exists() else None,
              threads=duckdb.connect().execute("SELECT current_setting('threads')").fetchone()[0])
     if args.json:
         print(json.dumps(r, indent=2, default=str))
@@ -114,13 +126,17 @@ def main() -> None:
     print(f"{r['periods']} {args.period}s from {r['first_period']} x {r['kpis']} KPIs "
           f"= {r['output_rows']:,} rows; {r['purchases']:,} purchases, "
           f"{r['customer_periods']:,} customer-periods")
-    print(f"crmspec kpi end to end: {wall:.1f} s, peak RSS {rss:,.0f} MiB "
-          f"({out_rows:,} CSV rows)")
-    print(f"in process: prepare (validate, attach, clean) {r['prepare_s']:.1f} s; "
-          f"KPIs {r['kpi_s']:.1f} s, of which:")
+    print(f"crmspec kpi end to end: {wall:.1f} s wall, {cpu:.1f} s CPU, peak RSS "
+          f"{rss:,.0f} MiB ({out_rows:,} CSV rows)")
+    print(f"in process: prepare (validate, attach, clean) {r['prepare_s']:.1f} s wall "
+          f"({r['prepare_cpu_s']:.1f} s CPU); KPIs {r['kpi_s']:.1f} s wall "
+          f"({r['kpi_cpu_s']:.1f} s CPU), of which (wall):")
     steps = sorted(r["timings"].items(), key=lambda kv: -kv[1])
     for name, secs in steps:
         print(f"  {secs:6.2f} s  {name}")
+    if r["load_average"]:
+        print("load average after the run: " + " ".join(r["load_average"]) + " (other "
+              "processes on the machine inflate wall times)")
 
 
 if __name__ == "__main__":

@@ -349,12 +349,40 @@ def _last_of_day(extra: str) -> str:
     return f"(next_d IS NULL OR next_d > d) AND {extra}"
 
 
-def _band_intervals(lo: int, hi: int | None, customers: str) -> str:
-    """Days on which a purchase is the customer's last and puts them in band [lo, hi)."""
-    end = "next_d - 1" if hi is None else \
-        f"CASE WHEN next_d IS NULL THEN d + {int(hi) - 1} ELSE least(d + {int(hi) - 1}, next_d - 1) END"
-    return (f"SELECT '' AS grp, d + {int(lo)} AS lo, {end} AS hi FROM kpi_purchases "
-            f"WHERE {_last_of_day(_type_filter('n', customers, 1))}")
+class Recency:
+    """Customers by days since their last purchase, per period: those in a band [lo, hi)
+    are those at lo days or more minus those at hi days or more, so every band of every
+    KPI comes from one sweep per distinct boundary (and point in time), split by type:
+    new (1 purchase) or returning (2+), as of that point."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, unit: str):
+        self.con, self.unit = con, unit
+        self._cache: dict[tuple[int, bool], dict[tuple[date, str], int]] = {}
+
+    def _at_least(self, days: int, at_start: bool) -> dict[tuple[date, str], int]:
+        key = (int(days), at_start)
+        if key not in self._cache:
+            # a purchase is the customer's last from its day to the day before the next
+            # one; the customer has been `days` days or more without buying from d + days
+            intervals = (f"SELECT CASE WHEN n = 1 THEN 'new' ELSE 'returning' END AS grp, "
+                         f"d + {int(days)} AS lo, next_d - 1 AS hi FROM kpi_purchases "
+                         f"WHERE {_last_of_day('true')}")
+            self._cache[key] = _sweep(self.con, intervals, self.unit, at_start)
+        return self._cache[key]
+
+    def band(self, lo: int, hi: int | None, customers: str, at_start: bool
+             ) -> dict[date, int]:
+        """Per period start: customers (all/new/returning) in [lo, hi) at the start of the
+        period (at_start) or at its end."""
+        types = ("new", "returning") if customers == "all" else (customers,)
+        out: dict[date, int] = {}
+        for bound, sign in ((lo, 1), (hi, -1)):
+            if bound is None:
+                continue
+            for (start, grp), n in self._at_least(bound, at_start).items():
+                if grp in types:
+                    out[start] = out.get(start, 0) + sign * n
+        return out
 
 
 def _tier_intervals(plan: Plan, customers: str) -> str:
@@ -462,8 +490,9 @@ def compute(con: duckdb.DuckDBPyConnection, plan: Plan, as_of: date, unit: str,
     create_customer_periods(con, unit, periods[0].start, periods[-1].end)
     lap("customer_periods")
     rows: list[KpiRow] = []
+    recency = Recency(con, unit)
     for k in kpis:
-        rows += _compute_one(con, plan, as_of, unit, periods, k)
+        rows += _compute_one(con, plan, as_of, unit, periods, k, recency)
         lap(f"kpi:{k.id}")
     order = {k.id: i for i, k in enumerate(kpis)}
     rows.sort(key=lambda r: (r.start, order[r.kpi], _group_rank(plan, r.group)))
@@ -471,7 +500,7 @@ def compute(con: duckdb.DuckDBPyConnection, plan: Plan, as_of: date, unit: str,
 
 
 def _compute_one(con, plan: Plan, as_of: date, unit: str, periods: list[Period],
-                 k: Kpi) -> list[KpiRow]:
+                 k: Kpi, recency: Recency) -> list[KpiRow]:
     p, m = k.params, k.metric
     customers = p.get("customers", "all")
     kind = UNITS[m]
@@ -491,16 +520,15 @@ def _compute_one(con, plan: Plan, as_of: date, unit: str, periods: list[Period],
     elif m == "sleeping_members":
         lo = p.get("from_days", SLEEPING_DEFAULT[0])
         hi = p.get("to_days", SLEEPING_DEFAULT[1] if "from_days" not in p else None)
-        counts = _sweep(con, _band_intervals(lo, hi, customers), unit, at_start=False)
+        counts = recency.band(lo, hi, customers, at_start=False)
         for per in periods:
-            values[(per.start, None)] = (counts.get((per.start, ""), 0), None)
+            values[(per.start, None)] = (counts.get(per.start, 0), None)
     else:
         where, num, den = _cp_metric(k)
         found = _cp_query(con, where, num, den)
         if m == "stage_purchase_rate":
-            base = _sweep(con, _band_intervals(p["from_days"], p.get("to_days"), customers),
-                          unit, at_start=True)
-            found = {s: (v[0], base.get((s, ""), 0)) for s, v in found.items()}
+            base = recency.band(p["from_days"], p.get("to_days"), customers, at_start=True)
+            found = {s: (v[0], base.get(s, 0)) for s, v in found.items()}
         for per in periods:
             numv, denv = found[per.start]
             if den is None and m != "stage_purchase_rate":

@@ -4,13 +4,15 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# What a build leaves in a project (outputs, the ledger): never part of a fixture copy.
+BUILD_LEFTOVERS = shutil.ignore_patterns("out", "state", ".out.*")
 
 
 @pytest.fixture
 def tiny(tmp_path) -> Path:
     """A copy of the hand-made tiny shop (answers worked out by hand in test_build_tiny)."""
     dest = tmp_path / "tiny"
-    shutil.copytree(FIXTURES / "tiny", dest)
+    shutil.copytree(FIXTURES / "tiny", dest, ignore=BUILD_LEFTOVERS)
     return dest
 
 
@@ -19,7 +21,7 @@ def channels_shop(tmp_path) -> Path:
     """A copy of the channels fixture: the tiny shop's customers, one templated activity per
     built-in channel (golden files in tests/golden_channels)."""
     dest = tmp_path / "channels"
-    shutil.copytree(FIXTURES / "channels", dest)
+    shutil.copytree(FIXTURES / "channels", dest, ignore=BUILD_LEFTOVERS)
     return dest
 
 

@@ -58,8 +58,11 @@ def test_counts_per_stage_type_tier_and_segment(tiny):
 
 
 def test_send_lists_exact_rows(tiny):
-    """The audience lists (who and why). The tiny plan has no message templates, so no
-    channel send files are written (W518); tests/test_channels.py covers those."""
+    """The audience lists (who and why) and the SMS gateway files.
+
+    2026-03-01 is a Sunday: SMS go out on Monday 03-02, care messages at 08:00 (around
+    commuting hours), marketing at 10:00 (working hours).
+    """
     out = tiny / "out"
     build(tiny)
     reminder = rows(out / "audience/payment_reminder.csv")
@@ -68,7 +71,16 @@ def test_send_lists_exact_rows(tiny):
         "address": "13800000008", "segment": "unpaid_today", "stage": "potential",
         "customer_type": "potential", "tier": "", "purchases": "0", "spend": "0.00",
         "days_since_last_purchase": "", "r": "", "f": "", "m": "",
+        "scheduled_at": "2026-03-02 08:00",
     }]
+    # a service message: signature added, no opt-out suffix; 33 characters = 1 segment
+    assert rows(out / "sms/payment_reminder.csv") == [{
+        "phone": "13800000008",
+        "content": "【小测试店】亲，您在小测试店的订单还未付款，库存有限，请尽快完成支付哦",
+        "scheduled_at": "2026-03-02 08:00", "segments": "1"}]
+    assert [(r["phone"], r["content"], r["scheduled_at"]) for r in rows(out / "sms/winback.csv")
+            ] == [(f"1380000000{i}", "【小测试店】亲，好久不见！小测试店送您10元回归券，7天内有效 回T退订",
+                   "2026-03-02 10:00") for i in (4, 5, 6)]
     # paid 3-6 days before 2026-03-01: c02 (02-23), c12 (02-24, opted out), c13 (bad phone)
     assert [r["customer_id"] for r in rows(out / "audience/review_invite.csv")] == ["c02"]
     assert [(r["customer_id"], r["address"]) for r in rows(out / "audience/cart_recovery.csv")] == [
@@ -88,11 +100,16 @@ def test_manifest_lists_counts_and_files(tiny):
     assert review == {
         "id": "review_invite", "name": "评价邀请", "kind": "maintenance", "channel": "sms",
         "segment": "after_sale_all", "eligible": 3,
-        "suppressed": {"invalid_address": 1, "opted_out": 1}, "sent": 1,
-        "files": ["audience/review_invite.csv"], "template": None,
-        "message": {"parts": [], "renderings": 0}, "cost": None,
-        "not_written": "the activity has no template (add `template: <name>`)",
+        "suppressed": {"invalid_address": 1, "opted_out": 1}, "sent": 1, "control": 0,
+        "files": ["sms/review_invite.csv", "audience/review_invite.csv"],
+        "template": "review_invite", "message": {"parts": ["text"], "renderings": 1},
+        "cost": {"unit": "segment", "units": 1, "unit_price": 0.05, "total": 0.05,
+                 "currency": "CNY"},
+        "not_written": None,
     }
+    # 9 SMS (1 + 1 + 4 + 3) at 0.05 and 2 emails at 0.01
+    assert m["costs"] == {"currency": "CNY", "by_channel": {"email": 0.02, "sms": 0.45},
+                          "total": 0.47, "month_to_date": 0.47, "monthly_cap": None}
     assert [a["id"] for a in m["activities"]] == [
         "payment_reminder", "review_invite", "cart_recovery", "active_care", "winback"]
     assert m["data_problems"] == [{

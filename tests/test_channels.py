@@ -13,10 +13,12 @@ and read the diff: the expected rows were checked by hand (see the comments belo
 
 import json
 import os
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+
+from crmspec.schedule import first_slot, windows_for
 
 from crmspec.build import build
 from crmspec.channels import builtin_channels
@@ -71,9 +73,10 @@ def test_hand_checked_rows(built):
     """A few rows worked out by hand from the fixture, independent of the golden files."""
     out = built.out_dir
     sms = (out / "sms/winback.csv").read_text(encoding="utf-8").splitlines()
-    # c05: O'Brien, vip2 (高级会员, discount 0.9 -> 9折), 90 days; marketing: 10:00, opt-out
+    # c05: O'Brien, vip2 (高级会员, discount 0.9 -> 9折), 90 days; marketing, opt-out;
+    # 2026-03-01 is a Sunday: marketing SMS wait for Monday 10:00
     assert sms[2] == ("13800000005,【小测试店】好久不见，O'Brien！高级会员9折特权等你回来，"
-                      "已90天未见 回T退订,2026-03-01 10:00,1")
+                      "已90天未见 回T退订,2026-03-02 10:00,1")
     email = (out / "email/cart_recovery.csv").read_text(encoding="utf-8")
     # sina.com is in shop.yaml's ad_domains: (AD); the name is HTML-escaped in html only
     assert email.startswith('email,subject,html,text,preheader\nc09@sina.com,"(AD)<李>&""四""，')
@@ -131,13 +134,15 @@ def test_declared_windows_costs_and_fields():
         "wechat": ("wechat_openid", "message", 0.0), "wangwang": ("nick", "message", 0.0),
         "parcel": ("customer_id", "unit", 0.0), "phone": ("phone", "call", 0.0)}
     sms = ch["sms"]
-    assert sms.scheduled_at("marketing", date(2026, 7, 1)) == "2026-07-01 10:00"
-    assert sms.scheduled_at("maintenance", date(2026, 7, 1)) == "2026-07-01 08:00"
+    # 2026-07-01 is a Wednesday: marketing SMS from 10:00, care SMS from 08:00
+    assert first_slot(date(2026, 7, 1), windows_for("marketing", sms.windows)) == datetime(
+        2026, 7, 1, 10, 0)
+    assert first_slot(date(2026, 7, 1), windows_for("maintenance", sms.windows)) == datetime(
+        2026, 7, 1, 8, 0)
     assert all(w.days == (1, 2, 3, 4, 5) for w in sms.windows)
     email = ch["email"].first_window("marketing")
     assert (email.days, email.start, email.end) == ((2, 3, 4), "08:00", "10:00")
-    assert ch["parcel"].windows == () and ch["parcel"].scheduled_at("marketing",
-                                                                   date(2026, 7, 1)) == "2026-07-01"
+    assert ch["parcel"].windows == ()
 
 
 def test_activity_options_override_shop_defaults_which_override_channel_defaults(channels_shop):

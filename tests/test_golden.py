@@ -8,6 +8,8 @@ Each folder under tests/golden/ is one case:
              the runner adds `--project <the case folder>`
   plugins/   local plugins of the shop, for plugin cases
   env        optional: KEY=VALUE lines set in the environment (e.g. CRMSPEC_PLUGINS)
+  before     optional: CLI commands (one per line) run first, their output ignored, e.g.
+             a build that records a ledger run for a later command to read
   expected   `exit: N` on the first line, then what the command printed: stdout, then
              stderr, with the case folder's absolute path written as `<case>` and
              trailing blanks of each line removed
@@ -26,6 +28,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 from pathlib import Path
 
 import pytest
@@ -57,13 +60,21 @@ def _runner() -> CliRunner:
         return CliRunner()  # click >= 8.2 keeps them apart
 
 
-def run_case(case: Path) -> str:
+def run_case(case: Path, work: Path) -> str:
+    """Run the case on a copy in `work` (so builds may write), shown as `<case>`."""
+    shutil.copytree(case, work)
     args = shlex.split((case / "cmd").read_text(encoding="utf-8"))
     env = dict(ENV)
     if (case / "env").is_file():
         for line in (case / "env").read_text(encoding="utf-8").splitlines():
             key, _, value = line.partition("=")
             env[key] = value
+    if (case / "before").is_file():
+        for line in (case / "before").read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                _runner().invoke(main, [*shlex.split(line), "--project", str(work)], env=env,
+                                 catch_exceptions=False)
+    case = work
     result = _runner().invoke(main, [*args, "--project", str(case)], env=env,
                               catch_exceptions=False)
     output = result.stdout + result.stderr
@@ -75,9 +86,9 @@ def run_case(case: Path) -> str:
 
 
 @pytest.mark.parametrize("name", CASES)
-def test_golden(name: str) -> None:
+def test_golden(name: str, tmp_path: Path) -> None:
     case = GOLDEN / name
-    actual = run_case(case)
+    actual = run_case(case, tmp_path / name)
     expected_file = case / "expected"
     if UPDATE:
         expected_file.write_text(actual, encoding="utf-8", newline="\n")
@@ -103,5 +114,6 @@ def test_cases_leave_no_files_behind() -> None:
     """Dry runs write nothing: a case folder holds only what was committed."""
     for name in CASES:
         extra = [p.name for p in (GOLDEN / name).iterdir()
-                 if p.name not in ("plans", "data", "plugins", "env", "cmd", "expected")]
+                 if p.name not in ("plans", "data", "plugins", "env", "cmd", "expected",
+                                   "before")]
         assert extra == [], f"{name}: {extra}"

@@ -58,13 +58,12 @@ def test_register_channels_adds_a_channel_usable_in_plans(tiny):
     pm = manager(tiny)
     channels = collect_channels(pm)
     assert sorted(channels) == ["email", "memo", "parcel", "phone", "sms", "wangwang", "wechat"]
-    (tiny / "plans/templates").mkdir()
     (tiny / "plans/templates/care.memo.j2").write_text("{{ stage.name }}，{{ customer.id }}\n",
                                                        encoding="utf-8")
     acts = (tiny / "plans/activities.yaml").read_text(encoding="utf-8")
-    acts = acts.replace("    segment: active_not_fans\n    channel: sms\n",
-                        "    segment: active_not_fans\n    channel: memo\n    template: care\n"
-                        "    channel_options: {prefix: 关怀}\n")
+    acts = acts.replace("    template: active_care\n", "    template: care\n").replace(
+        "    segment: active_not_fans\n    channel: sms\n",
+        "    segment: active_not_fans\n    channel: memo\n    channel_options: {prefix: 关怀}\n")
     (tiny / "plans/activities.yaml").write_text(acts, encoding="utf-8")
     result = build(tiny, pm=manager(tiny))
     with open(result.out_dir / "memo/active_care.csv", encoding="utf-8", newline="") as f:
@@ -80,7 +79,7 @@ def test_register_channels_adds_a_channel_usable_in_plans(tiny):
     (tiny / "plans/activities.yaml").write_text(bad, encoding="utf-8")
     v = validate_project(tiny, manager(tiny))
     assert [d.text() for d in v.diagnostics] == [
-        "plans/activities.yaml:30:23: error[E202]: unknown key 'prefx'\n"
+        "plans/activities.yaml:33:23: error[E202]: unknown key 'prefx'\n"
         "  hint: did you mean 'prefix'?"]
 
 
@@ -91,7 +90,7 @@ def test_validate_plan_diagnostics_are_reported_with_the_plan_line(tiny):
                                                 encoding="utf-8")
     v = validate_project(tiny, manager(tiny))
     assert [d.text() for d in v.diagnostics] == [
-        "plans/activities.yaml:30:11: warning[W901]: activity 'winback' shouts"]
+        "plans/activities.yaml:35:11: warning[W901]: activity 'winback' shouts"]
 
 
 @covers("prepare_connection")
@@ -115,11 +114,11 @@ def test_prepare_jinja_environment_adds_filters(tiny):
     env = make_environment(tiny, collect_channels(pm), pm, None)
     assert env.from_string("{{ '好' | shout }}").render() == "好!"
     # and templates using the filter validate
-    (tiny / "plans/templates").mkdir()
+    (tiny / "plans/templates/winback.sms.j2").unlink()  # replaced by w
     (tiny / "plans/templates/w.sms.j2").write_text("{{ shop.name | shout }}\n", encoding="utf-8")
     acts = (tiny / "plans/activities.yaml").read_text(encoding="utf-8")
     (tiny / "plans/activities.yaml").write_text(
-        acts.replace("    segment: lapsed\n", "    segment: lapsed\n    template: w\n"),
+        acts.replace("    template: winback\n", "    template: w\n"),
         encoding="utf-8")
     assert validate_project(tiny, manager(tiny)).diagnostics == []
     # without the plugin the filter is unknown: an error at the template line

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmspec.build import prepare
+from crmspec.build import decide_contacts, prepare
 from crmspec.channels import builtin_channels
 from crmspec.cli import main
 from crmspec.plugins import get_plugin_manager
@@ -237,6 +237,7 @@ def test_fixture_messages_equal_per_customer_rendering(channels_shop):
     try:
         p = prepare(channels_shop, None, con, pm=pm)
         run_plan(con, p.compiled, p.plan)
+        decide_contacts(con, p.plan, p.compiled, p.templates)  # creates `sends`
         checked = 0
         for ca in p.compiled.activities:
             at = p.templates[ca.activity.id]

@@ -25,11 +25,29 @@ from crmspec import __version__
 from crmspec.compile import CompiledPlan, compile_plan
 from crmspec.diagnostics import Diagnostic, PlanError, has_errors
 from crmspec.model import Plan
-from crmspec.outputs import ActivityOutput, atomic_dir, write_json, write_outputs
+from crmspec.contacts import apply_budgets, apply_limits, rules_for
+from crmspec.ledger import attach_ledger, check_order, history_view, record_run
+from crmspec.outputs import (
+    ActivityOutput,
+    Rendered,
+    activity_options,
+    atomic_dir,
+    cost_sql,
+    not_ready,
+    render_activity,
+    write_activity,
+    write_json,
+)
+from crmspec.report import contact_report, power_warnings
 from crmspec.plugins import call_hook, channel_set, get_plugin_manager
 from crmspec.project import PLAN_DIR
-from crmspec.run import RunResult, run_plan
-from crmspec.sources import AttachedData, attach, problems_as_diagnostics
+from crmspec.run import RunResult, count_activities, run_plan
+from crmspec.sources import (
+    AttachedData,
+    attach,
+    attach_suppressions,
+    problems_as_diagnostics,
+)
 from crmspec.templates import ActivityTemplates, template_needs
 from crmspec.validate import Validation, validate_project
 
@@ -89,9 +107,13 @@ class Prepared:
 
 
 def prepare(root: Path, as_of: date | None, con: duckdb.DuckDBPyConnection, strict: bool = False,
-            notes: list[str] | None = None, pm: pluggy.PluginManager | None = None
-            ) -> Prepared:
-    """Everything up to running: plan, data attached as of the date, compiled SQL."""
+            notes: list[str] | None = None, pm: pluggy.PluginManager | None = None,
+            record: bool = False) -> Prepared:
+    """Everything up to running: plan, data and ledger attached as of the date, compiled SQL.
+
+    `record`: the build will record its run in the ledger (attached writable, created if
+    absent); otherwise the ledger is only read.
+    """
     pm = pm if pm is not None else get_plugin_manager(root)
     validation = open_plan(root, pm)
     plan, channels = validation.plan, validation.channels
@@ -107,18 +129,24 @@ def prepare(root: Path, as_of: date | None, con: duckdb.DuckDBPyConnection, stri
     data_diags = problems_as_diagnostics(data.problems, plan.shop.data.src, strict)
     if strict and has_errors(data_diags):
         raise PlanError(data_diags)
+    attach_ledger(con, root / plan.shop.ledger_path, read_only=not record)
+    attach_suppressions(con, plan.shop.data, root)
+    previous = con.execute("SELECT max(as_of) FROM ledger.runs WHERE as_of < ?",
+                           [data.as_of]).fetchone()[0]
     call_hook(pm, "prepare_connection", con=con, plan=plan)
-    compiled = compile_plan(plan, data.as_of, channels)
+    compiled = compile_plan(plan, data.as_of, channels, previous)
     return Prepared(plan, compiled, data, validation.diagnostics + data_diags,
                     validation.templates)
 
 
 def build(root: Path, as_of: date | None = None, out: Path | None = None, strict: bool = False,
           dry_run: bool = False, progress: Callable[[str], None] | None = None,
-          pm: pluggy.PluginManager | None = None) -> BuildResult:
+          pm: pluggy.PluginManager | None = None, force: bool = False) -> BuildResult:
     """Build the plan of the project at `root`; raises PlanError on any blocking problem.
 
-    `pm`: the plugin manager to use (default: `get_plugin_manager(root)`).
+    `pm`: the plugin manager to use (default: `get_plugin_manager(root)`). A dry run
+    reads the ledger but records nothing and writes no files; `force` allows a build
+    dated before the latest recorded run.
     """
     say = progress or (lambda _msg: None)
     notes: list[str] = []
@@ -126,31 +154,74 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
     owners = channel_set(pm).owner
     con = duckdb.connect()
     try:
-        p = prepare(root, as_of, con, strict, notes, pm)
+        p = prepare(root, as_of, con, strict, notes, pm, record=not dry_run)
         plan, compiled, data = p.plan, p.compiled, p.data
         for n in notes:
             say(n)
+        if not dry_run:
+            check_order(con, data.as_of, force, plan.shop.src.at("ledger")
+                        if plan.shop.src.at("ledger").exists() else plan.shop.src)
         say(f"running the plan as of {data.as_of.isoformat()}")
         result = run_plan(con, compiled, plan)
+        rendered = decide_contacts(con, plan, compiled, p.templates)
+        result.activities = count_activities(con, compiled)
         manifest = _manifest(plan, root, data, result)
+        manifest.update(contact_report(con, plan, compiled, data.as_of))
+        warnings = p.warnings + power_warnings(plan, result)
+
+        def write(folder: Path | None) -> dict[str, ActivityOutput]:
+            return {ca.activity.id: write_activity(
+                        con, plan, ca, p.templates.get(ca.activity.id), rendered[ca.activity.id],
+                        folder, data.as_of, owners.get(ca.channel.name), root)
+                    for ca in compiled.activities}
+
         out_dir = None
         if dry_run:
-            outputs = write_outputs(con, plan, compiled, p.templates, None, owners, root)
+            outputs = write(None)
+            _add_outputs(manifest, outputs)
         else:
             out_dir = (out or root / "out").resolve()
             with atomic_dir(out_dir) as tmp:
-                outputs = write_outputs(con, plan, compiled, p.templates, tmp, owners, root)
+                outputs = write(tmp)
                 _add_outputs(manifest, outputs)
                 write_json(tmp / "manifest.json", manifest)
-        if dry_run:
-            _add_outputs(manifest, outputs)
-        warnings = p.warnings + [w for o in outputs.values() for w in o.warnings]
+                # Last step before the swap: a crash before it leaves both the ledger and
+                # the outputs as they were; after it, re-running the date replaces the run.
+                record_run(con, data.as_of, "decisions", manifest["plan_hash"],
+                           data.fingerprint)
+        warnings += [w for o in outputs.values() for w in o.warnings]
         build_result = BuildResult(data.as_of, out_dir, manifest, result, plan, warnings, notes)
     finally:
         con.close()
     if out_dir is not None:
         call_hook(pm, "build_finished", result=build_result)
     return build_result
+
+
+def decide_contacts(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: CompiledPlan,
+                    templates: dict) -> dict[str, Rendered]:
+    """The contact plan: limits, render the survivors' messages, cost them, budgets and
+    control groups. Leaves `sends` (the final decisions) and the rendered rows."""
+    options = {ca.activity.id: activity_options(plan, ca, templates.get(ca.activity.id))
+               for ca in compiled.activities}
+    unsendable = {ca.activity.id: not_ready(plan, ca, templates.get(ca.activity.id))
+                  for ca in compiled.activities}
+    rules = rules_for(plan, compiled, options, unsendable)
+    history_view(con, compiled.as_of)
+    apply_limits(con, rules, compiled.as_of)
+    con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * EXCLUDE (reason, status), "
+                "coalesce(reason, 'send') AS status FROM decisions_pre")
+    rendered = {ca.activity.id: render_activity(con, plan, ca, templates.get(ca.activity.id),
+                                                compiled.as_of)
+                for ca in compiled.activities}
+    costs = [cost_sql(plan, ca, rendered[ca.activity.id]) for ca in compiled.activities]
+    con.execute("CREATE OR REPLACE TEMP TABLE row_costs AS "
+                + ("\nUNION ALL\n".join(costs) if costs else
+                   "SELECT NULL::VARCHAR AS activity_id, NULL::VARCHAR AS customer_id, "
+                   "NULL::DOUBLE AS cost WHERE false"))
+    apply_budgets(con, rules, compiled.as_of, costs="row_costs")
+    con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * FROM decisions")
+    return rendered
 
 
 def _add_outputs(manifest: dict, outputs: dict[str, ActivityOutput]) -> None:
@@ -182,6 +253,7 @@ def _manifest(plan: Plan, root: Path, data: AttachedData, result: RunResult) -> 
                 "eligible": c.eligible,
                 "suppressed": c.suppressed,
                 "sent": c.sent,
+                "control": c.control,
                 "files": [],
             }
             for c in result.activities

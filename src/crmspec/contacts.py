@@ -20,6 +20,9 @@ is the one a row keeps (so `crmspec explain` can say exactly why):
 10. control group              control          (hash of salt, activity and customer)
 11. otherwise                  send
 
+(`not_sent` marks the contacts of an activity whose channel cannot write a send file,
+e.g. it has no template: they are listed for review, not contacted and not recorded.)
+
 Service activities (`service: true`) skip steps 3, 4, 6, 7 and the trims of 8-9 (their
 cost still counts towards the month). When limits force a choice, higher `priority`
 wins, then the activity id in alphabetical order: ties are broken the same way on every
@@ -30,12 +33,13 @@ was not contacted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import duckdb
 
 STATUS_ORDER = ("send", "control", "opted_out", "no_address", "invalid_address",
-                "do_not_contact", "open_refund", "global_holdout", "cooldown", "channel_limit",
+                "do_not_contact", "open_refund", "global_holdout", "cooldown", "not_sent",
+                "channel_limit",
                 "contact_limit", "stage_limit", "budget_activity", "budget_month")
 
 TRIM_COLUMNS = ("spend", "purchases", "days_since_last_purchase", "r", "f", "m")
@@ -60,6 +64,8 @@ class ActivityRule:
     budget_cap: float | None = None
     trim_by: str = "spend"
     trim_desc: bool = True
+    scheduled_at: datetime | None = None  # the first send slot (crmspec.schedule)
+    not_sent: bool = False  # the channel cannot write a send file (no template...)
 
 
 @dataclass(frozen=True)
@@ -105,12 +111,13 @@ def _rules_table(con: duckdb.DuckDBPyConnection, rules: ContactRules) -> None:
     con.execute("""CREATE OR REPLACE TEMP TABLE activity_rules (
         activity_id VARCHAR, kind VARCHAR, service BOOLEAN, priority INTEGER, holdout DOUBLE,
         once_within_days INTEGER, unit_cost DOUBLE, budget_cap DOUBLE, trim_by VARCHAR,
-        trim_desc BOOLEAN)""")
+        trim_desc BOOLEAN, scheduled_at TIMESTAMP, not_sent BOOLEAN)""")
     if rules.activities:
         con.executemany(
-            "INSERT INTO activity_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO activity_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(a.activity_id, a.kind, a.service, a.priority, a.holdout, a.once_within_days,
-              a.unit_cost, a.budget_cap, a.trim_by, a.trim_desc) for a in rules.activities])
+              a.unit_cost, a.budget_cap, a.trim_by, a.trim_desc, a.scheduled_at, a.not_sent)
+             for a in rules.activities])
     con.execute("CREATE OR REPLACE TEMP TABLE stage_rules (stage VARCHAR, from_days INTEGER, "
                 "contacts_max INTEGER)")
     if rules.stages:
@@ -152,7 +159,14 @@ def _allowed(windows: list[Window], alias: str) -> str:
 
 
 def decide(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date) -> None:
-    """Create `decisions` from `candidates`, `features`, `history` and `suppressions`."""
+    """Create `decisions` from `candidates`, `features`, `history` and `suppressions`,
+    costing every contact at its activity's expected unit cost."""
+    apply_limits(con, rules, as_of)
+    apply_budgets(con, rules, as_of)
+
+
+def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date) -> None:
+    """Steps 1-7: `decisions_pre`, the candidates with `reason` (NULL: still in)."""
     _rules_table(con, rules)
     d = f"DATE '{as_of.isoformat()}'"
     trim_key = "CASE r.trim_by " + " ".join(
@@ -167,7 +181,7 @@ def decide(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date) -> 
     # 1-5: per-row reasons
     con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions_1 AS
         SELECT c.*, r.kind, r.service, r.priority, r.holdout, r.unit_cost AS cost,
-               r.budget_cap, f.last_purchase_date,
+               r.budget_cap, r.scheduled_at, f.last_purchase_date,
                CASE WHEN r.trim_desc THEN -({trim_key}) ELSE {trim_key} END AS trim_key,
                CASE
                  WHEN c.status <> 'send' THEN c.status
@@ -181,6 +195,7 @@ def decide(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date) -> 
                    SELECT 1 FROM history h WHERE h.customer_id = c.customer_id
                    AND h.activity_id = c.activity_id
                    AND h.as_of > {d} - INTERVAL (r.once_within_days) DAY) THEN 'cooldown'
+                 WHEN r.not_sent THEN 'not_sent'
                END AS reason
         FROM candidates c JOIN activity_rules r USING (activity_id)
         JOIN features f USING (customer_id)""")
@@ -201,7 +216,7 @@ def decide(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date) -> 
     # 7: overall and stage limits, among the survivors of 6
     overall = _allowed(rules.overall, "pa")
     stage_prior = "(s.contacts_max - coalesce(ps.n, 0))"
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions_3 AS
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions_pre AS
         SELECT c.* EXCLUDE (reason, reason2, channel_allowed, overall_allowed, stage_allowed),
           CASE WHEN c.reason2 IS NULL AND NOT c.service AND row_number() OVER (
                  PARTITION BY c.customer_id, (c.reason2 IS NULL AND NOT c.service)
@@ -217,6 +232,24 @@ def decide(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date) -> 
               FROM decisions_2 c LEFT JOIN stage_rules s USING (stage)
               LEFT JOIN prior_all pa USING (customer_id)
               LEFT JOIN prior_stage ps USING (customer_id)) c""")
+    for table in ("decisions_1", "decisions_2", "prior_channel", "prior_all", "prior_stage"):
+        con.execute(f"DROP TABLE {table}")
+
+
+def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date,
+                  costs: str | None = None) -> None:
+    """Steps 8-11 on `decisions_pre`: budgets, control group, send -> `decisions`.
+
+    `costs` names a table (activity_id, customer_id, cost) with each contact's actual
+    cost (its rendered message's units x price + coupon); without it the activity's
+    expected unit cost is used.
+    """
+    if costs:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions_3 AS
+            SELECT c.* REPLACE (coalesce(k.cost, c.cost) AS cost)
+            FROM decisions_pre c LEFT JOIN {costs} k USING (activity_id, customer_id)""")
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE decisions_3 AS SELECT * FROM decisions_pre")
     # 8: activity budgets, in the declared order (ties: customer id)
     con.execute("""CREATE OR REPLACE TEMP TABLE decisions_4 AS
         SELECT c.* EXCLUDE (reason),
@@ -255,6 +288,50 @@ def decide(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date) -> 
           CASE WHEN c.reason IS NULL AND NOT (c.holdout > 0 AND {control} < c.holdout)
                THEN CAST(c.cost AS DECIMAL(12, 4)) ELSE CAST(0 AS DECIMAL(12, 4)) END AS cost
         FROM decisions_5 c""")
-    for table in ("decisions_1", "decisions_2", "decisions_3", "decisions_4", "decisions_5",
-                  "prior_channel", "prior_all", "prior_stage"):
+    for table in ("decisions_3", "decisions_4", "decisions_5"):
         con.execute(f"DROP TABLE {table}")
+
+
+def send_windows(activity, channel) -> list:
+    """The activity's own send windows, or its channel's windows for its kind."""
+    from crmspec.channels.base import SendWindow
+    from crmspec.schedule import windows_for
+    from crmspec.triggers import WEEKDAYS
+
+    if activity.send_windows:
+        return [SendWindow(tuple(WEEKDAYS.index(d) + 1 for d in w["days"]), w["start"],
+                           w["end"]) for w in activity.send_windows]
+    return windows_for(activity.kind, channel.windows)
+
+
+def rules_for(plan, compiled, options: dict[str, dict], not_ready: dict[str, str | None]
+              ) -> ContactRules:
+    """The plan's contact rules for one build: per activity its priority, hold-out,
+    cooldown, expected cost, budget and first send slot."""
+    from crmspec.schedule import first_slot
+
+    activities = []
+    for ca in compiled.activities:
+        a, ch = ca.activity, ca.channel
+        opts = options[a.id]
+        coupon = a.coupon or {}
+        expected = (ch.unit_price(opts)
+                    + float(coupon.get("amount", 0)) * float(coupon.get("expected_redemption", 0)))
+        activities.append(ActivityRule(
+            a.id, ch.name, a.kind, a.service, a.priority, a.holdout,
+            a.trigger.once_within_days, expected, a.budget_cap, a.trim_by, a.trim_desc,
+            first_slot(compiled.as_of, send_windows(a, ch), plan.blackout_dates),
+            not_ready.get(a.id) is not None))
+    contact = plan.shop.contact
+    return ContactRules(
+        salt=contact.salt,
+        activities=activities,
+        stages=[StageRule(s.id, None if s.never_purchased else s.from_days, s.contacts_max)
+                for s in plan.stages if s.contacts_max is not None],
+        overall=[Window(w.days, w.max) for w in contact.overall],
+        per_channel={ch: [Window(w.days, w.max) for w in ws]
+                     for ch, ws in contact.per_channel.items()},
+        global_holdout=contact.global_holdout,
+        refund_days=contact.refund_days,
+        monthly_cap=plan.shop.monthly_cap,
+    )

@@ -72,7 +72,6 @@ CODES: dict[str, str] = {
     "E312": "send window closes before it opens",
     "E601": "build dated before the latest ledger run",
     "W602": "control group too small to show the plan's minimum effect",
-    "W603": "stage contacts below the lower bound",
 }
 
 

@@ -90,37 +90,84 @@ class ActivityOutput:
 
 
 def write_audience(con: duckdb.DuckDBPyConnection, activity_id: str, folder: Path) -> str:
-    """audience/<activity>.csv: who is contacted and why (stage, type, tier, RFM...)."""
+    """audience/<activity>.csv: who is contacted and why (stage, type, tier, RFM...), and
+    when; for an activity without a send file (`not_sent`), who would have been."""
     rel = f"audience/{activity_id}.csv"
     target = folder / rel
     target.parent.mkdir(parents=True, exist_ok=True)
     cols = ", ".join(f'"{c}"' for c in SEND_COLUMNS)
     con.execute(
-        f"COPY (SELECT {cols} FROM sends WHERE activity_id = {sql_str(activity_id)} AND "
-        f"status = 'send' ORDER BY customer_id) TO {quote_path(target)} "
+        f"COPY (SELECT {cols}, strftime(scheduled_at, '%Y-%m-%d %H:%M') AS scheduled_at "
+        f"FROM sends WHERE activity_id = {sql_str(activity_id)} AND "
+        f"status IN ('send', 'not_sent') ORDER BY customer_id) TO {quote_path(target)} "
         "(FORMAT csv, HEADER true)"
     )
     return rel
 
 
+@dataclass
+class Rendered:
+    """An activity's send rows with their messages, before the final decisions."""
+
+    table: str  # quoted name of the rows table
+    parts: tuple[str, ...]
+    renderings: int
+    options: dict
+    not_ready: str | None  # why the channel cannot write its file (None: it can)
+
+
+def activity_options(plan: Plan, ca: CompiledActivity, at: ActivityTemplates | None) -> dict:
+    return at.options if at else channel_options(plan, ca.activity,
+                                                 ca.channel.option_defaults())
+
+
+def not_ready(plan: Plan, ca: CompiledActivity, at: ActivityTemplates | None) -> str | None:
+    """Why the activity's channel cannot write a send file, decided before any row."""
+    parts = tuple(sorted(at.parts)) if at and at.parts else ()
+    return ca.channel.not_ready(ca.activity, activity_options(plan, ca, at), parts)
+
+
+def render_activity(con: duckdb.DuckDBPyConnection, plan: Plan, ca: CompiledActivity,
+                    at: ActivityTemplates | None, as_of: date) -> Rendered:
+    """Create `rows_<activity>` from `sends` (status 'send'), messages rendered set-based."""
+    table = sql_ident(f"rows_{ca.activity.id}")
+    result = create_rows(con, plan, ca.activity, table, at, as_of)
+    options = activity_options(plan, ca, at)
+    return Rendered(table, result.parts, result.renderings, options,
+                    ca.channel.not_ready(ca.activity, options, result.parts))
+
+
+def cost_sql(plan: Plan, ca: CompiledActivity, r: Rendered) -> str:
+    """SELECT activity_id, customer_id, cost: each row's units x price plus the coupon's
+    amount x expected redemption (the budget's view of a contact)."""
+    ch, a = ca.channel, ca.activity
+    units = ch.units_sql(r.options) if r.not_ready is None else "1"
+    coupon = a.coupon or {}
+    coupon_cost = float(coupon.get("amount", 0)) * float(coupon.get("expected_redemption", 0))
+    return (f"SELECT {sql_str(a.id)} AS activity_id, customer_id, "
+            f"CAST({ch.unit_price(r.options)!r} * ({units}) + {coupon_cost!r} AS DOUBLE) "
+            f"AS cost FROM {r.table}")
+
+
 def write_activity(con: duckdb.DuckDBPyConnection, plan: Plan, ca: CompiledActivity,
-                   at: ActivityTemplates | None, folder: Path | None, as_of: date,
-                   owner: str | None = None, root: Path | None = None) -> ActivityOutput:
-    """Render one activity's messages (set-based), write its channel file and audience
-    list into `folder` (None: a dry run, which still renders and costs), count its cost."""
+                   at: ActivityTemplates | None, r: Rendered, folder: Path | None,
+                   as_of: date, owner: str | None = None, root: Path | None = None
+                   ) -> ActivityOutput:
+    """Keep the rows still to be sent after the final decisions, write the channel's file
+    and the audience list into `folder` (None: a dry run), and count the cost."""
     a, ch = ca.activity, ca.channel
-    table = sql_ident(f"rows_{a.id}")
-    result = create_rows(con, plan, a, table, at, as_of)
-    options = at.options if at else channel_options(plan, a, ch.option_defaults())
+    con.execute(f"DELETE FROM {r.table} WHERE customer_id NOT IN (SELECT customer_id FROM "
+                f"sends WHERE activity_id = {sql_str(a.id)} AND status = 'send')")
     try:
-        warnings = over_limit(con, table, at, result.parts)
-        reason = ch.not_ready(a, options, result.parts)
+        warnings = over_limit(con, r.table, at, r.parts)
         files: list[str] = []
         cost = None
-        if reason is None:
-            ctx = WriteContext(con, plan, a, ch, options, as_of,
-                               folder if folder is not None else Path("."), table,
-                               result.parts)
+        if r.not_ready is None:
+            (slot,) = con.execute("SELECT strftime(max(scheduled_at), '%Y-%m-%d %H:%M') FROM "
+                                  f"sends WHERE activity_id = {sql_str(a.id)}").fetchone()
+            ctx = WriteContext(con, plan, a, ch, r.options, as_of,
+                               folder if folder is not None else Path("."), r.table, r.parts,
+                               scheduled_at=slot)
             try:
                 if folder is not None:
                     files = _checked_files(ch.write(ctx), folder, ch)
@@ -129,19 +176,22 @@ def write_activity(con: duckdb.DuckDBPyConnection, plan: Plan, ca: CompiledActiv
                 raise
             except Exception as exc:  # noqa: BLE001 - a channel writer of a plugin failed
                 raise writer_failure(owner or ch.name, ch, exc, root) from None
-            price = ch.unit_price(options)
+            price = ch.unit_price(r.options)
+            (total,) = con.execute(
+                f"SELECT coalesce(sum(cost), 0) FROM sends WHERE activity_id = {sql_str(a.id)} "
+                "AND status = 'send'").fetchone()
             cost = {"unit": ch.cost.unit, "units": units, "unit_price": price,
-                    "total": round(units * price, 2), "currency": plan.shop.currency}
+                    "total": round(float(total), 2), "currency": plan.shop.currency}
         else:
             warnings.append(a.src.at("channel").diag(
-                "W518", f"activity '{a.id}': no {ch.name} send file written: {reason}",
+                "W518", f"activity '{a.id}': no {ch.name} send file written: {r.not_ready}",
                 f"only audience/{a.id}.csv lists its customers"))
         if folder is not None:
             files.append(write_audience(con, a.id, folder))
     finally:
-        con.execute(f"DROP TABLE IF EXISTS {table}")
-    return ActivityOutput(files, a.template, list(result.parts), result.renderings, cost,
-                          reason, warnings)
+        con.execute(f"DROP TABLE IF EXISTS {r.table}")
+    return ActivityOutput(files, a.template, list(r.parts), r.renderings, cost,
+                          r.not_ready, warnings)
 
 
 def _checked_files(files, folder: Path, ch) -> list[str]:
@@ -153,19 +203,6 @@ def _checked_files(files, folder: Path, ch) -> list[str]:
                              f"the output folder: {rel}")
         out.append(Path(rel).as_posix())
     return out
-
-
-def write_outputs(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: CompiledPlan,
-                  templates: dict[str, ActivityTemplates], folder: Path | None,
-                  owners: dict[str, str] | None = None, root: Path | None = None
-                  ) -> dict[str, ActivityOutput]:
-    """Every activity's outputs, in plan order; activity id -> what was written."""
-    return {
-        ca.activity.id: write_activity(con, plan, ca, templates.get(ca.activity.id), folder,
-                                       compiled.as_of, (owners or {}).get(ca.channel.name),
-                                       root)
-        for ca in compiled.activities
-    }
 
 
 def write_json(path: Path, data: dict) -> None:

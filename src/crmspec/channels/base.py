@@ -106,6 +106,9 @@ class WriteContext:
     rows: str  # quoted name of a DuckDB table: the activity's send rows
     parts: tuple[str, ...]  # message parts rendered into msg_<part> columns
     files: list[str] = field(default_factory=list)
+    # The activity's first send slot, 'YYYY-MM-DD HH:MM' in the shop's timezone
+    # (crmspec.schedule: the channel's or activity's windows, blackout dates skipped).
+    scheduled_at: str | None = None
 
     def target(self, ext: str, suffix: str = "") -> tuple[str, Path]:
         """(relative path, absolute path) of `<channel>/<activity><suffix>.<ext>`."""
@@ -219,15 +222,6 @@ class Channel:
 
     def first_window(self, kind: str) -> SendWindow | None:
         return next((w for w in self.windows if kind in w.kinds), None)
-
-    def scheduled_at(self, kind: str, as_of: date) -> str:
-        """The send time written into send files until the contact plan schedules.
-
-        The as-of date at the start of the channel's first default window for the
-        activity's kind (e.g. '2026-07-01 10:00'), or the bare date without a window.
-        """
-        w = self.first_window(kind)
-        return f"{as_of.isoformat()} {w.start}" if w else as_of.isoformat()
 
     def limit(self, part: Part, options: dict) -> int | None:
         """Maximum length of a rendered part, in characters; None: no limit."""

@@ -96,7 +96,7 @@ class SmsChannel(Channel):
 
     def write(self, ctx: WriteContext) -> list[str]:
         rel, _ = ctx.target("csv")
-        when = sql_str(self.scheduled_at(ctx.activity.kind, ctx.as_of))
+        when = sql_str(ctx.scheduled_at or ctx.as_of.isoformat())
         ctx.copy(
             f'SELECT address AS phone, {ctx.msg("text")} AS content, {when} AS scheduled_at, '
             f"{self.units_sql(ctx.options)} AS segments FROM {ctx.rows} ORDER BY customer_id",

@@ -35,7 +35,8 @@ from typing import Callable, Iterable
 
 import duckdb
 
-from crmspec.compile import DIALECT, lit, purchase_orders_sql
+# _rank_case: the tier rule of the build's facts, reused so the two cannot disagree
+from crmspec.compile import _rank_case, purchase_orders_sql
 from crmspec.diagnostics import Diagnostic, PlanError
 from crmspec.model import Kpi, Plan, Src
 
@@ -387,14 +388,8 @@ class Recency:
 
 def _tier_intervals(plan: Plan, customers: str) -> str:
     """Days on which a customer holds each tier: spend (over the tier window) and
-    purchases as compile._facts_sql counts them, as of each day."""
-    cases = []
-    for t in sorted(plan.tiers, key=lambda t: -t.rank):
-        cond = f"spend >= {float(t.min_spend)!r}"
-        if t.min_purchases:
-            cond += f" AND purchases >= {int(t.min_purchases)}"
-        cases.append(f"WHEN {cond} THEN {lit(t.id).sql(DIALECT)}")
-    tier = f"CASE {' '.join(cases)} END"
+    purchases as of each day, assigned to tiers by the build's own rule."""
+    tier = _rank_case(plan, "spend", "purchases", ids=True)
     window = plan.tier_window_days
     if not window:
         states = (f"SELECT d AS lo, next_d - 1 AS hi, cum_spend AS spend, n AS purchases "

@@ -84,7 +84,8 @@ SLEEPING_DEFAULT = (90, 365)  # 沉睡会员: last purchase 3 months to a year a
 NO_DATA = "no_data"  # nobody to measure (denominator 0)
 PENDING = "pending"  # the metric's look-ahead window has not closed by the as-of date
 NEEDS_LEDGER = "needs_ledger"  # needs the contact ledger (issue 3), not built yet
-LEDGER_NOTE = "needs the contact ledger (issue 3): who was contacted by the activity"
+LEDGER_NOTE = ("needs the contact ledger (issue 3): who the activity contacted and held "
+               "out; crmspec kpi does not read it yet")
 
 
 # ---------------------------------------------------------------------------- periods

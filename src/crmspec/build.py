@@ -121,6 +121,8 @@ def prepare(root: Path, as_of: date | None, con: duckdb.DuckDBPyConnection, stri
     note = ensure_demo_data(plan, root)
     if note and notes is not None:
         notes.append(note)
+    # Time-zone-aware timestamps in the data (TIMESTAMPTZ) become the shop's local time.
+    con.execute("SET TimeZone = " + "'" + plan.shop.timezone.replace("'", "''") + "'")
     # Compile once to learn which columns the plan needs, attach, then compile for real.
     needs = compile_plan(plan, as_of or date(2000, 1, 1), channels).needs
     for column, src in template_needs(validation.templates):

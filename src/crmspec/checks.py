@@ -415,6 +415,19 @@ def check_data_mapping(plan: Plan) -> list[Diagnostic]:
     return out
 
 
+def check_shop(plan: Plan) -> list[Diagnostic]:
+    """The timezone must be one the IANA database (and so DuckDB) knows."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(plan.shop.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        src = plan.shop.src.at("timezone")
+        return [src.diag("E201", f"unknown timezone '{plan.shop.timezone}'",
+                         "use an IANA name such as Asia/Shanghai")]
+    return []
+
+
 def check_plan(plan: Plan, channels: Iterable[str]) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     out += _duplicates(plan.tiers, "tier")
@@ -422,6 +435,7 @@ def check_plan(plan: Plan, channels: Iterable[str]) -> list[Diagnostic]:
     out += _duplicates(plan.segments, "segment")
     out += _duplicates(plan.activities, "activity")
     out += _duplicates(plan.kpis, "KPI")
+    out += check_shop(plan)
     out += check_lifecycle(plan)
     out += check_tiers(plan)
     out += check_segments(plan)

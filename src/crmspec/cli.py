@@ -169,15 +169,20 @@ def validate(project: str | None, fmt: str) -> None:
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: out/ in the project).")
 @click.option("--strict", is_flag=True, help="Data problems are errors, not warnings.")
-@click.option("--dry-run", is_flag=True, help="Compute and report; write nothing.")
+@click.option("--dry-run", is_flag=True,
+              help="Compute and report; write no files and record nothing in the ledger.")
+@click.option("--force", is_flag=True,
+              help="Build even though the ledger holds a later run (rewrites the past).")
 @handled
-def build(project, as_of, out, strict, dry_run) -> None:
-    """Compile the plan to SQL, run it on the shop's data, write send lists."""
+def build(project, as_of, out, strict, dry_run, force) -> None:
+    """Compile the plan to SQL, run it on the shop's data, write send lists, record the
+    contacts in the ledger."""
     from crmspec.build import build as run_build
     from crmspec.console import print_build
 
     result = run_build(_root(project), as_of=as_of, out=Path(out) if out else None,
-                       strict=strict, dry_run=dry_run, progress=lambda m: click.echo(m, err=True))
+                       strict=strict, dry_run=dry_run, force=force,
+                       progress=lambda m: click.echo(m, err=True))
     print_build(result)
 
 

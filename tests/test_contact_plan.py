@@ -1,0 +1,237 @@
+"""The contact plan through real builds of the tiny shop, over several days.
+
+Hand-worked facts used below (see test_build_tiny for the customers): as of 2026-03-01
+active_care reaches c03, c14, c15, c16 (active, not fans) and winback c04, c05, c06
+(silent/sleeping/churning); both are state triggers, so they qualify again the next day.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from crmspec.build import build
+from crmspec.contacts import bucket
+from crmspec.diagnostics import PlanError
+
+D1, D2 = date(2026, 3, 1), date(2026, 3, 2)
+
+
+def edit(root: Path, name: str, old: str, new: str) -> None:
+    path = root / "plans" / name
+    text = path.read_text(encoding="utf-8")
+    assert old in text, old
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def append(root: Path, name: str, text: str) -> None:
+    path = root / "plans" / name
+    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
+
+
+def ledger(root: Path, sql: str) -> list:
+    con = duckdb.connect(str(root / "state/ledger.duckdb"), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def files(out: Path) -> dict[str, bytes]:
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+            if p.is_file()}
+
+
+def statuses(manifest: dict, activity: str) -> dict:
+    a = next(x for x in manifest["activities"] if x["id"] == activity)
+    return {"sent": a["sent"], "control": a["control"], **a["suppressed"]}
+
+
+def test_a_rerun_of_the_same_day_replaces_its_run_and_gives_the_same_bytes(tiny):
+    first = files(build(tiny, as_of=D1).out_dir)
+    runs = ledger(tiny, "SELECT as_of, contacts, controls FROM runs")
+    second = files(build(tiny, as_of=D1).out_dir)
+    assert first == second
+    assert ledger(tiny, "SELECT as_of, contacts, controls FROM runs") == runs == [(D1, 11, 0)]
+    # 1 + 1 + 2 + 4 + 3 contacts: payment_reminder, review_invite, cart_recovery (email),
+    # active_care, winback
+    assert ledger(tiny, "SELECT activity_id, count(*) FROM contacts GROUP BY 1 ORDER BY 1") == [
+        ("active_care", 4), ("cart_recovery", 2), ("payment_reminder", 1),
+        ("review_invite", 1), ("winback", 3)]
+
+
+def test_limits_and_cooldowns_read_the_ledger_across_days(tiny):
+    append(tiny, "shop.yaml", "contact:\n  limits:\n    overall: [{days: 7, max: 1}]\n")
+    edit(tiny, "activities.yaml", "    segment: active_not_fans\n",
+         "    segment: active_not_fans\n    trigger: {type: state, cooldown_days: 14}\n")
+    m1 = build(tiny, as_of=D1).manifest
+    assert statuses(m1, "active_care") == {"sent": 4, "control": 0}
+    assert statuses(m1, "winback") == {"sent": 3, "control": 0}
+    m2 = build(tiny, as_of=D2).manifest
+    # the day after: active_care is in its cooldown for its four, and c02 (7 days since
+    # 02-23: active now) already had review_invite on 03-01: the 1-per-7-days limit;
+    # winback's three hit the limit too
+    assert statuses(m2, "active_care") == {"sent": 0, "control": 0, "cooldown": 4,
+                                           "contact_limit": 1}
+    assert statuses(m2, "winback") == {"sent": 0, "control": 0, "contact_limit": 3}
+    # service messages are exempt: the payment reminder never counts nor is limited
+    assert ledger(tiny, "SELECT count(*) FROM runs") == [(2,)]
+
+
+def test_equal_priority_activities_sharing_a_cap_are_decided_by_id(tiny):
+    """c04 is in `lapsed` (winback) and gets a second marketing activity of the same
+    priority on the same channel; sms allows one a week: 'another' < 'winback'."""
+    append(tiny, "shop.yaml", "contact:\n  limits:\n    channels:\n"
+           "      sms: [{days: 7, max: 1}]\n")
+    append(tiny, "activities.yaml", """  - id: another
+    name: 再来一次
+    template: winback
+    kind: marketing
+    stage: silent
+    segment: lapsed
+    channel: sms
+""")
+    m = build(tiny, as_of=D1, dry_run=True).manifest
+    assert statuses(m, "another") == {"sent": 3, "control": 0}
+    assert statuses(m, "winback") == {"sent": 0, "control": 0, "channel_limit": 3}
+
+
+def test_control_group_goes_to_the_ledger_not_to_the_files(tiny):
+    # buckets of 'winback:c04/c05/c06' under salt s2: 0.62, 0.52, 0.27
+    append(tiny, "shop.yaml", "contact:\n  salt: s2\n")
+    edit(tiny, "activities.yaml", "    segment: lapsed\n", "    segment: lapsed\n    holdout: 0.5\n")
+    out = build(tiny, as_of=D1).out_dir
+    control = sorted(c for c in ("c04", "c05", "c06") if bucket("s2", f"winback:{c}") < 0.5)
+    assert control == ["c06"]
+    with open(out / "audience/winback.csv", encoding="utf-8") as f:
+        sent = [r["customer_id"] for r in csv.DictReader(f)]
+    assert sorted(sent) == sorted({"c04", "c05", "c06"} - set(control))
+    assert ledger(tiny, "SELECT customer_id, grp, CAST(cost AS DOUBLE) FROM contacts "
+                        "WHERE activity_id = 'winback' ORDER BY 1") == [
+        (c, "control" if c in control else "treatment", 0.0 if c in control else 0.05)
+        for c in ("c04", "c05", "c06")]
+
+
+def test_monthly_budget_counts_earlier_runs_of_the_month(tiny):
+    # 03-01 costs 0.47 (9 SMS + 2 emails); a cap of 0.60 leaves 0.13 for 03-02, where
+    # the state-triggered active_care (c03, c14, c15, c16 and now c02) and winback (3)
+    # qualify: by priority (both 100), then id, then spend (highest first): active_care
+    # c02 and c14 (550 each) fit (0.10); a third would make 0.62.
+    append(tiny, "shop.yaml", "budget:\n  monthly_cap: 0.60\n")
+    m1 = build(tiny, as_of=D1).manifest
+    assert m1["costs"]["month_to_date"] == 0.47
+    build_2 = build(tiny, as_of=D2)
+    m2 = build_2.manifest
+    assert statuses(m2, "active_care") == {"sent": 2, "control": 0, "budget_month": 3}
+    with open(build_2.out_dir / "audience/active_care.csv", encoding="utf-8") as f:
+        assert [r["customer_id"] for r in csv.DictReader(f)] == ["c02", "c14"]
+    assert statuses(m2, "winback") == {"sent": 0, "control": 0, "budget_month": 3}
+    assert m2["costs"]["month_to_date"] == 0.57
+
+
+def test_an_earlier_build_is_refused_and_a_dry_run_records_nothing(tiny):
+    build(tiny, as_of=D2)
+    with pytest.raises(PlanError) as err:
+        build(tiny, as_of=D1)
+    assert err.value.diagnostics[0].code == "E601"
+    build(tiny, as_of=D1, dry_run=True)  # looking is fine
+    assert ledger(tiny, "SELECT as_of FROM runs") == [(D2,)]
+    build(tiny, as_of=D1, force=True)
+    assert ledger(tiny, "SELECT as_of FROM runs ORDER BY 1") == [(D1,), (D2,)]
+
+
+def test_dry_run_creates_no_ledger(tiny):
+    build(tiny, as_of=D1, dry_run=True)
+    assert not (tiny / "state").exists() and not (tiny / "out").exists()
+
+
+def test_a_failing_build_leaves_outputs_and_ledger_as_they_were(tiny, monkeypatch):
+    first = build(tiny, as_of=D1)
+    before = files(first.out_dir)
+
+    import crmspec.build as build_module
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(build_module, "write_json", boom)
+    with pytest.raises(RuntimeError):
+        build(tiny, as_of=D2)
+    assert files(tiny / "out") == before
+    assert ledger(tiny, "SELECT as_of FROM runs") == [(D1,)]
+    assert not list(tiny.glob(".out.tmp-*"))
+
+
+KILLED = r"""
+import os, signal, sys
+from datetime import date
+from pathlib import Path
+import crmspec.build as b
+real = b.record_run
+def record_then_die(con, *args, **kwargs):
+    con.execute("BEGIN TRANSACTION")
+    con.execute("DELETE FROM ledger.contacts")
+    os.kill(os.getpid(), signal.SIGKILL)
+b.record_run = record_then_die
+b.build(Path(sys.argv[1]), as_of=date(2026, 3, 2))
+"""
+
+
+def test_a_killed_build_leaves_outputs_and_ledger_consistent(tiny):
+    before = files(build(tiny, as_of=D1).out_dir)
+    proc = subprocess.run([sys.executable, "-c", KILLED, str(tiny)],
+                          env={**os.environ, "PYTHONHASHSEED": "0"})
+    assert proc.returncode == -9
+    assert files(tiny / "out") == before
+    assert ledger(tiny, "SELECT as_of, contacts FROM runs") == [(D1, 11)]
+    assert ledger(tiny, "SELECT count(*) FROM contacts") == [(11,)]
+    # and the next build cleans up the killed one's temporary folder
+    build(tiny, as_of=D2)
+    assert not list(tiny.glob(".out.tmp-*"))
+
+
+def test_timestamps_with_time_zones_are_read_in_the_shop_timezone(tiny):
+    """c03 paid 2026-02-22 08:10 local (7 days: active). Written as UTC instants in a
+    Parquet file, 2026-02-22 16:30 UTC is 2026-02-23 00:30 in Shanghai: 6 days, after-sale;
+    2026-02-22 15:59 UTC is 23:59 the 22nd: still 7 days, active."""
+    data = tiny / "data"
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    orders = f"read_csv('{data}/orders.csv', header = true, auto_detect = true)"
+    for name, utc in (("late", "2026-02-22 16:30:00+00"), ("early", "2026-02-22 15:59:00+00")):
+        folder = tiny / f"data_{name}"
+        folder.mkdir()
+        for table in ("customers", "events"):
+            con.execute(f"COPY (SELECT * FROM read_csv('{data}/{table}.csv', header = true, "
+                        f"auto_detect = true)) TO '{folder}/{table}.parquet'")
+        con.execute(f"""COPY (SELECT * REPLACE (
+              CASE WHEN order_id = 'o04' THEN TIMESTAMPTZ '{utc}'
+                   ELSE CAST(paid_at AS TIMESTAMP) AT TIME ZONE 'Asia/Shanghai' END AS paid_at)
+            FROM {orders}) TO '{folder}/orders.parquet'""")
+    stages = {}
+    for name in ("late", "early"):
+        edit(tiny, "shop.yaml", "  source: csv\n  path: data\n" if name == "late" else
+             "  path: data_late\n", f"  source: parquet\n  path: data_{name}\n"
+             if name == "late" else f"  path: data_{name}\n")
+        m = build(tiny, as_of=D1, dry_run=True).manifest
+        stages[name] = (m["stages"]["after_sale"], m["stages"]["active"])
+    assert stages == {"late": (5, 4), "early": (4, 5)}
+
+
+def test_manifest_reports_stage_contact_bounds(tiny):
+    edit(tiny, "lifecycle.yaml", "{id: active, name: 活跃期, from_days: 7, to_days: 45}",
+         "{id: active, name: 活跃期, from_days: 7, to_days: 45, contacts: {min: 1, max: 3}}")
+    m = build(tiny, as_of=D1).manifest
+    # active: c03, c11, c14, c15, c16; active_care contacts c03, c14, c15, c16, not c11
+    # (below the minimum of 1); c15 also gets cart_recovery: 2
+    assert m["stage_contacts"] == {"active": {"min": 1, "max": 3, "customers": 5,
+                                              "below_min": 1, "most_contacts": 2}}
+    json.dumps(m)  # the manifest stays plain JSON

@@ -442,5 +442,8 @@ def check_plan(plan: Plan, channels: Iterable[str]) -> list[Diagnostic]:
     out += check_activities(plan, channels)
     out += check_contact_rules(plan)
     out += check_kpis_and_sops(plan)
+    from crmspec.kpi import check_kpis  # the KPI engine owns its parameter rules
+
+    out += check_kpis(plan)
     out += check_data_mapping(plan)
     return out

@@ -186,6 +186,24 @@ def build(project, as_of, out, strict, dry_run, force) -> None:
     print_build(result)
 
 
+@main.command()
+@click.argument("customer_id")
+@project_option
+@click.option("--as-of", "as_of", callback=_date, help="Explain as of this date.")
+@handled
+def explain(customer_id, project, as_of) -> None:
+    """For every activity: is CUSTOMER_ID contacted, and if not, exactly why not."""
+    from crmspec.console import print_explanation
+    from crmspec.explain import UnknownCustomer
+    from crmspec.explain import explain as run_explain
+
+    try:
+        result = run_explain(_root(project), customer_id, as_of)
+    except UnknownCustomer:
+        raise click.ClickException(f"no customer '{customer_id}' in the data") from None
+    print_explanation(result)
+
+
 @main.command("compile")
 @project_option
 @click.option("--as-of", "as_of", callback=_date, help="Compile as of this date.")

@@ -36,3 +36,27 @@ def print_build(result: BuildResult, console: Console | None = None) -> None:
     console.print(f"stages: {stages}", markup=False, highlight=False)
     where = str(result.out_dir) if result.out_dir else "nothing written (dry run)"
     console.print(f"outputs: {where}", markup=False, highlight=False)
+
+
+def print_explanation(result, console: Console | None = None) -> None:
+    """`crmspec explain`: one line per activity, contacted or why not."""
+    if console is None:
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=160)
+    f = result.facts
+    console.print(
+        f"{result.customer_id} as of {result.as_of.isoformat()}: stage {f['stage']}, "
+        f"{f['customer_type']}, tier {f['tier'] or 'none'}, {f['purchases']} purchases, "
+        f"spend {f['spend']}, {f['days_since_last_purchase']} days since the last, "
+        f"RFM {f['r']}/{f['f']}/{f['m']}", markup=False, highlight=False)
+    table = Table(title_justify="left")
+    table.add_column("activity", no_wrap=True)
+    table.add_column("name")
+    table.add_column("channel", no_wrap=True)
+    table.add_column("result", no_wrap=True)
+    table.add_column("why")
+    for v in result.verdicts:
+        table.add_row(v.activity_id, v.name, v.channel,
+                      "contacted" if v.contacted else v.status, mask_text("; ".join(v.why)))
+    console.print(table)

@@ -25,15 +25,33 @@ def print_build(result: BuildResult, console: Console | None = None) -> None:
     table.add_column("name")
     for name in ("kind", "channel"):
         table.add_column(name, no_wrap=True)
-    for name in ("eligible", "suppressed", "sent"):
+    for name in ("eligible", "not contacted", "control", "sent", "cost"):
         table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("main reason", no_wrap=True)
     for a in m["activities"]:
         sup = sum(a["suppressed"].values())
+        main = max(a["suppressed"].items(), key=lambda kv: (kv[1], kv[0]))[0] if sup else ""
+        cost = a.get("cost") or {}
         table.add_row(a["id"], a["name"], a["kind"], a["channel"], f"{a['eligible']:,}",
-                      f"{sup:,}", f"{a['sent']:,}")
+                      f"{sup:,}", f"{a.get('control', 0):,}", f"{a['sent']:,}",
+                      f"{cost['total']:,.2f}" if cost else "-", main)
     console.print(table)
     stages = ", ".join(f"{k} {v:,}" for k, v in m["stages"].items())
     console.print(f"stages: {stages}", markup=False, highlight=False)
+    costs = m.get("costs")
+    if costs:
+        cap = costs["monthly_cap"]
+        parts = ", ".join(f"{k} {v:,.2f}" for k, v in costs["by_channel"].items())
+        console.print(
+            f"cost {costs['currency']}: this build {costs['total']:,.2f}"
+            + (f" ({parts})" if parts else "")
+            + f"; month to date {costs['month_to_date']:,.2f}"
+            + (f" of {cap:,.2f}" if cap is not None else ""), markup=False, highlight=False)
+    below = {k: v for k, v in m.get("stage_contacts", {}).items() if v["below_min"]}
+    if below:
+        console.print("below the stage minimum of contacts: " + ", ".join(
+            f"{k} {v['below_min']:,} of {v['customers']:,} (min {v['min']})"
+            for k, v in below.items()), markup=False, highlight=False)
     where = str(result.out_dir) if result.out_dir else "nothing written (dry run)"
     console.print(f"outputs: {where}", markup=False, highlight=False)
 

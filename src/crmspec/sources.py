@@ -230,36 +230,32 @@ def _clean(con, end: str) -> list[DataProblem]:
     """Materialise clean canonical tables up to `end` (a TIMESTAMP literal); count problems."""
     problems: list[DataProblem] = []
 
-    def problem(code, table, message, count_sql, example_sql, masked=False):
-        n = _count(con, count_sql)
+    def problem(code: str, table: str, message: str, rows: str, example: str,
+                order: str = "1", masked: bool = False, distinct: bool = False) -> None:
+        """Count the rows of `rows` (a FROM clause); show up to three `example` values."""
+        n = _count(con, f"SELECT count(*) FROM {rows}")
         if n:
-            problems.append(DataProblem(code, table, n, message,
-                                        _examples(con, example_sql, masked)))
+            pick = "DISTINCT " if distinct else ""
+            problems.append(DataProblem(code, table, n, message, _examples(
+                con, f"SELECT {pick}{example} FROM {rows} ORDER BY {order}", masked)))
 
+    dup_customers = ("(SELECT customer_id FROM raw_customers WHERE customer_id IS NOT NULL "
+                     "GROUP BY 1 HAVING count(*) > 1) AS d")
+    bad = "{col} IS NOT NULL AND NOT regexp_full_match({col}, {pattern})"
     # customers
     problem("customers_missing_id", "customers", "customers without an id (ignored)",
-            "SELECT count(*) FROM raw_customers WHERE customer_id IS NULL",
-            "SELECT coalesce(nick, '?') FROM raw_customers WHERE customer_id IS NULL")
+            "raw_customers WHERE customer_id IS NULL", "coalesce(nick, '?')")
     problem("customers_duplicate_id", "customers",
             "customer ids listed more than once (the first by registered_at is kept)",
-            "SELECT count(*) FROM (SELECT customer_id FROM raw_customers "
-            "WHERE customer_id IS NOT NULL GROUP BY 1 HAVING count(*) > 1)",
-            "SELECT customer_id FROM raw_customers WHERE customer_id IS NOT NULL "
-            "GROUP BY 1 HAVING count(*) > 1 ORDER BY 1")
+            dup_customers, "customer_id")
     problem("customers_bad_phone", "customers",
             "phone numbers that are not valid mainland mobile numbers (not reachable by SMS)",
-            f"SELECT count(*) FROM raw_customers WHERE phone IS NOT NULL AND "
-            f"NOT regexp_full_match(phone, {_quote_str(MOBILE_RE)})",
-            f"SELECT phone FROM raw_customers WHERE phone IS NOT NULL AND "
-            f"NOT regexp_full_match(phone, {_quote_str(MOBILE_RE)}) ORDER BY customer_id",
-            masked=True)
+            "raw_customers WHERE " + bad.format(col="phone", pattern=_quote_str(MOBILE_RE)),
+            "phone", order="customer_id", masked=True)
     problem("customers_bad_email", "customers",
             "email addresses that are not valid (not reachable by email)",
-            f"SELECT count(*) FROM raw_customers WHERE email IS NOT NULL AND "
-            f"NOT regexp_full_match(email, {_quote_str(EMAIL_RE)})",
-            f"SELECT email FROM raw_customers WHERE email IS NOT NULL AND "
-            f"NOT regexp_full_match(email, {_quote_str(EMAIL_RE)}) ORDER BY customer_id",
-            masked=True)
+            "raw_customers WHERE " + bad.format(col="email", pattern=_quote_str(EMAIL_RE)),
+            "email", order="customer_id", masked=True)
     con.execute("""CREATE OR REPLACE TEMP TABLE customers AS
         SELECT * EXCLUDE (opt_out_sms, opt_out_email, opt_out_wechat, opt_out_phone, opt_out_all),
           coalesce(opt_out_sms, false) AS opt_out_sms,
@@ -272,31 +268,24 @@ def _clean(con, end: str) -> list[DataProblem]:
           ORDER BY registered_at NULLS LAST, phone NULLS LAST, email NULLS LAST, nick NULLS LAST) = 1
         ORDER BY customer_id""")
     # orders
+    statuses = "('unpaid', 'paid', 'closed', 'refunded')"
     problem("orders_duplicate_id", "orders", "order ids listed more than once (one is kept)",
-            "SELECT count(*) FROM (SELECT order_id FROM raw_orders GROUP BY 1 HAVING count(*) > 1)",
-            "SELECT order_id FROM raw_orders GROUP BY 1 HAVING count(*) > 1 ORDER BY 1")
+            "(SELECT order_id FROM raw_orders GROUP BY 1 HAVING count(*) > 1) AS d", "order_id")
     problem("orders_unknown_customer", "orders", "orders of customers not in customers (ignored)",
-            "SELECT count(*) FROM raw_orders o ANTI JOIN customers c USING (customer_id)",
-            "SELECT order_id FROM raw_orders o ANTI JOIN customers c USING (customer_id) "
-            "ORDER BY order_id")
+            "raw_orders o ANTI JOIN customers c USING (customer_id)", "order_id",
+            order="order_id")
     problem("orders_negative_amount", "orders", "orders with a negative amount (ignored)",
-            "SELECT count(*) FROM raw_orders WHERE amount < 0",
-            "SELECT order_id FROM raw_orders WHERE amount < 0 ORDER BY order_id")
+            "raw_orders WHERE amount < 0", "order_id", order="order_id")
     problem("orders_bad_status", "orders",
             "orders with a status other than unpaid/paid/closed/refunded (ignored)",
-            "SELECT count(*) FROM raw_orders WHERE status IS NULL OR status NOT IN "
-            "('unpaid', 'paid', 'closed', 'refunded')",
-            "SELECT order_id FROM raw_orders WHERE status IS NULL OR status NOT IN "
-            "('unpaid', 'paid', 'closed', 'refunded') ORDER BY order_id")
+            f"raw_orders WHERE status IS NULL OR status NOT IN {statuses}", "order_id",
+            order="order_id")
     problem("orders_missing_values", "orders",
             "orders without id, creation time or amount (ignored)",
-            "SELECT count(*) FROM raw_orders WHERE order_id IS NULL OR created_at IS NULL "
-            "OR amount IS NULL",
-            "SELECT coalesce(order_id, '(no id)') FROM raw_orders WHERE order_id IS NULL "
-            "OR created_at IS NULL OR amount IS NULL ORDER BY 1")
+            "raw_orders WHERE order_id IS NULL OR created_at IS NULL OR amount IS NULL",
+            "coalesce(order_id, '(no id)')")
     problem("orders_after_as_of", "orders", "orders created after the as-of date (ignored)",
-            f"SELECT count(*) FROM raw_orders WHERE created_at > {end}",
-            f"SELECT order_id FROM raw_orders WHERE created_at > {end} ORDER BY order_id")
+            f"raw_orders WHERE created_at > {end}", "order_id", order="order_id")
     # A payment/shipment/signature after the as-of date had not happened yet as of then.
     con.execute(f"""CREATE OR REPLACE TEMP TABLE orders AS
         SELECT order_id, customer_id, created_at,
@@ -314,20 +303,16 @@ def _clean(con, end: str) -> list[DataProblem]:
         QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY created_at, customer_id) = 1
         ORDER BY order_id""")
     # events
+    types = "('visit', 'favorite', 'cart', 'inquiry', 'search', 'ad_click')"
     problem("events_unknown_customer", "events", "events of customers not in customers (ignored)",
-            "SELECT count(*) FROM raw_events e ANTI JOIN customers c USING (customer_id)",
-            "SELECT DISTINCT customer_id FROM raw_events e ANTI JOIN customers c "
-            "USING (customer_id) ORDER BY 1")
+            "raw_events e ANTI JOIN customers c USING (customer_id)", "customer_id",
+            distinct=True)
     problem("events_bad_type", "events",
             "events of a type other than visit/favorite/cart/inquiry/search/ad_click (ignored)",
-            "SELECT count(*) FROM raw_events WHERE event_type IS NULL OR event_type NOT IN "
-            "('visit', 'favorite', 'cart', 'inquiry', 'search', 'ad_click')",
-            "SELECT DISTINCT coalesce(event_type, '(empty)') FROM raw_events WHERE event_type "
-            "IS NULL OR event_type NOT IN ('visit', 'favorite', 'cart', 'inquiry', 'search', "
-            "'ad_click') ORDER BY 1")
+            f"raw_events WHERE event_type IS NULL OR event_type NOT IN {types}",
+            "coalesce(event_type, '(empty)')", distinct=True)
     problem("events_after_as_of", "events", "events after the as-of date (ignored)",
-            f"SELECT count(*) FROM raw_events WHERE event_at > {end}",
-            f"SELECT customer_id FROM raw_events WHERE event_at > {end} ORDER BY customer_id")
+            f"raw_events WHERE event_at > {end}", "customer_id", order="customer_id")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE events AS
         SELECT e.* FROM raw_events e SEMI JOIN customers c USING (customer_id)
         WHERE event_at IS NOT NULL AND event_at <= {end}

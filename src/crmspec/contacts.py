@@ -37,18 +37,14 @@ from datetime import date, datetime
 
 import duckdb
 
+from crmspec.model import LimitWindow as Window  # at most `max` contacts in `days` days
+
 STATUS_ORDER = ("send", "control", "opted_out", "no_address", "invalid_address",
                 "do_not_contact", "open_refund", "global_holdout", "cooldown", "not_sent",
                 "channel_limit",
                 "contact_limit", "stage_limit", "budget_activity", "budget_month")
 
 TRIM_COLUMNS = ("spend", "purchases", "days_since_last_purchase", "r", "f", "m")
-
-
-@dataclass(frozen=True)
-class Window:
-    days: int
-    max: int
 
 
 @dataclass(frozen=True)
@@ -328,9 +324,8 @@ def rules_for(plan, compiled, options: dict[str, dict], not_ready: dict[str, str
         activities=activities,
         stages=[StageRule(s.id, None if s.never_purchased else s.from_days, s.contacts_max)
                 for s in plan.stages if s.contacts_max is not None],
-        overall=[Window(w.days, w.max) for w in contact.overall],
-        per_channel={ch: [Window(w.days, w.max) for w in ws]
-                     for ch, ws in contact.per_channel.items()},
+        overall=list(contact.overall),
+        per_channel={ch: list(ws) for ch, ws in contact.per_channel.items()},
         global_holdout=contact.global_holdout,
         refund_days=contact.refund_days,
         monthly_cap=plan.shop.monthly_cap,

@@ -226,7 +226,9 @@ def reference(at, plan, row, as_of):
 
 
 def rows_of(con, table):
-    cur = con.execute(f"SELECT * FROM {table} ORDER BY customer_id")
+    """The narrow send table joined with features, as WriteContext.rows shows it."""
+    cur = con.execute(f"SELECT f.*, m.* EXCLUDE (customer_id) FROM {table} AS m "
+                      "JOIN features AS f USING (customer_id) ORDER BY customer_id")
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r)) for r in cur.fetchall()]
 

@@ -29,7 +29,7 @@ from typing import Iterator
 import duckdb
 
 from crmspec.channels import WriteContext
-from crmspec.channels.base import quote_path, sql_ident, sql_str
+from crmspec.channels.base import quote_path, rows_view, sql_ident, sql_str
 from crmspec.compile import ROW_ATTRIBUTES, CompiledActivity, CompiledPlan
 from crmspec.diagnostics import Diagnostic, PlanError
 from crmspec.model import Plan, channel_options
@@ -189,6 +189,7 @@ def write_activity(con: duckdb.DuckDBPyConnection, plan: Plan, ca: CompiledActiv
         if folder is not None:
             files.append(write_audience(con, a.id, folder))
     finally:
+        con.execute(f"DROP VIEW IF EXISTS {rows_view(r.table)}")
         con.execute(f"DROP TABLE IF EXISTS {r.table}")
     return ActivityOutput(files, a.template, list(r.parts), r.renderings, cost,
                           r.not_ready, warnings)

@@ -17,10 +17,10 @@ A channel is an object (a `Channel` subclass instance) that a plugin returns fro
   `channels.<name>`);
 - how to write the file a provider's bulk import, or the shop's staff, uses (`write`).
 
-Writers never loop over customers in Python: they get the activity's send rows as a
-DuckDB table (`WriteContext.rows`, one row per customer to contact, with every customer
-column, the facts, `address` and one `msg_<part>` column per rendered message part) and
-write files with `COPY`. Rows are ordered by a key (customer id, order id) so that the
+Writers never loop over customers in Python: they get the activity's send rows in DuckDB
+(`WriteContext.rows`, one row per customer to contact, with every customer column, the
+facts, `address` and one `msg_<part>` column per rendered message part) and write files
+with `COPY`. Rows are ordered by a key (customer id, order id) so that the
 same plan, data and date give the same bytes.
 """
 
@@ -103,12 +103,31 @@ class WriteContext:
     options: dict[str, Any]  # channel options: schema defaults < shop.yaml < activity
     as_of: date
     folder: Path  # the build's temporary output folder (swapped into place at the end)
-    rows: str  # quoted name of a DuckDB table: the activity's send rows
+    # Quoted name of the activity's narrow send table (crmspec.templates.create_rows):
+    # customer_id, address and msg_<part>, one row per customer to contact.
+    table: str
     parts: tuple[str, ...]  # message parts rendered into msg_<part> columns
     files: list[str] = field(default_factory=list)
     # The activity's first send slot, 'YYYY-MM-DD HH:MM' in the shop's timezone
     # (crmspec.schedule: the channel's or activity's windows, blackout dates skipped).
     scheduled_at: str | None = None
+    _view: str | None = field(default=None, init=False, repr=False)
+
+    @property
+    def rows(self) -> str:
+        """Quoted name of a view: the send rows with every customer column and fact of
+        `features` (name, stage, tier, purchases...), `address` and the `msg_<part>`s.
+
+        A view over the narrow send table, so that only the columns a writer selects are
+        read; made on first use.
+        """
+        if self._view is None:
+            self._view = rows_view(self.table)
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {self._view} AS SELECT f.*, "
+                f"m.* EXCLUDE (customer_id) FROM {self.table} AS m "
+                "JOIN features AS f USING (customer_id)")
+        return self._view
 
     def target(self, ext: str, suffix: str = "") -> tuple[str, Path]:
         """(relative path, absolute path) of `<channel>/<activity><suffix>.<ext>`."""
@@ -129,6 +148,11 @@ class WriteContext:
         self.con.execute(f"COPY ({select_sql}) TO {quote_path(path)} ({options})")
         self.files.append(rel)
         return rel
+
+
+def rows_view(table: str) -> str:
+    """The quoted name of WriteContext.rows' view for a send table (dropped with it)."""
+    return sql_ident(table.strip('"') + "__rows")
 
 
 def quote_path(path: Path) -> str:

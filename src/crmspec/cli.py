@@ -337,3 +337,48 @@ def kpi(project, period, date_from, date_to, out_format, monitoring, kpi_ids) ->
         raise click.BadParameter("--from is after --to", param_hint="'--from'")
     click.echo(kpi_report(_root(project), period, date_from, date_to, out_format, monitoring,
                           kpi_ids, say=lambda m: click.echo(m, err=True)), nl=False)
+
+
+@main.command()
+@click.argument("activity", required=False)
+@project_option
+@click.option("--window", "window", type=click.IntRange(1, 365), default=None,
+              help="Days after the send within which a purchase is a response "
+              "(default: shop.yaml evaluation.window_days).")
+@click.option("--as-of", "as_of", callback=_date,
+              help="The data as of this date (default: the plan's as-of date).")
+@click.option("--format", "out_format", type=click.Choice(["table", "csv", "json", "markdown"]),
+              default="table", show_default=True, help="Output format.")
+@handled
+def evaluate(activity, project, window, as_of, out_format) -> None:
+    """Control-group evaluation from the ledger: uplift, confidence interval, p-value,
+    incremental orders and revenue, cost, ROI per activity and run (stored in the ledger)."""
+    from crmspec.evaluate import evaluate_report
+
+    click.echo(evaluate_report(_root(project), activity, window, as_of, out_format,
+                               say=lambda m: click.echo(m, err=True)), nl=False)
+
+
+@main.command()
+@project_option
+@click.option("--truth", "truth", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="YAML file: seed, baseline, uplift, window_days, order_value and "
+              "per-activity baseline/uplift (docs/evaluate.md).")
+@click.option("--uplift", type=click.FloatRange(-1, 1), default=None,
+              help="True uplift of every activity not in the truth file (default 0).")
+@click.option("--baseline", type=click.FloatRange(0, 1), default=None,
+              help="Response probability without effect (default: shop.yaml "
+              "evaluation.baseline_response).")
+@click.option("--seed", type=click.IntRange(0), default=None, help="Seed (default 1).")
+@handled
+def simulate(project, truth, uplift, baseline, seed) -> None:
+    """Demo only: simulated customers respond to the ledger's contacts with a known
+    uplift (new paid orders after each send), so that `crmspec evaluate` can be checked."""
+    from crmspec.simulate import TruthError, describe, simulate as run_simulation
+
+    try:
+        summary = run_simulation(_root(project), Path(truth) if truth else None, seed=seed,
+                                 baseline=baseline, uplift=uplift)
+    except TruthError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(describe(summary), nl=False)

@@ -72,6 +72,9 @@ CODES: dict[str, str] = {
     "E312": "send window closes before it opens",
     "E601": "build dated before the latest ledger run",
     "W602": "control group too small to show the plan's minimum effect",
+    # evaluation and the demo simulation (crmspec.evaluate, crmspec.simulate)
+    "E603": "the contact ledger holds no runs to evaluate or respond to",
+    "E604": "simulation refused: the shop's data is not the demo",
 }
 
 

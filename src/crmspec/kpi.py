@@ -28,7 +28,7 @@ import io
 import json
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Callable, Iterable
@@ -83,9 +83,9 @@ SLEEPING_DEFAULT = (90, 365)  # 沉睡会员: last purchase 3 months to a year a
 # Statuses besides the target ones (good / watch / bad).
 NO_DATA = "no_data"  # nobody to measure (denominator 0)
 PENDING = "pending"  # the metric's look-ahead window has not closed by the as-of date
-NEEDS_LEDGER = "needs_ledger"  # needs the contact ledger (issue 3), not built yet
-LEDGER_NOTE = ("needs the contact ledger (issue 3): who the activity contacted and held "
-               "out; crmspec kpi does not read it yet")
+NEEDS_LEDGER = "needs_ledger"  # the contact ledger holds no run yet
+LEDGER_NOTE = ("the contact ledger holds no run yet: crmspec build records whom the "
+               "activity contacted")
 
 
 # ---------------------------------------------------------------------------- periods
@@ -454,6 +454,47 @@ SELECT p.start, coalesce(c.num, 0), c.den FROM kpi_periods p LEFT JOIN (
     return {s: (num_v, den_v) for s, num_v, den_v in rows}
 
 
+def _has_ledger_runs(con: duckdb.DuckDBPyConnection) -> bool:
+    attached = con.execute("SELECT count(*) FROM duckdb_databases() "
+                           "WHERE database_name = 'ledger'").fetchone()[0]
+    return bool(attached) and con.execute("SELECT count(*) FROM ledger.runs").fetchone()[0] > 0
+
+
+def _contact_response(con, plan: Plan, as_of: date, unit: str, k: Kpi
+                      ) -> dict[date, tuple[int, int, datetime | None]] | None:
+    """reactivation_rate / activation_rate per period: (customers contacted by the
+    activity (treatment group, runs dated in the period) who bought within the response
+    window after a send, customers contacted, when the last window closes); None when the
+    ledger holds no run. The window and the purchase are those of `crmspec evaluate`:
+    send time <= paid_at < send time + evaluation.window_days days."""
+    if not _has_ledger_runs(con):
+        return None
+    window = int(plan.shop.evaluation.window_days)
+    customers = k.params.get("customers", "all")
+    activity = str(k.params["activity"]).replace("'", "''")
+    rows = con.execute(f"""
+WITH contacts AS (
+  SELECT c.as_of, c.customer_id, coalesce(c.scheduled_at, CAST(c.as_of AS TIMESTAMP)) AS sent_at,
+         count(kp.d) AS purchases_before
+  FROM ledger.contacts c LEFT JOIN kpi_purchases kp
+    ON kp.customer_id = c.customer_id AND kp.d <= c.as_of
+  WHERE c.activity_id = '{activity}' AND c.grp = 'treatment' AND c.as_of <= {_date(as_of)}
+  GROUP BY ALL
+), purchases AS ({purchase_orders_sql(plan.shop, as_of)}
+), responses AS (
+  SELECT c.as_of, c.customer_id, c.sent_at, count(p.paid_at) > 0 AS bought
+  FROM contacts c LEFT JOIN purchases p ON p.customer_id = c.customer_id
+   AND p.paid_at >= c.sent_at AND p.paid_at < c.sent_at + INTERVAL ({window}) DAY
+  WHERE {_type_filter("c.purchases_before", customers, 1)}
+  GROUP BY ALL
+)
+SELECT p.start, count(DISTINCT r.customer_id) FILTER (WHERE r.bought),
+       count(DISTINCT r.customer_id), max(r.sent_at) + INTERVAL ({window}) DAY
+FROM kpi_periods p JOIN responses r ON {_index("r.as_of", unit)} = p.idx
+GROUP BY p.start""").fetchall()
+    return {s: (int(n), int(d), closes) for s, n, d, closes in rows}
+
+
 def _num(v):
     if isinstance(v, Decimal):
         return float(v) if v != v.to_integral_value() else int(v)
@@ -505,9 +546,20 @@ def _compute_one(con, plan: Plan, as_of: date, unit: str, periods: list[Period],
     notes: dict[date, str] = {}
     statuses: dict[date, str] = {}
     if m in ("reactivation_rate", "activation_rate"):
+        found = _contact_response(con, plan, as_of, unit, k)
         for per in periods:
-            values[(per.start, None)] = (None, None)
-            statuses[per.start], notes[per.start] = NEEDS_LEDGER, LEDGER_NOTE
+            if found is None:
+                values[(per.start, None)] = (None, None)
+                statuses[per.start], notes[per.start] = NEEDS_LEDGER, LEDGER_NOTE
+                continue
+            numv, denv, closes = found.get(per.start, (0, 0, None))
+            values[(per.start, None)] = (int(numv), int(denv))
+            if closes is not None and closes > datetime.combine(
+                    as_of + timedelta(days=1), datetime.min.time()):
+                statuses[per.start] = PENDING
+                notes[per.start] = (f"the {plan.shop.evaluation.window_days}-day response "
+                                    f"windows of the period's contacts close on "
+                                    f"{closes:%Y-%m-%d %H:%M}")
     elif m == "members_per_tier":
         counts = _sweep(con, _tier_intervals(plan, customers), unit, at_start=False)
         for per in periods:

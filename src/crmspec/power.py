@@ -43,3 +43,18 @@ def check_power(audience: int, holdout: float, baseline: float, min_effect: floa
     needed = required_audience(holdout, baseline, min_effect, alpha, power)
     return PowerCheck(audience, audience - control, control, needed,
                       needed is not None and audience >= needed)
+
+
+def achieved_power(treatment: int, control: int, baseline: float, min_effect: float,
+                   alpha: float = 0.05) -> float | None:
+    """The power groups of these sizes have to show baseline -> baseline + min_effect
+    (two-sided, the same statsmodels analysis as required_audience); None when it has
+    no meaning (an empty group, no effect, a baseline outside (0, 1))."""
+    if treatment <= 0 or control <= 0 or min_effect <= 0 or not 0 < baseline < 1:
+        return None
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    effect = proportion_effectsize(min(baseline + min_effect, 0.999999), baseline)
+    return float(NormalIndPower().power(effect_size=effect, nobs1=treatment, alpha=alpha,
+                                        ratio=control / treatment, alternative="two-sided"))

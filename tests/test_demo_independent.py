@@ -26,6 +26,7 @@ AS_OF = date(2026, 7, 1)
 BANDS = [("after_sale", 0, 7), ("active", 7, 45), ("silent", 45, 90), ("sleeping", 90, 140),
          ("churning", 140, 365), ("dead", 365, None)]
 TIERS = [("vip4", 7000), ("vip3", 5000), ("vip2", 1500), ("vip1", 500)]
+TIER_WINDOW_DAYS = 365  # plans/tiers.yaml evaluation.window_days: spend of the last 365 days
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,8 @@ def shop(tmp_path_factory) -> Path:
     shop_file = root / "plans/shop.yaml"
     data = yaml.safe_load(shop_file.read_text(encoding="utf-8"))
     assert data["data"]["source"] == "demo"
+    tiers = yaml.safe_load((root / "plans/tiers.yaml").read_text(encoding="utf-8"))
+    assert tiers["evaluation"]["window_days"] == TIER_WINDOW_DAYS  # the rule computed below
     text = shop_file.read_text(encoding="utf-8").replace(
         f"customers: {data['data']['demo']['customers']}", "customers: 3000")
     shop_file.write_text(text, encoding="utf-8")
@@ -62,10 +65,12 @@ def _expected(root: Path) -> dict[str, dict]:
     dates: dict[str, set] = defaultdict(set)
     spend: dict[str, float] = defaultdict(float)
     last_paid_at: dict[str, object] = {}
+    window_start = AS_OF - timedelta(days=TIER_WINDOW_DAYS)  # exclusive
     for cid, status, paid_at, amount, _ in orders:
         if status == "paid" and paid_at is not None and paid_at.date() <= AS_OF:
             dates[cid].add(paid_at.date())
-            spend[cid] += float(amount)
+            if paid_at.date() > window_start:  # spend counts within the tier window only
+                spend[cid] += float(amount)
             last_paid_at[cid] = max(last_paid_at.get(cid, paid_at), paid_at)
     out = {}
     for c in customers:

@@ -150,6 +150,7 @@ class EvalRow:
     underpowered: bool | None = None
     needed_audience: int | None = None
     true_uplift: float | None = None  # the simulation's, when the demo was simulated
+    expected_uplift: float | None = None  # what the simulation makes measurable (overlaps)
     note: str | None = None
 
 
@@ -261,7 +262,7 @@ def _pool(activity: str, runs: list[EvalRow], window: int) -> EvalRow:
     row = EvalRow(ACTIVITY, activity, None, len(closed), window,
                   min((r.sent_at for r in closed if r.sent_at), default=None),
                   max((r.window_closes for r in closed if r.window_closes), default=None),
-                  PENDING if not closed else "")
+                  PENDING if runs and not closed else "")
     row.treatment = sum(r.treatment for r in closed)
     row.control = sum(r.control for r in closed)
     row.treatment_responders = sum(r.treatment_responders or 0 for r in closed)
@@ -309,6 +310,7 @@ def compute(con: duckdb.DuckDBPyConnection, plan: Plan, as_of: date, window_days
     data_end = datetime.combine(as_of + timedelta(days=1), datetime.min.time())
     found = con.execute(response_sql(plan, as_of, window_days, activities)).fetchall()
     truth = _truth(con)
+    expected = _expected(con, plan, as_of, window_days, activities) if truth else {}
     by_activity: dict[str, list[EvalRow]] = {}
     for (aid, run, sent_at, closes, nt, nc, rt, rc, revenue, cost) in found:
         row = EvalRow(RUN, aid, run, 1, window_days, sent_at, closes, "", int(nt), int(nc),
@@ -332,11 +334,30 @@ def compute(con: duckdb.DuckDBPyConnection, plan: Plan, as_of: date, window_days
             pooled.note = "the ledger holds no contact of this activity"
         for r in runs + [pooled]:
             r.true_uplift = truth.get(aid)
+            if r.status in (PENDING, NO_CONTACTS) or not (r.treatment and r.control):
+                continue
+            keys = [(aid, r.run)] if r.level == RUN else [
+                (aid, x.run) for x in runs if x.status != PENDING]
+            t = [expected.get(k + ("treatment",), (0, 0.0)) for k in keys]
+            c = [expected.get(k + ("control",), (0, 0.0)) for k in keys]
+            nt, st = sum(n for n, _ in t), sum(v for _, v in t)
+            nc, sc = sum(n for n, _ in c), sum(v for _, v in c)
+            if truth and nt and nc:
+                r.expected_uplift = st / nt - sc / nc
         out += runs + [pooled]
         totals.append(pooled)
     if activities is None and totals:
         out.append(_total(totals, window_days))
     return out
+
+
+def _expected(con: duckdb.DuckDBPyConnection, plan: Plan, as_of: date, window_days: int,
+              activities: list[str] | None) -> dict[tuple, tuple[int, float]]:
+    """(activity, run, grp) -> (contacts, expected responders) under the simulation."""
+    from crmspec.simulate import expected_sql
+
+    return {(a, run, grp): (int(n), float(v)) for a, run, grp, n, v in con.execute(
+        expected_sql(plan, as_of, window_days, activities)).fetchall()}
 
 
 def _truth(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
@@ -361,7 +382,7 @@ STORE_SQL = """CREATE TABLE IF NOT EXISTS evaluations (
     relative_high DOUBLE, p_value DOUBLE, treatment_revenue DOUBLE,
     revenue_per_responder DOUBLE, incremental_orders DOUBLE, incremental_revenue DOUBLE,
     cost DOUBLE, roi DOUBLE, power DOUBLE, underpowered BOOLEAN, needed_audience BIGINT,
-    true_uplift DOUBLE, note VARCHAR
+    true_uplift DOUBLE, expected_uplift DOUBLE, note VARCHAR
 )"""
 
 
@@ -371,6 +392,12 @@ def store(ledger_path: Path, as_of: date, rows: list[EvalRow], activities: list[
     with these rows, in one transaction."""
     con = duckdb.connect(str(ledger_path))
     try:
+        present = [r[0] for r in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'evaluations' "
+            "AND schema_name = 'main' ORDER BY column_index").fetchall()]
+        if present and present != ["evaluated_as_of", *COLUMNS]:
+            # written by another crmspec version: derived data, rebuilt from the ledger
+            con.execute("DROP TABLE evaluations")
         con.execute(STORE_SQL)
         con.execute("BEGIN TRANSACTION")
         try:
@@ -459,7 +486,8 @@ def evaluate_report(root: Path, activity: str | None = None, window_days: int | 
 # ---------------------------------------------------------------------------- output
 
 RATES = ("treatment_rate", "control_rate", "uplift", "uplift_low", "uplift_high",
-         "relative_uplift", "relative_low", "relative_high", "power", "true_uplift")
+         "relative_uplift", "relative_low", "relative_high", "power", "true_uplift",
+         "expected_uplift")
 MONEY = ("treatment_revenue", "revenue_per_responder", "incremental_revenue", "cost")
 
 
@@ -535,7 +563,7 @@ def _human_row(r: EvalRow, simulated: bool) -> list[str]:
              _money(r.incremental_revenue, True), _money(r.cost),
              "" if r.roi is None else f"{r.roi:.2f}"]
     if simulated:
-        cells.insert(9, _pct(r.true_uplift, True))
+        cells[9:9] = [_pct(r.true_uplift, True), _pct(r.expected_uplift, True)]
     return cells
 
 
@@ -586,7 +614,7 @@ def render(report: EvalReport, fmt: str, width: int | None = None) -> str:
     header = list(HUMAN)
     header[8] = f"{level}% CI pp"
     if report.simulated:
-        header.insert(9, "true pp")
+        header[9:9] = ["true pp", "expected pp"]
     lines = [_human_row(r, report.simulated) for r in report.rows]
     sections = [i for i in range(1, len(report.rows))
                 if report.rows[i].activity != report.rows[i - 1].activity]
@@ -601,6 +629,10 @@ def render(report: EvalReport, fmt: str, width: int | None = None) -> str:
               "min_effect (low: below evaluation.power); incr. orders = treated x uplift; "
               "incr. revenue = incr. orders x revenue per treated responder; ROI = incr. "
               f"revenue / cost ({report.currency}). docs/evaluate.md defines each figure.")
+    if report.simulated:
+        legend += (" Simulated demo: true = the uplift put in per contact; expected = the "
+                   "uplift a perfect evaluation finds, after the customers' overlapping "
+                   "contacts and real purchases (crmspec simulate).")
     return text + extra + ("\n" if fmt == "markdown" else "") + legend + "\n"
 
 

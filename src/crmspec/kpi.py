@@ -472,18 +472,23 @@ def _contact_response(con, plan: Plan, as_of: date, unit: str, k: Kpi
     window = int(plan.shop.evaluation.window_days)
     customers = k.params.get("customers", "all")
     activity = str(k.params["activity"]).replace("'", "''")
+    # new / returning: purchases before the send (same_day once: distinct days)
+    counted = "count(DISTINCT b.purchase_date)" if plan.shop.same_day == "once" else \
+        "count(b.paid_at)"
     rows = con.execute(f"""
-WITH contacts AS (
-  SELECT c.as_of, c.customer_id, coalesce(c.scheduled_at, CAST(c.as_of AS TIMESTAMP)) AS sent_at,
-         count(kp.d) AS purchases_before
-  FROM ledger.contacts c LEFT JOIN kpi_purchases kp
-    ON kp.customer_id = c.customer_id AND kp.d <= c.as_of
+WITH purchases AS ({purchase_orders_sql(plan.shop, as_of)}
+), contacts AS (
+  SELECT c.as_of, c.customer_id, coalesce(c.scheduled_at, CAST(c.as_of AS TIMESTAMP)) AS sent_at
+  FROM ledger.contacts c
   WHERE c.activity_id = '{activity}' AND c.grp = 'treatment' AND c.as_of <= {_date(as_of)}
+), typed AS (
+  SELECT c.as_of, c.customer_id, c.sent_at, {counted} AS purchases_before
+  FROM contacts c LEFT JOIN purchases b ON b.customer_id = c.customer_id
+   AND b.paid_at < c.sent_at
   GROUP BY ALL
-), purchases AS ({purchase_orders_sql(plan.shop, as_of)}
 ), responses AS (
   SELECT c.as_of, c.customer_id, c.sent_at, count(p.paid_at) > 0 AS bought
-  FROM contacts c LEFT JOIN purchases p ON p.customer_id = c.customer_id
+  FROM typed c LEFT JOIN purchases p ON p.customer_id = c.customer_id
    AND p.paid_at >= c.sent_at AND p.paid_at < c.sent_at + INTERVAL ({window}) DAY
   WHERE {_type_filter("c.purchases_before", customers, 1)}
   GROUP BY ALL

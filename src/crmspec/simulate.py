@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -217,6 +218,63 @@ FROM (
 )"""
 
 
+def expected_sql(plan: Plan, as_of: date, window_days: int, activities: list[str] | None
+                 ) -> str:
+    """What a perfect evaluation finds, per activity, run and group, under the simulation
+    in `ledger.simulation`: (activity_id, run, grp, contacts, sum over contacts of the
+    probability that the contact's customer has a purchase in the evaluation window).
+
+    A contact's window [s, s + W) holds a purchase when the customer has a real (not
+    simulated) purchase in it, or when one of the customer's simulated orders falls into
+    it: the contact's own (probability p = baseline [+ uplift]) and those of the
+    customer's other contacts, each of which responds with its own p at a uniform moment of
+    its simulation window, so it lands in this window with probability p x overlap /
+    simulation window. Contacts of runs after the last simulation have p = 0. Overlapping
+    contacts of other activities therefore raise both groups' rates and shrink the
+    measurable uplift below the configured one: the expected uplift says by how much.
+    """
+    statuses = ", ".join("'" + x.replace("'", "''") + "'" for x in plan.shop.purchase_statuses)
+    where = ""
+    if activities is not None:
+        where = "WHERE x.activity_id IN (" + ", ".join(
+            "'" + a.replace("'", "''") + "'" for a in activities) + ")"
+    we = int(window_days)
+    return f"""
+WITH c AS (
+  SELECT l.as_of, l.activity_id, l.customer_id, l.grp,
+         coalesce(l.scheduled_at, CAST(l.as_of AS TIMESTAMP)) AS sent_at,
+         coalesce(t.window_days, 0) * 86400 AS ws,
+         CASE WHEN l.as_of <= t.simulated_through
+              THEN t.baseline + CASE WHEN l.grp = 'treatment' THEN t.uplift ELSE 0 END
+              ELSE 0 END AS p
+  FROM ledger.contacts l LEFT JOIN ledger.simulation t USING (activity_id)
+), real_purchases AS (
+  SELECT customer_id, paid_at FROM orders
+  WHERE status IN ({statuses}) AND paid_at IS NOT NULL
+    AND CAST(paid_at AS DATE) <= DATE '{as_of.isoformat()}'
+    AND NOT (source = '{SOURCE}' AND starts_with(order_id, '{PREFIX}'))
+), miss AS (
+  SELECT x.as_of, x.activity_id, x.customer_id, x.grp,
+    exp(sum(ln(1 - y.p * (epoch(least(x.sent_at + INTERVAL ({we}) DAY,
+                                      y.sent_at + to_seconds(y.ws)))
+                          - epoch(greatest(x.sent_at, y.sent_at))) / y.ws))) AS p_miss
+  FROM c x JOIN c y ON y.customer_id = x.customer_id AND y.ws > 0
+   AND y.sent_at < x.sent_at + INTERVAL ({we}) DAY AND y.sent_at + to_seconds(y.ws) > x.sent_at
+  {where}
+  GROUP BY ALL
+), contact AS (
+  SELECT x.as_of, x.activity_id, x.grp,
+    CASE WHEN EXISTS (SELECT 1 FROM real_purchases r WHERE r.customer_id = x.customer_id
+                      AND r.paid_at >= x.sent_at
+                      AND r.paid_at < x.sent_at + INTERVAL ({we}) DAY) THEN 1.0
+         ELSE 1 - coalesce(m.p_miss, 1.0) END AS p_any
+  FROM c x LEFT JOIN miss m USING (as_of, activity_id, customer_id, grp)
+  {where}
+)
+SELECT activity_id, as_of AS run, grp, count(*) AS contacts, sum(p_any) AS expected
+FROM contact GROUP BY ALL"""
+
+
 def _quote(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
@@ -290,12 +348,13 @@ def simulate(root: Path, truth_file: Path | None = None, *, seed: int | None = N
             FROM ledger.contacts l LEFT JOIN sim_orders s ON s.order_id = 'SIM-'
               || strftime(l.as_of, '%Y%m%d') || '-' || l.activity_id || '-' || l.customer_id
             GROUP BY 1 ORDER BY 1""").fetchall()
+        through = con.execute("SELECT max(as_of) FROM ledger.runs").fetchone()[0]
         con.execute("""CREATE OR REPLACE TABLE ledger.simulation (
             activity_id VARCHAR PRIMARY KEY, baseline DOUBLE, uplift DOUBLE, seed BIGINT,
-            window_days INTEGER, order_value DOUBLE)""")
-        con.executemany("INSERT INTO ledger.simulation VALUES (?, ?, ?, ?, ?, ?)",
-                        [(a, *truth.of(a), truth.seed, truth.window_days, truth.order_value)
-                         for (a,) in ids])
+            window_days INTEGER, order_value DOUBLE, simulated_through DATE)""")
+        con.executemany("INSERT INTO ledger.simulation VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        [(a, *truth.of(a), truth.seed, truth.window_days, truth.order_value,
+                          through) for (a,) in ids])
         contacts = sum(r[1] + r[2] for r in per)
         n_orders = sum(r[3] + r[4] for r in per)
         return SimulationSummary(
@@ -322,4 +381,5 @@ def describe(summary: SimulationSummary) -> str:
 
 
 __all__ = ["SimulationSummary", "Truth", "TRUTH_SCHEMA", "describe", "load_truth",
-           "TruthError", "check_truth", "make_truth", "simulate", "simulated_orders_sql"]
+           "TruthError", "check_truth", "expected_sql", "make_truth", "simulate",
+           "simulated_orders_sql"]

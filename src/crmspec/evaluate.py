@@ -295,7 +295,8 @@ def _total(rows: list[EvalRow], window: int) -> EvalRow:
     row.incremental_revenue = sum(r.incremental_revenue for r in measured)
     row.roi = row.incremental_revenue / row.cost if row.cost > 0 else None
     others = len(rows) - len(measured)
-    row.note = (f"{len(measured)} activities with a measured uplift"
+    row.note = (f"{len(measured)} {'activity' if len(measured) == 1 else 'activities'} "
+                "with a measured uplift"
                 + (f"; {others} without (no control group, no closed run)" if others else ""))
     return row
 
@@ -511,6 +512,8 @@ def _plain(row: EvalRow) -> dict:
 def _pct(v: float | None, signed: bool = False) -> str:
     if v is None:
         return ""
+    if abs(v) < 5e-5:
+        v = 0.0  # no "-0.00"
     return f"{v * 100:+.2f}" if signed else f"{v * 100:.2f}%"
 
 
@@ -591,7 +594,17 @@ def _table(title: str, header: list[str], lines: list[list[str]], fmt: str,
 
 def _notes(report: EvalReport) -> list[str]:
     """The notes of the activity and total rows (pending runs, no control group...)."""
-    return [f"{r.activity}: {r.note}" for r in report.rows if r.note and r.level != RUN]
+    out = []
+    for r in report.rows:
+        if r.level == RUN:
+            continue
+        if r.note:
+            out.append(f"{r.activity}: {r.note}")
+        if r.underpowered and r.needed_audience:
+            out.append(f"{r.activity}: underpowered: {r.power * 100:.0f}% power to show the "
+                       f"plan's minimum effect; about {r.needed_audience:,} customers "
+                       f"(treated + held out) are needed at this hold-out share")
+    return out
 
 
 def render(report: EvalReport, fmt: str, width: int | None = None) -> str:

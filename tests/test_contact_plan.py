@@ -122,19 +122,30 @@ def test_control_group_goes_to_the_ledger_not_to_the_files(tiny):
 
 def test_monthly_budget_counts_earlier_runs_of_the_month(tiny):
     # 03-01 costs 0.47 (9 SMS + 2 emails); a cap of 0.60 leaves 0.13 for 03-02, where
-    # the state-triggered active_care (c03, c14, c15, c16 and now c02) and winback (3)
-    # qualify: by priority (both 100), then id, then spend (highest first): active_care
-    # c02 and c14 (550 each) fit (0.10); a third would make 0.62.
+    # the state-triggered active_care (c03, c14, c15, c16 and now c02: maintenance) and
+    # winback (3, marketing) qualify. Maintenance is kept and spends first (0.25: the
+    # month reaches 0.72); marketing is trimmed once the budget has run out.
     append(tiny, "shop.yaml", "budget:\n  monthly_cap: 0.60\n")
     m1 = build(tiny, as_of=D1).manifest
     assert m1["costs"]["month_to_date"] == 0.47
-    build_2 = build(tiny, as_of=D2)
-    m2 = build_2.manifest
-    assert statuses(m2, "active_care") == {"sent": 2, "control": 0, "budget_month": 3}
-    with open(build_2.out_dir / "audience/active_care.csv", encoding="utf-8") as f:
-        assert [r["customer_id"] for r in csv.DictReader(f)] == ["c02", "c14"]
+    m2 = build(tiny, as_of=D2).manifest
+    assert statuses(m2, "active_care") == {"sent": 5, "control": 0}
     assert statuses(m2, "winback") == {"sent": 0, "control": 0, "budget_month": 3}
-    assert m2["costs"]["month_to_date"] == 0.57
+    assert m2["costs"]["month_to_date"] == 0.72
+
+
+def test_marketing_is_trimmed_in_priority_order_when_the_month_runs_short(tiny):
+    # 03-02 with a cap of 0.62: 0.47 + active_care 0.25 = 0.72 already; raise the cap to
+    # 0.80: 0.08 left for winback's three (0.05 each, keep_first spend: c05 1500, c04
+    # 520, c06 60): c05 fits (0.77), c04 would make 0.82.
+    append(tiny, "shop.yaml", "budget:\n  monthly_cap: 0.80\n")
+    edit(tiny, "activities.yaml", "    segment: lapsed\n",
+         "    segment: lapsed\n    budget: {cap: 100, keep_first: {by: spend}}\n")
+    build(tiny, as_of=D1)
+    result = build(tiny, as_of=D2)
+    assert statuses(result.manifest, "winback") == {"sent": 1, "control": 0, "budget_month": 2}
+    with open(result.out_dir / "audience/winback.csv", encoding="utf-8") as f:
+        assert [r["customer_id"] for r in csv.DictReader(f)] == ["c05"]
 
 
 def test_an_earlier_build_is_refused_and_a_dry_run_records_nothing(tiny):
@@ -235,3 +246,34 @@ def test_manifest_reports_stage_contact_bounds(tiny):
     assert m["stage_contacts"] == {"active": {"min": 1, "max": 3, "customers": 5,
                                               "below_min": 1, "most_contacts": 2}}
     json.dumps(m)  # the manifest stays plain JSON
+
+
+def test_tier_upgrades_compare_with_the_tiers_the_previous_run_recorded(tiny):
+    """c03 (80 spent) pays 500 more on 03-02: vip1 from then on. The 03-01 run recorded
+    the members' tiers; the 03-02 build congratulates c03 only. Without a previous run
+    the comparison is with purchases up to two days before: nobody moved up between
+    02-27 and 03-01 (c01's 100 on 03-01 reaches no tier)."""
+    append(tiny, "activities.yaml", """  - id: upgrade_reward
+    name: 升级礼
+    template: winback
+    kind: maintenance
+    stage: [active, after_sale]
+    segment: vip1_plus
+    channel: sms
+    trigger: {type: tier_upgrade}
+""")
+    append(tiny, "segments.yaml", """  - id: vip1_plus
+    name: 会员
+    where: {tier_at_least: vip1}
+""")
+    add = "o30,c03,2026-03-02 09:00:00,2026-03-02 09:05:00,,,500.00,paid,normal\n"
+    with open(tiny / "data/orders.csv", "a", encoding="utf-8") as f:
+        f.write(add)
+    m1 = build(tiny, as_of=D1).manifest
+    assert statuses(m1, "upgrade_reward") == {"sent": 0, "control": 0}
+    assert ledger(tiny, "SELECT customer_id, tier_rank FROM tiers ORDER BY 1") == [
+        ("c02", 1), ("c04", 1), ("c05", 2), ("c07", 3), ("c11", 4), ("c14", 1)]
+    result = build(tiny, as_of=D2)
+    assert statuses(result.manifest, "upgrade_reward") == {"sent": 1, "control": 0}
+    with open(result.out_dir / "audience/upgrade_reward.csv", encoding="utf-8") as f:
+        assert [(r["customer_id"], r["tier"]) for r in csv.DictReader(f)] == [("c03", "vip1")]

@@ -27,6 +27,7 @@ BANDS = [("after_sale", 0, 7), ("active", 7, 45), ("silent", 45, 90), ("sleeping
          ("churning", 140, 365), ("dead", 365, None)]
 TIERS = [("vip4", 7000), ("vip3", 5000), ("vip2", 1500), ("vip1", 500)]
 TIER_WINDOW_DAYS = 365  # plans/tiers.yaml evaluation.window_days: spend of the last 365 days
+LAST_REVIEW = date(2026, 1, 1)  # review_date 01-01: a tier reached is kept until the review
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +40,7 @@ def shop(tmp_path_factory) -> Path:
     assert data["data"]["source"] == "demo"
     tiers = yaml.safe_load((root / "plans/tiers.yaml").read_text(encoding="utf-8"))
     assert tiers["evaluation"]["window_days"] == TIER_WINDOW_DAYS  # the rule computed below
+    assert tiers["evaluation"]["review_date"] == "01-01"
     text = shop_file.read_text(encoding="utf-8").replace(
         f"customers: {data['data']['demo']['customers']}", "customers: 3000")
     shop_file.write_text(text, encoding="utf-8")
@@ -65,12 +67,16 @@ def _expected(root: Path) -> dict[str, dict]:
     dates: dict[str, set] = defaultdict(set)
     spend: dict[str, float] = defaultdict(float)
     last_paid_at: dict[str, object] = {}
+    kept: dict[str, float] = defaultdict(float)  # spend in the window ending at the review
     window_start = AS_OF - timedelta(days=TIER_WINDOW_DAYS)  # exclusive
+    review_start = LAST_REVIEW - timedelta(days=TIER_WINDOW_DAYS)
     for cid, status, paid_at, amount, _ in orders:
         if status == "paid" and paid_at is not None and paid_at.date() <= AS_OF:
             dates[cid].add(paid_at.date())
             if paid_at.date() > window_start:  # spend counts within the tier window only
                 spend[cid] += float(amount)
+            if review_start < paid_at.date() <= LAST_REVIEW:
+                kept[cid] += float(amount)
             last_paid_at[cid] = max(last_paid_at.get(cid, paid_at), paid_at)
     out = {}
     for c in customers:
@@ -84,7 +90,9 @@ def _expected(root: Path) -> dict[str, dict]:
             row["days"] = days
             row["stage"] = next(s for s, lo, hi in BANDS if days >= lo and (hi is None or days < hi))
             row["customer_type"] = "new" if n == 1 else ("fans" if n >= 4 else "returning")
-        row["tier"] = next((t for t, need in TIERS if spend[cid] >= need), None)
+        # the higher of the tier now and the one reached at the last review
+        row["tier"] = next((t for t, need in TIERS
+                            if spend[cid] >= need or kept[cid] >= need), None)
         out[cid] = row
     # RFM: ceil(5 * cume_dist), cume_dist = share of buyers at most as good as this one.
     buyers = [cid for cid, r in out.items() if r["purchases"] > 0]

@@ -34,7 +34,7 @@ from crmspec.outputs import (
     atomic_dir,
     cost_sql,
     not_ready,
-    render_activity,
+    render_activities,
     write_activity,
     write_json,
 )
@@ -133,10 +133,11 @@ def prepare(root: Path, as_of: date | None, con: duckdb.DuckDBPyConnection, stri
         raise PlanError(data_diags)
     attach_ledger(con, root / plan.shop.ledger_path, read_only=not record)
     attach_suppressions(con, plan.shop.data, root)
-    previous = con.execute("SELECT max(as_of) FROM ledger.runs WHERE as_of < ?",
+    previous = con.execute("SELECT max(as_of) FROM ledger.tiers WHERE as_of < ?",
                            [data.as_of]).fetchone()[0]
     call_hook(pm, "prepare_connection", con=con, plan=plan)
-    compiled = compile_plan(plan, data.as_of, channels, previous)
+    compiled = compile_plan(plan, data.as_of, channels, previous,
+                            previous_in_ledger=previous is not None)
     return Prepared(plan, compiled, data, validation.diagnostics + data_diags,
                     validation.templates)
 
@@ -190,7 +191,7 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
                 # Last step before the swap: a crash before it leaves both the ledger and
                 # the outputs as they were; after it, re-running the date replaces the run.
                 record_run(con, data.as_of, "decisions", manifest["plan_hash"],
-                           data.fingerprint)
+                           data.fingerprint, tiers="facts")
         warnings += [w for o in outputs.values() for w in o.warnings]
         build_result = BuildResult(data.as_of, out_dir, manifest, result, plan, warnings, notes)
     finally:
@@ -213,9 +214,7 @@ def decide_contacts(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: Compil
     apply_limits(con, rules, compiled.as_of)
     con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * EXCLUDE (reason, status), "
                 "coalesce(reason, 'send') AS status FROM decisions_pre")
-    rendered = {ca.activity.id: render_activity(con, plan, ca, templates.get(ca.activity.id),
-                                                compiled.as_of)
-                for ca in compiled.activities}
+    rendered = render_activities(con, plan, compiled, templates)
     costs = [cost_sql(plan, ca, rendered[ca.activity.id]) for ca in compiled.activities]
     con.execute("CREATE OR REPLACE TEMP TABLE row_costs AS "
                 + ("\nUNION ALL\n".join(costs) if costs else

@@ -16,7 +16,7 @@ is the one a row keeps (so `crmspec explain` can say exactly why):
  6. per-channel limits         channel_limit    (rolling windows of calendar days)
  7. overall and stage limits   contact_limit, stage_limit
  8. activity budget            budget_activity  (trimmed in the declared order)
- 9. monthly budget             budget_month     (month-to-date from the ledger)
+ 9. monthly budget             budget_month     (marketing; month-to-date from the ledger)
 10. control group              control          (hash of salt, activity and customer)
 11. otherwise                  send
 
@@ -255,16 +255,19 @@ def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: da
                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) > c.budget_cap + 1e-9
                THEN 'budget_activity' ELSE c.reason END AS reason
         FROM decisions_3 c""")
-    # 9: monthly budget: service first, then priority, activity, declared order
+    # 9: monthly budget. Service and maintenance contacts are kept and spend the budget
+    # first; marketing follows by priority, activity and declared order until the budget
+    # runs out (a contact that costs nothing is never trimmed).
     if rules.monthly_cap is not None:
         month_start = f"DATE '{as_of.replace(day=1).isoformat()}'"
         mtd = (f"(SELECT coalesce(sum(cost), 0) FROM history WHERE grp = 'treatment' "
                f"AND as_of >= {month_start})")
+        trimmable = "(NOT c.service AND c.kind = 'marketing')"
         con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions_5 AS
             SELECT c.* EXCLUDE (reason),
-              CASE WHEN c.reason IS NULL AND NOT c.service
+              CASE WHEN c.reason IS NULL AND {trimmable} AND c.cost > 0
                     AND {mtd} + sum(c.cost) OVER (PARTITION BY (c.reason IS NULL)
-                        ORDER BY c.service DESC, c.priority DESC, c.activity_id,
+                        ORDER BY {trimmable}, c.priority DESC, c.activity_id,
                                  c.trim_key NULLS LAST, c.customer_id
                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
                         > {float(rules.monthly_cap)!r} + 1e-9

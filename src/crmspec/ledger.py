@@ -47,7 +47,15 @@ SCHEMA = (
         scheduled_at TIMESTAMP,
         cost DECIMAL(12, 4) NOT NULL     -- 0 for the control group
     )""",
+    # Each run's member tiers, so that the next build sees who moved up since; only the
+    # last KEEP_TIER_RUNS runs are kept (a build needs the previous one).
+    """CREATE TABLE IF NOT EXISTS ledger.tiers (
+        as_of DATE NOT NULL,
+        customer_id VARCHAR NOT NULL,
+        tier_rank INTEGER NOT NULL
+    )""",
 )
+KEEP_TIER_RUNS = 3
 
 # The columns a build's `decisions` table provides for recording.
 RECORD_COLUMNS = ("activity_id", "customer_id", "channel", "grp", "service", "stage",
@@ -99,11 +107,12 @@ def history_view(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
 
 
 def record_run(con: duckdb.DuckDBPyConnection, as_of: date, decisions: str, plan_hash: str,
-               fingerprint: str) -> None:
+               fingerprint: str, tiers: str | None = None) -> None:
     """Replace the run of `as_of` with the contacts and controls in table `decisions`.
 
     `decisions` must have RECORD_COLUMNS and a `status` column; rows with status
-    'send' (treatment) or 'control' are recorded. One transaction.
+    'send' (treatment) or 'control' are recorded; `tiers` (a table with customer_id and
+    tier_rank, e.g. the build's facts) gives the members' tiers. One transaction.
     """
     day = f"DATE '{as_of.isoformat()}'"
     cols = ", ".join(RECORD_COLUMNS)
@@ -111,6 +120,13 @@ def record_run(con: duckdb.DuckDBPyConnection, as_of: date, decisions: str, plan
     try:
         con.execute(f"DELETE FROM ledger.contacts WHERE as_of = {day}")
         con.execute(f"DELETE FROM ledger.runs WHERE as_of = {day}")
+        con.execute(f"DELETE FROM ledger.tiers WHERE as_of = {day}")
+        if tiers:
+            con.execute(f"INSERT INTO ledger.tiers SELECT {day}, customer_id, tier_rank "
+                        f"FROM {tiers} WHERE tier_rank > 0 ORDER BY customer_id")
+            con.execute(
+                "DELETE FROM ledger.tiers WHERE as_of NOT IN (SELECT DISTINCT as_of FROM "
+                f"ledger.tiers ORDER BY as_of DESC LIMIT {KEEP_TIER_RUNS})")
         con.execute(
             f"INSERT INTO ledger.contacts (as_of, {cols}) SELECT {day}, {cols} FROM {decisions} "
             "WHERE status IN ('send', 'control') ORDER BY activity_id, customer_id"

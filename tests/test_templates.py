@@ -28,6 +28,7 @@ from crmspec.templates import (
     _context,
     analyse,
     create_rows,
+    create_send_values,
     zhe,
 )
 from crmspec.validate import validate_project
@@ -340,6 +341,10 @@ def test_set_based_rendering_equals_jinja_per_customer(synthetic, rows):
             for row in rows_of(con, "t"):
                 expected = reference(at, v.plan, row, date(2026, 3, 1))
                 assert row[f"msg_{part}"] == expected[part], (name, row)
+            # the same through the shared send-values table of a whole build
+            values = create_send_values(con, {at.activity.id: at})
+            create_rows(con, v.plan, at.activity, "t2", at, date(2026, 3, 1), values)
+            assert rows_of(con, "t2") == rows_of(con, "t")
     finally:
         con.close()
 

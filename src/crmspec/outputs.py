@@ -34,7 +34,7 @@ from crmspec.compile import ROW_ATTRIBUTES, CompiledActivity, CompiledPlan
 from crmspec.diagnostics import Diagnostic, PlanError
 from crmspec.model import Plan, channel_options
 from crmspec.plugins import writer_failure
-from crmspec.templates import ActivityTemplates, create_rows, over_limit
+from crmspec.templates import ActivityTemplates, create_rows, create_send_values, over_limit
 
 SEND_COLUMNS = ("customer_id", "activity_id", "channel", "address", "segment") + ROW_ATTRIBUTES
 
@@ -128,13 +128,28 @@ def not_ready(plan: Plan, ca: CompiledActivity, at: ActivityTemplates | None) ->
 
 
 def render_activity(con: duckdb.DuckDBPyConnection, plan: Plan, ca: CompiledActivity,
-                    at: ActivityTemplates | None, as_of: date) -> Rendered:
-    """Create `rows_<activity>` from `sends` (status 'send'), messages rendered set-based."""
+                    at: ActivityTemplates | None, as_of: date,
+                    values: str | None = None) -> Rendered:
+    """Create `rows_<activity>` from `sends` (status 'send'), messages rendered set-based.
+
+    `values`: the send-values table of `render_activities` (one features join for all)."""
     table = sql_ident(f"rows_{ca.activity.id}")
-    result = create_rows(con, plan, ca.activity, table, at, as_of)
+    result = create_rows(con, plan, ca.activity, table, at, as_of, values)
     options = activity_options(plan, ca, at)
     return Rendered(table, result.parts, result.renderings, options,
                     ca.channel.not_ready(ca.activity, options, result.parts))
+
+
+def render_activities(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: CompiledPlan,
+                      templates: dict[str, ActivityTemplates]) -> dict[str, Rendered]:
+    """Every activity's `render_activity`, the send rows joined with `features` once."""
+    values = create_send_values(con, templates)
+    try:
+        return {ca.activity.id: render_activity(con, plan, ca, templates.get(ca.activity.id),
+                                                compiled.as_of, values)
+                for ca in compiled.activities}
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {values}")
 
 
 def cost_sql(plan: Plan, ca: CompiledActivity, r: Rendered) -> str:

@@ -782,30 +782,59 @@ class RenderResult:
     renderings: int  # distinct renderings
 
 
+def create_send_values(con, loaded: dict[str, ActivityTemplates],
+                       name: str = "send_values") -> str:
+    """One join of every send row (`sends`, status 'send') with the `features` columns
+    the templates read: activity_id, customer_id, address and those columns.
+
+    `create_rows(..., values=name)` then reads this narrow table instead of joining the
+    whole `features` table once per activity (at 1M customers a join costs about as much
+    as the rest of an activity's rendering). Returns the table's quoted name.
+    """
+    cols = sorted({c for at in loaded.values() if at.parts
+                   for c in RenderPlan.of(at).needed_columns()} - {"customer_id"})
+    table = sql_ident(name)
+    picked = "".join(f", f.{sql_ident(c)}" for c in cols)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT s.activity_id, s.customer_id, "
+                f"s.address{picked} FROM sends AS s JOIN features AS f USING (customer_id) "
+                "WHERE s.status = 'send'")
+    return table
+
+
 def create_rows(con, plan: Plan, activity: Activity, table: str, at: ActivityTemplates | None,
-                as_of: date) -> RenderResult:
+                as_of: date, values: str | None = None) -> RenderResult:
     """CREATE `table`, the activity's narrow send table: customer_id, address and the
     rendered msg_<part>s of its send rows (`sends`, status 'send').
 
     Narrow on purpose: writers read it through `WriteContext.rows`, a view joining it with
     `features`, so a 1M-row activity never copies every customer column. Rows deleted
-    from it (final decisions after rendering) disappear from that view too.
+    from it (final decisions after rendering) disappear from that view too. `values`: a
+    table made by `create_send_values` (rendering many activities), else `sends` is joined
+    with `features` here.
     """
-    where = f"WHERE s.activity_id = {sql_str(activity.id)} AND s.status = 'send'"
-    base = f"FROM sends AS s JOIN features AS f USING (customer_id) {where}"
+    if values is not None:  # f: the activity's rows of the shared send-values table
+        frm, cond = f"{values} AS f", f"f.activity_id = {sql_str(activity.id)}"
+        types = {r[0]: r[1] for r in con.execute(f"DESCRIBE {values}").fetchall()}
+    else:
+        frm = (f"(SELECT s.customer_id, s.address, f.* EXCLUDE (customer_id) FROM sends AS s "
+               f"JOIN features AS f USING (customer_id) WHERE s.activity_id = "
+               f"{sql_str(activity.id)} AND s.status = 'send') AS f")
+        cond = "true"
     if at is None or not at.parts:
+        where = f"WHERE s.activity_id = {sql_str(activity.id)} AND s.status = 'send'"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT s.customer_id, s.address "
                     f"FROM sends AS s {where}")
         return RenderResult((), 0)
     rp = RenderPlan.of(at)
-    types = {r[0]: r[1] for r in con.execute("DESCRIBE features").fetchall()}
+    if values is None:
+        types = {r[0]: r[1] for r in con.execute("DESCRIBE features").fetchall()}
     key_exprs = [_clean_sql(rp.key_column(p), types[rp.key_column(p)]) for p in rp.keys]
     key_exprs += [_truth_sql(rp.key_column(p), types[rp.key_column(p)]) for p in rp.truth]
     key_types = [types[rp.key_column(p)] for p in rp.keys] + ["BOOLEAN"] * len(rp.truth)
     if key_exprs:
         combos = con.execute(
             "SELECT DISTINCT " + ", ".join(f"{e} AS k{i}" for i, e in enumerate(key_exprs))
-            + f" {base} ORDER BY ALL").fetchall()
+            + f" FROM {frm} WHERE {cond} ORDER BY ALL").fetchall()
     else:
         combos = [()]
     marker_of = {p: _marker(i) for i, p in enumerate(rp.columns)}
@@ -855,13 +884,12 @@ def create_rows(con, plan: Plan, activity: Activity, table: str, at: ActivityTem
                     params)
         join = " AND ".join(f"c.k{i} IS NOT DISTINCT FROM {e}" for i, e in enumerate(key_exprs))
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT s.customer_id, s.address, "
-            f"{', '.join(msg_cols)} FROM sends AS s JOIN features AS f USING (customer_id) "
-            f"JOIN {ctable} AS c ON {join} {where}")
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT f.customer_id, f.address, "
+            f"{', '.join(msg_cols)} FROM {frm} JOIN {ctable} AS c ON {join} WHERE {cond}")
         con.execute(f"DROP TABLE {ctable}")
     else:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT s.customer_id, s.address, "
-                    f"{', '.join(msg_cols)} {base}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT f.customer_id, f.address, "
+                    f"{', '.join(msg_cols)} FROM {frm} WHERE {cond}")
     return RenderResult(part_names, len(combos))
 
 

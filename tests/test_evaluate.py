@@ -285,8 +285,10 @@ def test_unknown_activity_and_empty_ledger_are_located_errors(tmp_path):
 # ---------------------------------------------------------------------------- statistics
 
 
-def newcombe_by_hand(r1, n1, r2, n2, z=stats.norm.ppf(0.975)):
+def newcombe_by_hand(r1, n1, r2, n2):
     """Newcombe (1998) method 10 from two Wilson score intervals."""
+    z = stats.norm.ppf(0.975)
+
     def wilson(r, n):
         p = r / n
         centre = (p + z * z / (2 * n)) / (1 + z * z / n)

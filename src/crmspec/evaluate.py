@@ -34,12 +34,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 

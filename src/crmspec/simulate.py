@@ -368,9 +368,9 @@ def simulate(root: Path, truth_file: Path | None = None, *, seed: int | None = N
 def describe(summary: SimulationSummary) -> str:
     """What was simulated, per activity (the CLI's output)."""
     t = summary.truth
-    lines = [f"simulated {summary.orders:,} orders for {summary.contacts:,} contacts of "
-             f"{summary.runs} run(s) (seed {t.seed}, {t.window_days}-day window, mean order "
-             f"value {t.order_value:g}) into {summary.path}"]
+    lines = [(f"simulated {summary.orders:,} orders for {summary.contacts:,} contacts of "
+              f"{summary.runs} run(s) (seed {t.seed}, {t.window_days}-day window, mean order "
+              f"value {t.order_value:g}) into {summary.path}")]
     width = max((len(a) for a in summary.activities), default=8)
     lines.append(f"{'activity':<{width}}  baseline   uplift  treated  control  orders T  "
                  "orders C")
@@ -380,6 +380,6 @@ def describe(summary: SimulationSummary) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["SimulationSummary", "Truth", "TRUTH_SCHEMA", "describe", "load_truth",
-           "TruthError", "check_truth", "expected_sql", "make_truth", "simulate",
+__all__ = ["TRUTH_SCHEMA", "SimulationSummary", "Truth", "TruthError", "check_truth",
+           "describe", "expected_sql", "load_truth", "make_truth", "simulate",
            "simulated_orders_sql"]

@@ -199,3 +199,35 @@ def test_plugins_command_lists_plugins_channels_and_hooks(tiny):
     assert "register_channels" in result.output and "register_site_pages" in result.output
     sms = next(line for line in lines if "crmspec.channels.sms" in line)
     assert "overridden: sms" in sms
+
+
+def test_plugins_command_lists_every_channel_with_its_windows_and_cost(tiny):
+    add_plugins(tiny, "all_hooks")
+    result = CliRunner().invoke(main, ["plugins", "--project", str(tiny)])
+    rows = {line.split("│")[1].strip(): line for line in result.output.splitlines()
+            if line.startswith("│") and line.split("│")[1].strip()}
+    assert "marketing Mon-Fri 10:00-12:00" in rows["sms"] and "0.05 per segment" in rows["sms"]
+    assert "Tue-Thu 08:00-10:00" in rows["email"]
+    assert "all_hooks" in rows["memo"] and "customer_id" in rows["memo"]
+
+
+def test_schemas_command_writes_the_project_schemas_with_plugin_options(tiny, tmp_path):
+    import json
+
+    from crmspec.schemadefs import build_schemas, dumps
+
+    add_plugins(tiny, "all_hooks")
+    out = tmp_path / "schemas"
+    runner = CliRunner()
+    result = runner.invoke(main, ["schemas", "--project", str(tiny), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    expected = build_schemas(collect_channels(get_plugin_manager(tiny, entry_points=False)))
+    for kind, schema in expected.items():
+        assert (out / f"{kind}.schema.json").read_text(encoding="utf-8") == dumps(schema)
+    shop = json.loads((out / "shop.schema.json").read_text(encoding="utf-8"))
+    assert "prefix" in shop["properties"]["channels"]["properties"]["memo"]["properties"]
+    check = runner.invoke(main, ["schemas", "--project", str(tiny), "--out", str(out), "--check"])
+    assert check.exit_code == 0 and "are current" in check.output
+    (out / "shop.schema.json").write_text("{}", encoding="utf-8")
+    check = runner.invoke(main, ["schemas", "--project", str(tiny), "--out", str(out), "--check"])
+    assert check.exit_code == 1 and check.output == f"{out / 'shop.schema.json'}: differ\n"

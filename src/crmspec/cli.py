@@ -272,8 +272,24 @@ def plugins_cmd(project, fmt) -> None:
         if i.overridden:
             chans += (", " if chans else "") + "overridden: " + ", ".join(i.overridden)
         table.add_row(i.name, i.source, chans or "-", ", ".join(i.hooks))
+    cs = channel_set(pm)
+    chans_table = Table(title="channels", title_justify="left")
+    for name in ("channel", "plugin", "address", "opt-out", "cost", "parts", "default windows"):
+        chans_table.add_column(name)
+    days = {(1, 2, 3, 4, 5): "Mon-Fri", (1, 2, 3, 4, 5, 6, 7): "every day", (2, 3, 4): "Tue-Thu"}
+    for name, ch in cs.channels.items():
+        windows = "; ".join(
+            ("" if len(w.kinds) > 1 else w.kinds[0] + " ")
+            + f"{days.get(w.days, ','.join(map(str, w.days)))} {w.start}-{w.end}"
+            for w in ch.windows) or "-"
+        parts = ", ".join(p.name + ("" if p.required else "?") for p in ch.parts) or (
+            "any field" if ch.open_part else "-")
+        chans_table.add_row(name, cs.owner[name], ch.contact_field, ch.opt_out_field or "-",
+                            f"{ch.cost.price:g} per {ch.cost.unit}", parts, windows)
     # piped (CI logs, grep): wide enough that every row stays on one line
-    Console(width=None if sys.stdout.isatty() else 240).print(table)
+    console = Console(width=None if sys.stdout.isatty() else 240)
+    console.print(table)
+    console.print(chans_table)
 
 
 @main.command()

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from crmspec.schedule import first_slot, windows_for
-
 from crmspec.build import build
 from crmspec.channels import builtin_channels
 from crmspec.channels.base import sms_segments
 from crmspec.plugins import get_plugin_manager
+from crmspec.schedule import first_slot, windows_for
 
 GOLDEN = Path(__file__).parent / "golden_channels"
 UPDATE = os.environ.get("CRMSPEC_UPDATE_GOLDEN") == "1"

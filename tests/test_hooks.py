@@ -95,9 +95,9 @@ def test_validate_plan_diagnostics_are_reported_with_the_plan_line(tiny):
 
 @covers("prepare_connection")
 def test_prepare_connection_runs_before_the_plan(tiny):
-    from crmspec.build import prepare
-
     import duckdb
+
+    from crmspec.build import prepare
 
     con = duckdb.connect()
     try:

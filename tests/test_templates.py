@@ -2,7 +2,6 @@
 and set-based rendering == rendering each customer with Jinja (the reference)."""
 
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -231,7 +230,7 @@ def rows_of(con, table):
     cur = con.execute(f"SELECT f.*, m.* EXCLUDE (customer_id) FROM {table} AS m "
                       "JOIN features AS f USING (customer_id) ORDER BY customer_id")
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def test_fixture_messages_equal_per_customer_rendering(channels_shop):

@@ -41,8 +41,6 @@ markers.
 from __future__ import annotations
 
 import difflib
-import json
-import re
 import traceback
 from dataclasses import dataclass, field
 from datetime import date
@@ -920,7 +918,7 @@ def over_limit(con, table: str, at: ActivityTemplates | None, parts: tuple[str, 
     counts = con.execute(f"SELECT count(*), {', '.join(c[2] for c in checks)} "
                          f"FROM {table}").fetchone()
     out = []
-    for (lp, limit, _), n in zip(checks, counts[1:]):
+    for (lp, limit, _), n in zip(checks, counts[1:], strict=True):
         if n:
             out.append(lp.source.diag(
                 1, "W520", f"{n} of {counts[0]} {at.channel.name} {lp.part.name} messages of "
@@ -936,4 +934,4 @@ def describe(rp: RenderPlan) -> dict:
 
 __all__ = ["ActivityTemplates", "RenderPlan", "TemplateEnvironment", "analyse",
            "check_templates", "create_rows", "load_templates", "make_environment",
-           "variables_doc", "json"]
+           "variables_doc"]

@@ -27,6 +27,7 @@ from crmspec.channels.base import (
     sql_str,
 )
 
+
 class SmsChannel(Channel):
     name = "sms"
     title = "SMS"

@@ -170,3 +170,12 @@ def test_bucket_sql_equals_python_and_is_uniform():
     assert all(abs(v - bucket("k", "a:" + cid)) < 1e-12 for cid, v in rows[:500])
     share = sum(v < 0.1 for _, v in rows) / len(rows)
     assert 0.09 < share < 0.11
+
+
+def test_held_out_contacts_count_against_limits_like_sent_ones(con):
+    # x1 was held out of an activity on 07-08: as far as limits go it was contacted, so
+    # that it does not get more of the other activities than the treated customers do
+    add(con, "history", [hist(date(2026, 7, 8), "old", "x1", grp="control", cost=0)])
+    add(con, "candidates", [cand("a", "x1"), cand("a", "x2")])
+    decide(con, ContactRules("s", [rule("a")], overall=[Window(7, 1)], refund_days=None), D)
+    assert result(con) == {("a", "x1"): "contact_limit", ("a", "x2"): "send"}

@@ -26,8 +26,8 @@ e.g. it has no template: they are listed for review, not contacted and not recor
 Service activities (`service: true`) skip steps 3, 4, 6, 7 and the trims of 8-9 (their
 cost still counts towards the month). When limits force a choice, higher `priority`
 wins, then the activity id in alphabetical order: ties are broken the same way on every
-run. Limits count treatment contacts of non-service activities only: a control customer
-was not contacted.
+run. Limits count the earlier contacts of non-service activities, held-out ones included
+(see _prior_tables), so that control groups stay comparable.
 """
 
 from __future__ import annotations
@@ -122,7 +122,11 @@ def _rules_table(con: duckdb.DuckDBPyConnection, rules: ContactRules) -> None:
 
 
 def _prior_tables(con: duckdb.DuckDBPyConnection, rules: ContactRules, d: str) -> None:
-    """Earlier treatment contacts of non-service activities, counted once per customer.
+    """Earlier contacts of non-service activities, counted once per customer.
+
+    Held-out (control) contacts count as if they had been sent: otherwise a customer held
+    out of one activity would receive more of the others, and the control group would no
+    longer show "this activity versus none" but "versus whatever else the plan sends".
 
     `prior_channel` (customer, channel, one wN column per window length N: contacts on
     the N-1 days before the as-of date) and `prior_stage` (contacts since the customer
@@ -134,14 +138,14 @@ def _prior_tables(con: duckdb.DuckDBPyConnection, rules: ContactRules, d: str) -
                    for n in lengths)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE prior_channel AS
         SELECT customer_id, channel{cols} FROM history
-        WHERE grp = 'treatment' AND NOT service GROUP BY customer_id, channel""")
+        WHERE NOT service GROUP BY customer_id, channel""")
     sums = "".join(f", sum(w{n}) AS w{n}" for n in lengths)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE prior_all AS
         SELECT customer_id{sums} FROM prior_channel GROUP BY customer_id""")
     con.execute("""CREATE OR REPLACE TEMP TABLE prior_stage AS
         SELECT h.customer_id, count(*) AS n FROM history h
         JOIN features f USING (customer_id) JOIN stage_rules s ON s.stage = f.stage
-        WHERE h.grp = 'treatment' AND NOT h.service
+        WHERE NOT h.service
           AND (s.from_days IS NULL OR h.as_of >= f.last_purchase_date + INTERVAL (s.from_days) DAY)
         GROUP BY h.customer_id""")
 

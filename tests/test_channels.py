@@ -78,7 +78,10 @@ def test_hand_checked_rows(built):
                       "已90天未见 回T退订,2026-03-02 10:00,1")
     email = (out / "email/cart_recovery.csv").read_text(encoding="utf-8")
     # sina.com is in shop.yaml's ad_domains: (AD); the name is HTML-escaped in html only
-    assert email.startswith('email,subject,html,text,preheader\nc09@sina.com,"(AD)<李>&""四""，')
+    assert email.startswith(
+        'email,subject,html,text,preheader,send_at\nc09@sina.com,"(AD)<李>&""四""，')
+    # 2026-03-01 is a Sunday: email goes out on Tuesday morning (Tue-Thu 08:00-10:00)
+    assert email.endswith(",2026-03-03 08:00\n")
     assert "&lt;李&gt;&amp;&#34;四&#34;" in email
     assert 'c15@qq.com,"王,五，您加购的宝贝库存不多了"' in email
     parcel = (out / "parcel/parcel_card.csv").read_text(encoding="utf-8").splitlines()
@@ -89,6 +92,7 @@ def test_hand_checked_rows(built):
     # c13 has no openid (no_address), c03's openid is malformed but c03 is not after-sale
     assert [w["touser"][-2:] for w in wechat] == ["01", "02", "12"]
     assert wechat[1]["data"]["remark"] == {"value": "普通会员专享顺丰包邮"}
+    assert {w["send_at"] for w in wechat} == {"2026-03-01 09:00"}  # every day from 09:00
     assert built.manifest["activities"][2]["suppressed"] == {"no_address": 1}
 
 

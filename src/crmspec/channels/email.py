@@ -86,7 +86,9 @@ class EmailChannel(Channel):
         ctx.copy(
             f"SELECT address AS email, {self.subject_sql(ctx)} AS subject, "
             f'{ctx.msg("html")} AS html, {ctx.msg("text")} AS text, '
-            f'{ctx.msg("preheader")} AS preheader FROM {ctx.rows} ORDER BY customer_id',
+            f'{ctx.msg("preheader")} AS preheader, '
+            f"{sql_str(ctx.scheduled_at or ctx.as_of.isoformat())} AS send_at "
+            f"FROM {ctx.rows} ORDER BY customer_id",
             rel,
         )
         return [rel]

@@ -63,7 +63,9 @@ class WechatChannel(Channel):
         ctx.copy(
             f"SELECT address AS touser, {sql_str(ctx.options['template_id'])} AS template_id, "
             f"{sql_str(url) if url else 'NULL::VARCHAR'} AS url, "
-            f"struct_pack({fields}) AS data FROM {ctx.rows} ORDER BY customer_id",
+            f"struct_pack({fields}) AS data, "
+            f"{sql_str(ctx.scheduled_at or ctx.as_of.isoformat())} AS send_at "
+            f"FROM {ctx.rows} ORDER BY customer_id",
             rel, fmt="json",
         )
         return [rel]

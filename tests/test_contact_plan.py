@@ -107,7 +107,8 @@ def test_equal_priority_activities_sharing_a_cap_are_decided_by_id(tiny):
 def test_control_group_goes_to_the_ledger_not_to_the_files(tiny):
     # buckets of 'winback:c04/c05/c06' under salt s2: 0.62, 0.52, 0.27
     append(tiny, "shop.yaml", "contact:\n  salt: s2\n")
-    edit(tiny, "activities.yaml", "    segment: lapsed\n", "    segment: lapsed\n    holdout: 0.5\n")
+    edit(tiny, "activities.yaml", "    segment: lapsed\n",
+         "    segment: lapsed\n    holdout: 0.5\n")
     out = build(tiny, as_of=D1).out_dir
     control = sorted(c for c in ("c04", "c05", "c06") if bucket("s2", f"winback:{c}") < 0.5)
     assert control == ["c06"]

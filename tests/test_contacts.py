@@ -165,7 +165,8 @@ def test_control_group_is_the_hash_bucket(con):
 
 def test_bucket_sql_equals_python_and_is_uniform():
     con = duckdb.connect()
-    rows = con.execute(f"SELECT 'c' || range, {bucket_sql(chr(39) + 'a:c' + chr(39) + ' || range', 'k')} "
+    key = bucket_sql("'a:c' || range", "k")
+    rows = con.execute(f"SELECT 'c' || range, {key} "
                        "FROM range(20000)").fetchall()
     assert all(abs(v - bucket("k", "a:" + cid)) < 1e-12 for cid, v in rows[:500])
     share = sum(v < 0.1 for _, v in rows) / len(rows)

@@ -88,7 +88,8 @@ def _expected(root: Path) -> dict[str, dict]:
         else:
             days = (AS_OF - max(dates[cid])).days
             row["days"] = days
-            row["stage"] = next(s for s, lo, hi in BANDS if days >= lo and (hi is None or days < hi))
+            row["stage"] = next(s for s, lo, hi in BANDS
+                                if days >= lo and (hi is None or days < hi))
             row["customer_type"] = "new" if n == 1 else ("fans" if n >= 4 else "returning")
         # the higher of the tier now and the one reached at the last review
         row["tier"] = next((t for t, need in TIERS

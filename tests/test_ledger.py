@@ -35,9 +35,11 @@ def test_record_replace_and_history(tmp_path):
     decisions(con, [row("a", "c1", "send"), row("a", "c2", "control", "control"),
                     row("a", "c3", "opted_out")])
     record_run(con, date(2026, 7, 1), "decisions", "p1", "d1")
-    assert con.execute("SELECT customer_id, grp, CAST(cost AS DOUBLE) FROM ledger.contacts ORDER BY 1"
+    assert con.execute("SELECT customer_id, grp, CAST(cost AS DOUBLE) FROM ledger.contacts "
+                       "ORDER BY 1"
                        ).fetchall() == [("c1", "treatment", 0.05), ("c2", "control", 0)]
-    assert con.execute("SELECT contacts, controls, CAST(cost AS DOUBLE) FROM ledger.runs").fetchall() == [
+    assert con.execute("SELECT contacts, controls, CAST(cost AS DOUBLE) FROM ledger.runs"
+                       ).fetchall() == [
         (1, 1, 0.05)]
     # re-running the same date replaces its records
     decisions(con, [row("a", "c4", "send")])

@@ -188,7 +188,7 @@ class _Builder:
         if isinstance(node, MappingNode):
             out: dict[str, Any] = {}
             seen: dict[str, Node] = {}
-            for k, v in node.value:
+            for k, _ in node.value:
                 if isinstance(k, ScalarNode) and k.value == "<<" and k.style is None:
                     continue
                 if not isinstance(k, ScalarNode):

@@ -76,7 +76,8 @@ def _relation(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, table:
     file = base / (name or f"{table}{SUFFIX[ds.source]}")
     if not file.exists():
         raise PlanError([where.diag(
-            "E402", f"{table} data not found: {file.relative_to(root) if file.is_relative_to(root) else file}",
+            "E402", f"{table} data not found: "
+            f"{file.relative_to(root) if file.is_relative_to(root) else file}",
             f"put the {table} export there or set data.tables.{table} to its file name")])
     if ds.source == "csv":
         return f"read_csv({_quote_str(str(file))}, header = true, auto_detect = true)"
@@ -265,7 +266,8 @@ def _clean(con, end: str) -> list[DataProblem]:
           coalesce(opt_out_all, false) AS opt_out_all
         FROM raw_customers WHERE customer_id IS NOT NULL
         QUALIFY row_number() OVER (PARTITION BY customer_id
-          ORDER BY registered_at NULLS LAST, phone NULLS LAST, email NULLS LAST, nick NULLS LAST) = 1
+          ORDER BY registered_at NULLS LAST, phone NULLS LAST, email NULLS LAST,
+                   nick NULLS LAST) = 1
         ORDER BY customer_id""")
     # orders
     statuses = "('unpaid', 'paid', 'closed', 'refunded')"

@@ -33,12 +33,14 @@ CUSTOMERS = (
     Column("gender", "VARCHAR", False, "'F', 'M' or NULL."),
     Column("province", "VARCHAR", False, "Province, in Chinese (e.g. 浙江)."),
     Column("city_tier", "INTEGER", False, "City tier 1-4; 5 means rural."),
-    Column("registered_at", "TIMESTAMP", False, "When the customer joined the shop (membership start)."),
+    Column("registered_at", "TIMESTAMP", False,
+           "When the customer joined the shop (membership start)."),
     Column(
         "source",
         "VARCHAR",
         False,
-        "Acquisition source: organic, search, ad, live, group_buy (聚划算) or the shop's own labels.",
+        "Acquisition source: organic, search, ad, live, group_buy (聚划算) "
+        "or the shop's own labels.",
     ),
     Column("opt_out_sms", "BOOLEAN", False, "Customer replied T / asked for no SMS."),
     Column("opt_out_email", "BOOLEAN", False, "Customer unsubscribed from email."),
@@ -53,10 +55,13 @@ ORDERS = (
     Column("created_at", "TIMESTAMP", True, "When the order was placed."),
     Column("paid_at", "TIMESTAMP", False, "When it was paid; NULL if never paid."),
     Column("shipped_at", "TIMESTAMP", False, "When it was shipped; NULL if not (yet)."),
-    Column("signed_at", "TIMESTAMP", False, "When the buyer signed for the parcel; NULL if not (yet)."),
-    Column("amount", "DECIMAL(12,2)", True, "Amount paid (or due, if unpaid), in the shop's currency."),
+    Column("signed_at", "TIMESTAMP", False,
+           "When the buyer signed for the parcel; NULL if not (yet)."),
+    Column("amount", "DECIMAL(12,2)", True,
+           "Amount paid (or due, if unpaid), in the shop's currency."),
     Column("status", "VARCHAR", True, "unpaid, paid, closed (unpaid and cancelled) or refunded."),
-    Column("source", "VARCHAR", False, "Order source: normal, group_buy, promotion or the shop's own labels."),
+    Column("source", "VARCHAR", False,
+           "Order source: normal, group_buy, promotion or the shop's own labels."),
 )
 
 EVENTS = (

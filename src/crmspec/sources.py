@@ -232,13 +232,14 @@ def _clean(con, end: str) -> list[DataProblem]:
     problems: list[DataProblem] = []
 
     def problem(code: str, table: str, message: str, rows: str, example: str,
-                order: str = "1", masked: bool = False, distinct: bool = False) -> None:
+                order: str = "1", masked: bool = False, distinct: bool = False) -> int:
         """Count the rows of `rows` (a FROM clause); show up to three `example` values."""
         n = _count(con, f"SELECT count(*) FROM {rows}")
         if n:
             pick = "DISTINCT " if distinct else ""
             problems.append(DataProblem(code, table, n, message, _examples(
                 con, f"SELECT {pick}{example} FROM {rows} ORDER BY {order}", masked)))
+        return n
 
     dup_customers = ("(SELECT customer_id FROM raw_customers WHERE customer_id IS NOT NULL "
                      "GROUP BY 1 HAVING count(*) > 1) AS d")
@@ -246,9 +247,12 @@ def _clean(con, end: str) -> list[DataProblem]:
     # customers
     problem("customers_missing_id", "customers", "customers without an id (ignored)",
             "raw_customers WHERE customer_id IS NULL", "coalesce(nick, '?')")
-    problem("customers_duplicate_id", "customers",
-            "customer ids listed more than once (the first by registered_at is kept)",
-            dup_customers, "customer_id")
+    # Without duplicate ids there is nothing to pick from: no window over every row.
+    first_row = ("QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY registered_at "
+                 "NULLS LAST, phone NULLS LAST, email NULLS LAST, nick NULLS LAST) = 1")
+    dup_ids = problem("customers_duplicate_id", "customers",
+                      "customer ids listed more than once (the first by registered_at is kept)",
+                      dup_customers, "customer_id")
     problem("customers_bad_phone", "customers",
             "phone numbers that are not valid mainland mobile numbers (not reachable by SMS)",
             "raw_customers WHERE " + bad.format(col="phone", pattern=_quote_str(MOBILE_RE)),
@@ -257,7 +261,7 @@ def _clean(con, end: str) -> list[DataProblem]:
             "email addresses that are not valid (not reachable by email)",
             "raw_customers WHERE " + bad.format(col="email", pattern=_quote_str(EMAIL_RE)),
             "email", order="customer_id", masked=True)
-    con.execute("""CREATE OR REPLACE TEMP TABLE customers AS
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE customers AS
         SELECT * EXCLUDE (opt_out_sms, opt_out_email, opt_out_wechat, opt_out_phone, opt_out_all),
           coalesce(opt_out_sms, false) AS opt_out_sms,
           coalesce(opt_out_email, false) AS opt_out_email,
@@ -265,14 +269,13 @@ def _clean(con, end: str) -> list[DataProblem]:
           coalesce(opt_out_phone, false) AS opt_out_phone,
           coalesce(opt_out_all, false) AS opt_out_all
         FROM raw_customers WHERE customer_id IS NOT NULL
-        QUALIFY row_number() OVER (PARTITION BY customer_id
-          ORDER BY registered_at NULLS LAST, phone NULLS LAST, email NULLS LAST,
-                   nick NULLS LAST) = 1
+        {first_row if dup_ids else ""}
         ORDER BY customer_id""")
     # orders
     statuses = "('unpaid', 'paid', 'closed', 'refunded')"
-    problem("orders_duplicate_id", "orders", "order ids listed more than once (one is kept)",
-            "(SELECT order_id FROM raw_orders GROUP BY 1 HAVING count(*) > 1) AS d", "order_id")
+    dup_ids = problem(
+        "orders_duplicate_id", "orders", "order ids listed more than once (one is kept)",
+        "(SELECT order_id FROM raw_orders GROUP BY 1 HAVING count(*) > 1) AS d", "order_id")
     problem("orders_unknown_customer", "orders", "orders of customers not in customers (ignored)",
             "raw_orders o ANTI JOIN customers c USING (customer_id)", "order_id",
             order="order_id")
@@ -288,6 +291,8 @@ def _clean(con, end: str) -> list[DataProblem]:
             "coalesce(order_id, '(no id)')")
     problem("orders_after_as_of", "orders", "orders created after the as-of date (ignored)",
             f"raw_orders WHERE created_at > {end}", "order_id", order="order_id")
+    first_order = ("QUALIFY row_number() OVER (PARTITION BY order_id "
+                   "ORDER BY created_at, customer_id) = 1")
     # A payment/shipment/signature after the as-of date had not happened yet as of then.
     con.execute(f"""CREATE OR REPLACE TEMP TABLE orders AS
         SELECT order_id, customer_id, created_at,
@@ -302,7 +307,7 @@ def _clean(con, end: str) -> list[DataProblem]:
         WHERE order_id IS NOT NULL AND created_at IS NOT NULL AND amount IS NOT NULL
           AND amount >= 0 AND created_at <= {end}
           AND status IN ('unpaid', 'paid', 'closed', 'refunded')
-        QUALIFY row_number() OVER (PARTITION BY order_id ORDER BY created_at, customer_id) = 1
+        {first_order if dup_ids else ""}
         ORDER BY order_id""")
     # events
     types = "('visit', 'favorite', 'cart', 'inquiry', 'search', 'ad_click')"

@@ -415,10 +415,14 @@ class BuildFacts:
         return self.con
 
 
-@pytest.mark.parametrize("window", [None, 30])
-def test_snapshots_agree_with_the_build_on_every_week_end(tmp_path, window):
+@pytest.mark.parametrize("window,review", [(None, None), (30, None), (30, "02-15")])
+def test_snapshots_agree_with_the_build_on_every_week_end(tmp_path, window, review):
+    """With a review date a tier reached is kept until the next review: on 02-15 the
+    tiers of the window ending then hold until the following 02-15."""
+    evaluation = "" if window is None else f"window_days: {window}" + (
+        f", review_date: '{review}'" if review else "")
     tiers = TIERS if window is None else TIERS.replace(
-        "tiers:\n", f"evaluation: {{window_days: {window}}}\ntiers:\n")
+        "tiers:\n", f"evaluation: {{{evaluation}}}\ntiers:\n")
     root = make_shop(tmp_path, SNAPSHOT_ORDERS + WEEK_ORDERS + COHORT_ORDERS, SNAPSHOT_KPIS
                      + WEEK_KPIS[:6], tiers=tiers)
     r = compute_kpis(root, "week", date(2026, 1, 5), date(2026, 4, 12))

@@ -387,28 +387,72 @@ class Recency:
         return out
 
 
-def _tier_intervals(plan: Plan, customers: str) -> str:
+def _tier_intervals(plan: Plan, customers: str, last_day: date | None = None) -> str:
     """Days on which a customer holds each tier: spend (over the tier window) and
-    purchases as of each day, assigned to tiers by the build's own rule."""
+    purchases as of each day, assigned to tiers by the build's own rule — including,
+    with a window and a review date, that a tier reached is kept until the next review
+    (compile._facts_sql: the higher of the tier now and the one at the last review)."""
     tier = _rank_case(plan, "spend", "purchases", ids=True)
     window = plan.tier_window_days
     if not window:
         states = (f"SELECT d AS lo, next_d - 1 AS hi, cum_spend AS spend, n AS purchases "
                   f"FROM kpi_purchases WHERE {_last_of_day('true')}")
-    else:
-        # Spend of the last W days changes when a purchase enters (its day) and when it
-        # leaves the window (W days later): one state per change point.
-        states = f"""WITH ev AS (
+        return (f"SELECT grp, lo, hi FROM (SELECT {tier} AS grp, lo, hi, purchases "
+                f"FROM ({states})) "
+                f"WHERE grp IS NOT NULL AND {_type_filter('purchases', customers, 1)}")
+    # Spend of the last W days changes when a purchase enters (its day) and when it
+    # leaves the window (W days later): one state per change point.
+    states = f"""WITH ev AS (
   SELECT customer_id, d AS t, amount AS ds, 1 AS dn FROM kpi_purchases
   UNION ALL
   SELECT customer_id, d + {int(window)} AS t, -amount AS ds, 0 AS dn FROM kpi_purchases
 ), pts AS (SELECT customer_id, t, sum(ds) AS ds, sum(dn) AS dn FROM ev GROUP BY customer_id, t)
-SELECT t AS lo, lead(t) OVER (PARTITION BY customer_id ORDER BY t) - 1 AS hi,
+SELECT customer_id, t AS lo, lead(t) OVER (PARTITION BY customer_id ORDER BY t) - 1 AS hi,
   sum(ds) OVER c AS spend, sum(dn) OVER c AS purchases
 FROM pts WINDOW c AS (PARTITION BY customer_id ORDER BY t
                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)"""
-    return (f"SELECT grp, lo, hi FROM (SELECT {tier} AS grp, lo, hi, purchases FROM ({states})) "
-            f"WHERE grp IS NOT NULL AND {_type_filter('purchases', customers, 1)}")
+    rank = _rank_case(plan, "spend", "purchases")
+    reviews = _review_periods(plan.tier_review_date, last_day)
+    if not reviews:
+        return (f"SELECT grp, lo, hi FROM (SELECT {tier} AS grp, lo, hi, purchases "
+                f"FROM ({states})) "
+                f"WHERE grp IS NOT NULL AND {_type_filter('purchases', customers, 1)}")
+    values = ", ".join(f"({_date(a)}, {_date(b) if b else 'NULL::DATE'})" for a, b in reviews)
+    ids = " ".join(f"WHEN {t.rank} THEN '{t.id}'" for t in plan.tiers)
+    return f"""WITH st AS (SELECT *, {rank} AS r FROM ({states})),
+rv AS (SELECT * FROM (VALUES {values}) v(r_lo, r_hi)),
+kept AS (  -- the rank each customer had on each review date
+  SELECT st.customer_id, rv.r_lo, rv.r_hi, st.r AS kept_r FROM st JOIN rv
+    ON st.lo <= rv.r_lo AND (st.hi IS NULL OR rv.r_lo <= st.hi)
+), parts AS (
+  SELECT greatest(st.lo, rv.r_lo) AS lo,
+    CASE WHEN st.hi IS NULL THEN rv.r_hi WHEN rv.r_hi IS NULL THEN st.hi
+         ELSE least(st.hi, rv.r_hi) END AS hi,
+    greatest(st.r, coalesce(k.kept_r, 0)) AS r, st.purchases
+  FROM st JOIN rv ON (st.hi IS NULL OR rv.r_lo <= st.hi)
+                 AND (rv.r_hi IS NULL OR st.lo <= rv.r_hi)
+  LEFT JOIN kept k ON k.customer_id = st.customer_id AND k.r_lo = rv.r_lo
+)
+SELECT CASE r {ids} END AS grp, lo, hi FROM parts
+WHERE r > 0 AND {_type_filter('purchases', customers, 1)}"""
+
+
+def _review_periods(review: str | None, last_day: date | None) -> list[tuple[date, date | None]]:
+    """[review date, day before the next) for every review from 1990 on (the last one
+    open); before the first review nothing is kept."""
+    if not review or last_day is None:
+        return []
+    month, day = (int(x) for x in review.split("-"))
+    starts = []
+    for year in range(1990, last_day.year + 2):
+        try:
+            starts.append(date(year, month, day))
+        except ValueError:  # 02-29 in a common year
+            continue
+    out: list[tuple[date, date | None]] = [(date(1900, 1, 1), starts[0] - timedelta(days=1))]
+    out += [(a, b - timedelta(days=1)) for a, b in zip(starts, starts[1:])]
+    out.append((starts[-1], None))
+    return out
 
 
 # Metrics computed from kpi_cp: (filter on the customer-period, numerator, denominator).
@@ -566,7 +610,7 @@ def _compute_one(con, plan: Plan, as_of: date, unit: str, periods: list[Period],
                                     f"windows of the period's contacts close on "
                                     f"{closes:%Y-%m-%d %H:%M}")
     elif m == "members_per_tier":
-        counts = _sweep(con, _tier_intervals(plan, customers), unit, at_start=False)
+        counts = _sweep(con, _tier_intervals(plan, customers, as_of), unit, at_start=False)
         for per in periods:
             for t in plan.tiers:
                 values[(per.start, t.id)] = (counts.get((per.start, t.id), 0), None)

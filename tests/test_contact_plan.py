@@ -278,3 +278,22 @@ def test_tier_upgrades_compare_with_the_tiers_the_previous_run_recorded(tiny):
     assert statuses(result.manifest, "upgrade_reward") == {"sent": 1, "control": 0}
     with open(result.out_dir / "audience/upgrade_reward.csv", encoding="utf-8") as f:
         assert [(r["customer_id"], r["tier"]) for r in csv.DictReader(f)] == [("c03", "vip1")]
+
+
+def test_validate_checks_hold_outs_against_the_latest_build(tiny):
+    """After a build, `crmspec validate` knows the audiences: winback's 3 customers with a
+    half hold-out cannot show +0.02 over a 0.05 response rate."""
+    from click.testing import CliRunner
+
+    from crmspec.cli import main
+
+    append(tiny, "shop.yaml", "evaluation:\n  baseline_response: 0.05\n  min_effect: 0.02\n")
+    edit(tiny, "activities.yaml", "    segment: lapsed\n",
+         "    segment: lapsed\n    holdout: 0.5\n")
+    before = CliRunner().invoke(main, ["validate", "--project", str(tiny)])
+    assert before.exit_code == 0 and "W602" not in before.output  # no build yet
+    build(tiny, as_of=D1)
+    after = CliRunner().invoke(main, ["validate", "--project", str(tiny)])
+    assert after.exit_code == 0
+    assert "warning[W602]: activity 'winback': " in after.output
+    assert "held out of 3 cannot show +0.02 over a 0.05 response rate" in after.output

@@ -38,7 +38,7 @@ from crmspec.outputs import (
     write_activity,
     write_json,
 )
-from crmspec.report import contact_report, power_warnings
+from crmspec.report import audiences, contact_report, power_warnings
 from crmspec.plugins import call_hook, channel_set, get_plugin_manager
 from crmspec.project import PLAN_DIR
 from crmspec.run import RunResult, count_activities, run_plan
@@ -170,7 +170,7 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
         result.activities = count_activities(con, compiled)
         manifest = _manifest(plan, root, data, result)
         manifest.update(contact_report(con, plan, compiled, data.as_of))
-        warnings = p.warnings + power_warnings(plan, result)
+        warnings = p.warnings + power_warnings(plan, audiences(result))
 
         def write(folder: Path | None) -> dict[str, ActivityOutput]:
             return {ca.activity.id: write_activity(

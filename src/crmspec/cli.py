@@ -154,9 +154,9 @@ def main(debug: bool) -> None:
 @handled
 def validate(project: str | None, fmt: str) -> None:
     """Check the plan: every problem, with file, line and column."""
-    from crmspec.validate import validate_project
+    from crmspec.validate import validate_with_history
 
-    result = validate_project(_root(project))
+    result = validate_with_history(_root(project))
     output = render(result.diagnostics, fmt)
     if output:
         click.echo(output)

@@ -72,18 +72,22 @@ def contact_report(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: Compile
     }
 
 
-def power_warnings(plan: Plan, result: RunResult) -> list[Diagnostic]:
-    """W602 for activities whose control group this build cannot show the minimum effect."""
+def audiences(result: RunResult) -> dict[str, int]:
+    """Per activity, the customers contacted or held out by a build."""
+    return {c.activity_id: c.sent + c.control for c in result.activities}
+
+
+def power_warnings(plan: Plan, audience: dict[str, int]) -> list[Diagnostic]:
+    """W602 for activities whose control group, at this audience size (contacted plus
+    held out), cannot show the plan's minimum effect."""
     out = []
     ev = plan.shop.evaluation
-    counts = {c.activity_id: c for c in result.activities}
     for a in plan.activities:
         effect = a.min_effect or ev.min_effect
-        c = counts.get(a.id)
-        if a.holdout <= 0 or not effect or c is None or c.sent + c.control == 0:
+        n = audience.get(a.id, 0)
+        if a.holdout <= 0 or not effect or n == 0:
             continue
-        check = check_power(c.sent + c.control, a.holdout, ev.baseline_response, effect,
-                            ev.alpha, ev.power)
+        check = check_power(n, a.holdout, ev.baseline_response, effect, ev.alpha, ev.power)
         if not check.enough:
             need = (f"about {check.needed_audience:,} customers are needed"
                     if check.needed_audience else "no audience size is enough")

@@ -68,3 +68,24 @@ def validate_project(root: Path, pm: pluggy.PluginManager | None = None) -> Vali
         diags += found + check_templates(plan, templates)
         diags += collect_validation(pm, plan)
     return Validation(sorted(set(diags)), plan, channels, templates)
+
+
+def validate_with_history(root: Path, pm: pluggy.PluginManager | None = None) -> Validation:
+    """`crmspec validate`: validate_project, plus the control-group power check against
+    the audience sizes of the latest build (out/manifest.json), when there is one: a plan
+    whose hold-outs are too small to show its minimum effect is a planning problem."""
+    import json
+
+    from crmspec.report import power_warnings
+
+    result = validate_project(root, pm)
+    manifest = root / "out" / "manifest.json"
+    if result.ok and result.plan is not None and manifest.is_file():
+        try:
+            activities = json.loads(manifest.read_text(encoding="utf-8"))["activities"]
+            sizes = {a["id"]: int(a["sent"]) + int(a.get("control", 0)) for a in activities}
+        except (ValueError, KeyError, TypeError):
+            sizes = {}  # an old or foreign manifest: nothing to compare with
+        result.diagnostics = sorted(set(result.diagnostics)
+                                    | set(power_warnings(result.plan, sizes)))
+    return result

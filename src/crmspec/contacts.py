@@ -166,7 +166,11 @@ def decide(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date) -> 
 
 
 def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date) -> None:
-    """Steps 1-7: `decisions_pre`, the candidates with `reason` (NULL: still in)."""
+    """Steps 1-7: `decisions_pre`, the candidates with `reason` (NULL: still in).
+
+    The steps' intermediate results are views, read once each: only `decisions_pre`
+    and `decisions` are materialised (each wide table written and read again cost
+    about a CPU second per million candidates)."""
     _rules_table(con, rules)
     d = f"DATE '{as_of.isoformat()}'"
     trim_key = "CASE r.trim_by " + " ".join(
@@ -179,7 +183,7 @@ def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: dat
                    f"{bucket_sql('c.customer_id', rules.salt + ':global')} "
                    f"< {float(rules.global_holdout)!r}")
     # 1-5: per-row reasons
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions_1 AS
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW decisions_1 AS
         SELECT c.*, r.kind, r.service, r.priority, r.holdout, r.unit_cost AS cost,
                r.budget_cap, r.scheduled_at, f.last_purchase_date,
                CASE WHEN r.trim_desc THEN -({trim_key}) ELSE {trim_key} END AS trim_key,
@@ -205,7 +209,7 @@ def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: dat
         f"WHEN {_s(ch)} THEN {_allowed(ws, 'pc')}"
         for ch, ws in sorted(rules.per_channel.items()) if ws)
     channel_allowed = f"CASE c.channel {channel_cases} END" if channel_cases else "NULL"
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions_2 AS
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW decisions_2 AS
         SELECT c.*, CASE WHEN c.reason IS NULL AND NOT c.service AND c.channel_allowed IS NOT NULL
             AND row_number() OVER (PARTITION BY c.customer_id, c.channel,
                 (c.reason IS NULL AND NOT c.service)
@@ -232,7 +236,9 @@ def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: dat
               FROM decisions_2 c LEFT JOIN stage_rules s USING (stage)
               LEFT JOIN prior_all pa USING (customer_id)
               LEFT JOIN prior_stage ps USING (customer_id)) c""")
-    for table in ("decisions_1", "decisions_2", "prior_channel", "prior_all", "prior_stage"):
+    for view in ("decisions_1", "decisions_2"):
+        con.execute(f"DROP VIEW {view}")
+    for table in ("prior_channel", "prior_all", "prior_stage"):
         con.execute(f"DROP TABLE {table}")
 
 
@@ -245,13 +251,13 @@ def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: da
     expected unit cost is used.
     """
     if costs:
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions_3 AS
+        con.execute(f"""CREATE OR REPLACE TEMP VIEW decisions_3 AS
             SELECT c.* REPLACE (coalesce(k.cost, c.cost) AS cost)
             FROM decisions_pre c LEFT JOIN {costs} k USING (activity_id, customer_id)""")
     else:
-        con.execute("CREATE OR REPLACE TEMP TABLE decisions_3 AS SELECT * FROM decisions_pre")
+        con.execute("CREATE OR REPLACE TEMP VIEW decisions_3 AS SELECT * FROM decisions_pre")
     # 8: activity budgets, in the declared order (ties: customer id)
-    con.execute("""CREATE OR REPLACE TEMP TABLE decisions_4 AS
+    con.execute("""CREATE OR REPLACE TEMP VIEW decisions_4 AS
         SELECT c.* EXCLUDE (reason),
           CASE WHEN c.reason IS NULL AND NOT c.service AND c.budget_cap IS NOT NULL
                 AND sum(c.cost) OVER (PARTITION BY c.activity_id, (c.reason IS NULL AND NOT c.service)
@@ -267,7 +273,7 @@ def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: da
         mtd = (f"(SELECT coalesce(sum(cost), 0) FROM history WHERE grp = 'treatment' "
                f"AND as_of >= {month_start})")
         trimmable = "(NOT c.service AND c.kind = 'marketing')"
-        con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions_5 AS
+        con.execute(f"""CREATE OR REPLACE TEMP VIEW decisions_5 AS
             SELECT c.* EXCLUDE (reason),
               CASE WHEN c.reason IS NULL AND {trimmable} AND c.cost > 0
                     AND {mtd} + sum(c.cost) OVER (PARTITION BY (c.reason IS NULL)
@@ -278,7 +284,7 @@ def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: da
                    THEN 'budget_month' ELSE c.reason END AS reason
             FROM decisions_4 c""")
     else:
-        con.execute("CREATE OR REPLACE TEMP TABLE decisions_5 AS SELECT * FROM decisions_4")
+        con.execute("CREATE OR REPLACE TEMP VIEW decisions_5 AS SELECT * FROM decisions_4")
     # 10-11: control group, then send
     control = bucket_sql("c.activity_id || ':' || c.customer_id", rules.salt)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions AS
@@ -291,8 +297,8 @@ def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: da
           CASE WHEN c.reason IS NULL AND NOT (c.holdout > 0 AND {control} < c.holdout)
                THEN CAST(c.cost AS DECIMAL(12, 4)) ELSE CAST(0 AS DECIMAL(12, 4)) END AS cost
         FROM decisions_5 c""")
-    for table in ("decisions_3", "decisions_4", "decisions_5"):
-        con.execute(f"DROP TABLE {table}")
+    for view in ("decisions_3", "decisions_4", "decisions_5"):
+        con.execute(f"DROP VIEW {view}")
 
 
 def send_windows(activity, channel) -> list:

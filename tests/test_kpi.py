@@ -24,8 +24,14 @@ from click.testing import CliRunner
 from crmspec.build import prepare
 from crmspec.cli import main
 from crmspec.diagnostics import PlanError
-from crmspec.kpi import (compute_kpis, make_period, monitoring_table, period_start,
-                         report_periods, target_status)
+from crmspec.kpi import (
+    compute_kpis,
+    make_period,
+    monitoring_table,
+    period_start,
+    report_periods,
+    target_status,
+)
 from crmspec.validate import validate_project
 
 ROOT = Path(__file__).resolve().parent.parent

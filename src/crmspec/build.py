@@ -25,10 +25,10 @@ import pluggy
 
 from crmspec import __version__
 from crmspec.compile import CompiledPlan, compile_plan
-from crmspec.diagnostics import Diagnostic, PlanError, has_errors
-from crmspec.model import Plan
 from crmspec.contacts import apply_budgets, apply_limits, rules_for
+from crmspec.diagnostics import Diagnostic, PlanError, has_errors
 from crmspec.ledger import attach_ledger, check_order, history_view, record_run
+from crmspec.model import Plan
 from crmspec.outputs import (
     ActivityOutput,
     Rendered,
@@ -40,9 +40,9 @@ from crmspec.outputs import (
     write_activity,
     write_json,
 )
-from crmspec.report import audiences, contact_report, power_warnings
 from crmspec.plugins import call_hook, channel_set, get_plugin_manager
 from crmspec.project import PLAN_DIR
+from crmspec.report import audiences, contact_report, power_warnings
 from crmspec.run import RunResult, count_activities, run_plan
 from crmspec.sources import (
     AttachedData,
@@ -52,7 +52,6 @@ from crmspec.sources import (
 )
 from crmspec.templates import ActivityTemplates, template_needs
 from crmspec.validate import Validation, validate_project
-
 
 # DuckDB's own default is 80% of the machine's memory, and a build holds on to what it
 # took: about 4.5 GB for a 1M-customer shop with 10M orders. With a cap DuckDB spills to

@@ -390,7 +390,8 @@ def evaluate(activity, project, window, as_of, out_format) -> None:
 def simulate(project, truth, uplift, baseline, seed) -> None:
     """Demo only: simulated customers respond to the ledger's contacts with a known
     uplift (new paid orders after each send), so that `crmspec evaluate` can be checked."""
-    from crmspec.simulate import TruthError, describe, simulate as run_simulation
+    from crmspec.simulate import TruthError, describe
+    from crmspec.simulate import simulate as run_simulation
 
     try:
         summary = run_simulation(_root(project), Path(truth) if truth else None, seed=seed,

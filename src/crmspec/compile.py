@@ -28,9 +28,9 @@ from datetime import date, timedelta
 
 from sqlglot import exp
 
+from crmspec import triggers
 from crmspec.channels import Channel
 from crmspec.checks import filter_columns
-from crmspec import triggers
 from crmspec.model import Activity, Plan, Shop, Src, stage_bands
 from crmspec.sqlfilter import parse_filter
 

@@ -260,7 +260,8 @@ def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: da
     con.execute("""CREATE OR REPLACE TEMP VIEW decisions_4 AS
         SELECT c.* EXCLUDE (reason),
           CASE WHEN c.reason IS NULL AND NOT c.service AND c.budget_cap IS NOT NULL
-                AND sum(c.cost) OVER (PARTITION BY c.activity_id, (c.reason IS NULL AND NOT c.service)
+                AND sum(c.cost) OVER (PARTITION BY c.activity_id,
+                                              (c.reason IS NULL AND NOT c.service)
                     ORDER BY c.trim_key NULLS LAST, c.customer_id
                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) > c.budget_cap + 1e-9
                THEN 'budget_activity' ELSE c.reason END AS reason

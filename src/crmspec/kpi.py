@@ -481,7 +481,7 @@ def _cp_metric(k: Kpi) -> tuple[str, str, str | None]:
         lo, hi = p["from_days"], p.get("to_days")
     else:
         lo, hi = 0, n
-    days = f"(start - 1 - last_before)"
+    days = "(start - 1 - last_before)"
     band = f"last_before IS NOT NULL AND {_band(days, lo, hi)} AND " \
            f"{_type_filter('n_before', customers, 1)}"
     if m == "stage_purchase_rate":

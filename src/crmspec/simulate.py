@@ -342,7 +342,8 @@ def simulate(root: Path, truth_file: Path | None = None, *, seed: int | None = N
             tmp.unlink(missing_ok=True)
         per = con.execute("""
             SELECT l.activity_id,
-              count(*) FILTER (WHERE l.grp = 'treatment'), count(*) FILTER (WHERE l.grp = 'control'),
+              count(*) FILTER (WHERE l.grp = 'treatment'),
+              count(*) FILTER (WHERE l.grp = 'control'),
               count(s.order_id) FILTER (WHERE l.grp = 'treatment'),
               count(s.order_id) FILTER (WHERE l.grp = 'control')
             FROM ledger.contacts l LEFT JOIN sim_orders s ON s.order_id = 'SIM-'

@@ -31,7 +31,6 @@ evaluated activities on every run), for the SOP battle record.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import warnings
@@ -45,6 +44,7 @@ import duckdb
 from crmspec.compile import purchase_orders_sql
 from crmspec.diagnostics import PlanError
 from crmspec.model import Plan, Src
+from crmspec.tabular import csv_text
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -614,12 +614,7 @@ def render(report: EvalReport, fmt: str, width: int | None = None) -> str:
                            "evaluations": [_plain(r) for r in report.rows]},
                           ensure_ascii=False, indent=2) + "\n"
     if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
-        w.writeheader()
-        for r in report.rows:
-            w.writerow(_plain(r))
-        return buf.getvalue()
+        return csv_text(COLUMNS, (_plain(r) for r in report.rows))
     level = f"{(1 - report.alpha) * 100:g}"
     title = (f"{report.shop} · control-group evaluation · as of {report.as_of.isoformat()} · "
              f"{report.window_days}-day window")

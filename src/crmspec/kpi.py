@@ -23,7 +23,6 @@ One query per KPI covers all periods at once; Python only loops over KPIs and fo
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import time
@@ -39,6 +38,7 @@ import duckdb
 from crmspec.compile import _rank_case, purchase_orders_sql
 from crmspec.diagnostics import Diagnostic, PlanError
 from crmspec.model import Kpi, Plan, Src
+from crmspec.tabular import csv_text
 
 PERIODS = ("week", "month")
 FORMATS = ("table", "csv", "json", "markdown")
@@ -810,12 +810,7 @@ def render(report: KpiReport, fmt: str, width: int | None = None) -> str:
                            "period": report.unit, "kpis": [_plain(r) for r in report.rows]},
                           ensure_ascii=False, indent=2) + "\n"
     if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, COLUMNS, lineterminator="\n")
-        w.writeheader()
-        for r in report.rows:
-            w.writerow(_plain(r))
-        return buf.getvalue()
+        return csv_text(COLUMNS, (_plain(r) for r in report.rows))
     title = f"{report.shop} · KPIs per {report.unit} · as of {report.as_of.isoformat()}"
     if not report.rows:
         return f"{title}\n{_nothing(report, 'no KPIs in plans/kpis.yaml')}\n"
@@ -898,11 +893,7 @@ def render_monitoring(report: KpiReport, fmt: str, width: int | None = None) -> 
             return json.dumps({"shop": report.shop, "as_of": report.as_of.isoformat(),
                                "period": report.unit, "columns": header, "rows": plain},
                               ensure_ascii=False, indent=2) + "\n"
-        buf = io.StringIO()
-        w = csv.DictWriter(buf, header, lineterminator="\n")
-        w.writeheader()
-        w.writerows(plain)
-        return buf.getvalue()
+        return csv_text(header, plain)
     title = f"{report.shop} · monitoring per {report.unit} · as of {report.as_of.isoformat()}"
     names = ["period"]
     for h in header[3:]:

@@ -5,7 +5,15 @@ from datetime import date
 import duckdb
 import pytest
 
-from crmspec.triggers import Trigger, TriggerContext, parse_trigger, trigger_condition
+from crmspec.triggers import (
+    Trigger,
+    TriggerContext,
+    order_condition,
+    order_flag_column,
+    order_flags_sql,
+    parse_trigger,
+    trigger_condition,
+)
 
 
 @pytest.fixture
@@ -32,9 +40,17 @@ def con():
 
 def who(con, raw, as_of, holidays=None):
     ctx = TriggerContext(as_of, ("paid",), holidays or {})
-    cond = trigger_condition(parse_trigger(raw), ctx).sql("duckdb")
+    trigger = parse_trigger(raw)
+    cond = trigger_condition(trigger, ctx).sql("duckdb")
+    table = "features"
+    flag = order_flag_column(trigger)
+    if flag:  # the build's features table carries the order-trigger flags
+        flags = order_flags_sql({flag: order_condition(trigger, ("paid",), as_of)})
+        con.execute(f'CREATE OR REPLACE TEMP VIEW flagged AS SELECT f.*, coalesce(o."{flag}", '
+                    f'false) AS "{flag}" FROM features f LEFT JOIN ({flags}) o USING (customer_id)')
+        table = "flagged"
     return [r[0] for r in con.execute(
-        f"SELECT customer_id FROM features WHERE {cond} ORDER BY 1").fetchall()]
+        f"SELECT customer_id FROM {table} WHERE {cond} ORDER BY 1").fetchall()]
 
 
 def test_after_order_days_and_window(con):

@@ -426,21 +426,24 @@ SELECT * EXCLUDE (previous_purchases, previous_spend, review_spend, kept_purchas
 FROM ranked"""
 
 
-def _features_sql(intents: list[Intent], as_of: date) -> str:
-    if not intents:
+def _features_sql(intents: list[Intent], flags: dict[str, exp.Expression], as_of: date
+                  ) -> str:
+    """facts plus the intent signals and the order-trigger flags, one row per customer."""
+    if not intents and not flags:
         return "CREATE OR REPLACE TEMP TABLE features AS SELECT * FROM facts"
     asof = date_lit(as_of).sql(DIALECT)
-    widest = max(i.within_days for i in intents)
-    cols = []
-    for i in intents:
-        types = ", ".join(lit(t).sql(DIALECT) for t in i.events)
-        cols.append(
-            f"max(event_at) FILTER (WHERE event_type IN ({types}) AND "
-            f"CAST(event_at AS DATE) > {asof} - INTERVAL {int(i.within_days)} DAY) "
-            f"AS {col(i.column).sql(DIALECT)}"
-        )
-    return f"""CREATE OR REPLACE TEMP TABLE features AS
-WITH signals AS (
+    ctes, joins, picked = [], [], []
+    if intents:
+        widest = max(i.within_days for i in intents)
+        cols = []
+        for i in intents:
+            types = ", ".join(lit(t).sql(DIALECT) for t in i.events)
+            cols.append(
+                f"max(event_at) FILTER (WHERE event_type IN ({types}) AND "
+                f"CAST(event_at AS DATE) > {asof} - INTERVAL {int(i.within_days)} DAY) "
+                f"AS {col(i.column).sql(DIALECT)}"
+            )
+        ctes.append(f"""signals AS (
   SELECT customer_id, event_type, event_at FROM events
   WHERE CAST(event_at AS DATE) <= {asof} AND CAST(event_at AS DATE) > {asof} - INTERVAL {widest} DAY
   UNION ALL
@@ -451,9 +454,18 @@ WITH signals AS (
   SELECT customer_id,
     {(',' + chr(10) + '    ').join(cols)}
   FROM signals GROUP BY customer_id
-)
-SELECT f.*, {', '.join('i.' + col(i.column).sql(DIALECT) for i in intents)}
-FROM facts AS f LEFT JOIN intents AS i USING (customer_id)"""
+)""")
+        joins.append("LEFT JOIN intents AS i USING (customer_id)")
+        picked += ["i." + col(i.column).sql(DIALECT) for i in intents]
+    if flags:
+        ctes.append(f"order_flags AS (\n  {triggers.order_flags_sql(flags)}\n)")
+        joins.append("LEFT JOIN order_flags AS o USING (customer_id)")
+        picked += [f"coalesce(o.{col(name).sql(DIALECT)}, false) AS {col(name).sql(DIALECT)}"
+                   for name in flags]
+    return f"""CREATE OR REPLACE TEMP TABLE features AS
+WITH {(', ').join(ctes)}
+SELECT f.*, {', '.join(picked)}
+FROM facts AS f {' '.join(joins)}"""
 
 
 def order_condition(a: Activity, plan: Plan, as_of: date, orders: str | None = None,
@@ -491,10 +503,17 @@ def compile_plan(plan: Plan, as_of: date, channels: dict[str, Channel],
                      _trigger_condition(a, plan, as_of)])
         activities.append(CompiledActivity(a, channel, _audience_select(a, channel, cond)))
     intents = sorted(segc.intents, key=lambda i: i.column)
+    flags = {}
+    for a in plan.activities:
+        name = triggers.order_flag_column(a.trigger)
+        if name and name not in flags:
+            flags[name] = order_condition(a, plan, as_of)
+    flags = dict(sorted(flags.items()))
     statements = [
         ("facts: purchases, stage, type, tier and RFM per customer",
          _facts_sql(plan, as_of, previous_as_of, previous_in_ledger)),
-        ("features: facts plus recent intent signals", _features_sql(intents, as_of)),
+        ("features: facts plus recent intent signals and order-trigger flags",
+         _features_sql(intents, flags, as_of)),
     ]
     return CompiledPlan(
         as_of=as_of,

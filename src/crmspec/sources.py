@@ -84,20 +84,9 @@ def _relation(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, table:
     return f"read_parquet({_quote_str(str(file))})"
 
 
-def _fingerprint(con: duckdb.DuckDBPyConnection, relations: dict[str, str]) -> str:
-    """Order-independent content hash of the source data (same rows: same value)."""
-    h = hashlib.sha256()
-    for table in sorted(relations):
-        n, s = con.execute(
-            f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0) FROM {relations[table]} AS t"
-        ).fetchone()
-        h.update(f"{table}:{n}:{s};".encode())
-    return h.hexdigest()[:16]
-
-
 def _map_columns(con, ds: DataSource, table: str, relation: str, needs: dict[str, Src]
                  ) -> tuple[str, list[DataProblem]]:
-    """SELECT text renaming and casting the source columns to the canonical ones."""
+    """The select list renaming and casting the source columns to the canonical ones."""
     described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
     present = [r[0] for r in described]
     types = {r[0]: r[1] for r in described}
@@ -132,7 +121,7 @@ def _map_columns(con, ds: DataSource, table: str, relation: str, needs: dict[str
     if missing:
         raise PlanError(missing)
     problems = _unreadable_values(con, table, relation, to_check)
-    return f"SELECT {', '.join(selects)} FROM {relation}", problems
+    return ", ".join(selects), problems
 
 
 def _unreadable_values(con, table: str, relation: str, columns: list) -> list[DataProblem]:
@@ -182,6 +171,12 @@ def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: da
     """Create the canonical tables on `con` as of a date (None: the day after the last order).
 
     Rows dated after the as-of date are left out: as of that day they had not happened.
+
+    `customers` is a table (small, joined by everything). `orders` and `events` are views
+    over Parquet and DuckDB sources: a build reads a few columns of them a few times,
+    which costs less than copying 10M orders and 20M events into memory once (and
+    `crmspec kpi` never reads the events). CSV sources are parsed once into tables.
+    Each table is checked in one pass that also takes its fingerprint.
     """
     if ds.source == "duckdb":
         db = (root / ds.path).resolve()
@@ -203,18 +198,22 @@ def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: da
     if errors:
         raise PlanError(errors)
     problems: list[DataProblem] = []
+    selects: dict[str, str] = {}
     for table, rel in relations.items():
+        if ds.source == "csv":  # parse once, not on every read
+            con.execute(f"CREATE OR REPLACE TEMP TABLE src_{table} AS SELECT * FROM {rel}")
+            relations[table] = rel = f"src_{table}"
         try:
-            select, found = _map_columns(con, ds, table, rel,
-                                         needs if table == "customers" else {})
+            selects[table], found = _map_columns(con, ds, table, rel,
+                                                 needs if table == "customers" else {})
         except PlanError as exc:
             errors += exc.diagnostics
             continue
         problems += found
-        con.execute(f"CREATE OR REPLACE TEMP VIEW raw_{table} AS {select}")
+        con.execute(f"CREATE OR REPLACE TEMP VIEW raw_{table} AS SELECT {selects[table]} "
+                    f"FROM {rel}")
     if errors:
         raise PlanError(errors)
-    fingerprint = _fingerprint(con, relations)
     last = con.execute("SELECT max(CAST(created_at AS DATE)) FROM raw_orders").fetchone()[0]
     if as_of is None:
         if last is None:
@@ -222,45 +221,92 @@ def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: da
                 "E402", "the orders data is empty, so there is no latest date to build as of",
                 "pass --as-of DATE or set as_of in shop.yaml")])
         as_of = last + timedelta(days=1)
-    problems += _clean(con, f"TIMESTAMP '{as_of.isoformat()} 23:59:59.999999'")
-    rows = {t: _count(con, f"SELECT count(*) FROM {t}") for t in TABLES}
-    return AttachedData(problems, fingerprint, rows, last, as_of)
+    cleaned = _clean(con, relations, selects, f"TIMESTAMP '{as_of.isoformat()} 23:59:59.999999'",
+                     "TABLE" if ds.source == "csv" else "VIEW")
+    problems += cleaned.problems
+    return AttachedData(problems, cleaned.fingerprint, cleaned.rows, last, as_of)
 
 
-def _clean(con, end: str) -> list[DataProblem]:
-    """Materialise clean canonical tables up to `end` (a TIMESTAMP literal); count problems."""
+@dataclass
+class _Cleaned:
+    problems: list[DataProblem]
+    rows: dict[str, int]
+    fingerprint: str
+
+
+# Why a row is left out, per table (conditions on the canonical columns; `c` is the
+# customers table, LEFT JOINed: c.customer_id IS NULL means an unknown customer).
+_ORDER_STATUSES = "('unpaid', 'paid', 'closed', 'refunded')"
+_EVENT_TYPES = "('visit', 'favorite', 'cart', 'inquiry', 'search', 'ad_click')"
+
+
+def _clean(con, relations: dict[str, str], selects: dict[str, str], end: str, kind: str
+           ) -> _Cleaned:
+    """Clean canonical `customers` (a table), `orders` and `events` (`kind`: VIEW or
+    TABLE) up to `end` (a TIMESTAMP literal); count the problems and hash the rows.
+
+    One aggregate pass per table counts every problem, the rows kept and the
+    order-independent row hash (the fingerprint) together: at 10M orders each separate
+    count was a full scan. Examples are only looked up for problems that occur.
+    """
     problems: list[DataProblem] = []
 
-    def problem(code: str, table: str, message: str, rows: str, example: str,
-                order: str = "1", masked: bool = False, distinct: bool = False) -> int:
-        """Count the rows of `rows` (a FROM clause); show up to three `example` values."""
-        n = _count(con, f"SELECT count(*) FROM {rows}")
+    def report(code: str, table: str, n: int, message: str, rows: str, example: str,
+               order: str = "1", masked: bool = False, distinct: bool = False) -> None:
+        """A problem of `n` rows of `rows` (a FROM clause): up to three `example` values."""
         if n:
             pick = "DISTINCT " if distinct else ""
             problems.append(DataProblem(code, table, n, message, _examples(
                 con, f"SELECT {pick}{example} FROM {rows} ORDER BY {order}", masked)))
-        return n
 
-    dup_customers = ("(SELECT customer_id FROM raw_customers WHERE customer_id IS NOT NULL "
-                     "GROUP BY 1 HAVING count(*) > 1) AS d")
+    def scan(table: str, counts: dict[str, str], join_customers: bool) -> dict[str, int]:
+        """count(*) FILTER (WHERE cond) per name, plus n and the row hash, in one pass."""
+        cols = "".join(f",\n  count(*) FILTER (WHERE {cond}) AS {name}"
+                       for name, cond in counts.items())
+        # The hash is of the source row as exported (every column, mapped or not).
+        frm = (f"(SELECT {selects[table]}, hash(src) AS _row_hash "
+               f"FROM {relations[table]} AS src) AS o")
+        joined = (" LEFT JOIN (SELECT customer_id AS known_id FROM customers) AS c "
+                  "ON c.known_id = o.customer_id" if join_customers else "")
+        row = con.execute(f"SELECT count(*) AS n, coalesce(sum(_row_hash::HUGEINT), 0) AS h"
+                          f"{cols}\nFROM {frm}{joined}").fetchone()
+        return dict(zip(["n", "h", *counts], row, strict=True))
+
+    def duplicates(table: str, column: str) -> int:
+        """Ids listed more than once. Grouping 10M hashes is cheaper than 10M strings;
+        equal ids have equal hashes, so no equal hashes means no duplicates."""
+        sql = (f"SELECT count(*) FROM (SELECT {{key}} FROM raw_{table} GROUP BY 1 "
+               "HAVING count(*) > 1)")
+        if not _count(con, sql.format(key=f"hash({column})")):
+            return 0
+        return _count(con, sql.format(key=column))
+
     bad = "{col} IS NOT NULL AND NOT regexp_full_match({col}, {pattern})"
+    phone_bad = bad.format(col="phone", pattern=_quote_str(MOBILE_RE))
+    email_bad = bad.format(col="email", pattern=_quote_str(EMAIL_RE))
+    hashes: dict[str, tuple[int, int]] = {}
+    rows: dict[str, int] = {}
     # customers
-    problem("customers_missing_id", "customers", "customers without an id (ignored)",
-            "raw_customers WHERE customer_id IS NULL", "coalesce(nick, '?')")
+    n = scan("customers", {"missing_id": "customer_id IS NULL", "bad_phone": phone_bad,
+                           "bad_email": email_bad}, join_customers=False)
+    hashes["customers"] = (n["n"], n["h"])
+    report("customers_missing_id", "customers", n["missing_id"],
+           "customers without an id (ignored)",
+           "raw_customers WHERE customer_id IS NULL", "coalesce(nick, '?')")
+    dup_ids = duplicates("customers", "customer_id") if n["n"] - n["missing_id"] else 0
+    report("customers_duplicate_id", "customers", dup_ids,
+           "customer ids listed more than once (the first by registered_at is kept)",
+           "(SELECT customer_id FROM raw_customers WHERE customer_id IS NOT NULL "
+           "GROUP BY 1 HAVING count(*) > 1) AS d", "customer_id")
+    report("customers_bad_phone", "customers", n["bad_phone"],
+           "phone numbers that are not valid mainland mobile numbers (not reachable by SMS)",
+           "raw_customers WHERE " + phone_bad, "phone", order="customer_id", masked=True)
+    report("customers_bad_email", "customers", n["bad_email"],
+           "email addresses that are not valid (not reachable by email)",
+           "raw_customers WHERE " + email_bad, "email", order="customer_id", masked=True)
     # Without duplicate ids there is nothing to pick from: no window over every row.
     first_row = ("QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY registered_at "
                  "NULLS LAST, phone NULLS LAST, email NULLS LAST, nick NULLS LAST) = 1")
-    dup_ids = problem("customers_duplicate_id", "customers",
-                      "customer ids listed more than once (the first by registered_at is kept)",
-                      dup_customers, "customer_id")
-    problem("customers_bad_phone", "customers",
-            "phone numbers that are not valid mainland mobile numbers (not reachable by SMS)",
-            "raw_customers WHERE " + bad.format(col="phone", pattern=_quote_str(MOBILE_RE)),
-            "phone", order="customer_id", masked=True)
-    problem("customers_bad_email", "customers",
-            "email addresses that are not valid (not reachable by email)",
-            "raw_customers WHERE " + bad.format(col="email", pattern=_quote_str(EMAIL_RE)),
-            "email", order="customer_id", masked=True)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE customers AS
         SELECT * EXCLUDE (opt_out_sms, opt_out_email, opt_out_wechat, opt_out_phone, opt_out_all),
           coalesce(opt_out_sms, false) AS opt_out_sms,
@@ -271,32 +317,50 @@ def _clean(con, end: str) -> list[DataProblem]:
         FROM raw_customers WHERE customer_id IS NOT NULL
         {first_row if dup_ids else ""}
         ORDER BY customer_id""")
+    rows["customers"] = (_count(con, "SELECT count(*) FROM customers") if dup_ids
+                         else n["n"] - n["missing_id"])
     # orders
-    statuses = "('unpaid', 'paid', 'closed', 'refunded')"
-    dup_ids = problem(
-        "orders_duplicate_id", "orders", "order ids listed more than once (one is kept)",
-        "(SELECT order_id FROM raw_orders GROUP BY 1 HAVING count(*) > 1) AS d", "order_id")
-    problem("orders_unknown_customer", "orders", "orders of customers not in customers (ignored)",
-            "raw_orders o ANTI JOIN customers c USING (customer_id)", "order_id",
-            order="order_id")
-    problem("orders_negative_amount", "orders", "orders with a negative amount (ignored)",
-            "raw_orders WHERE amount < 0", "order_id", order="order_id")
-    problem("orders_bad_status", "orders",
-            "orders with a status other than unpaid/paid/closed/refunded (ignored)",
-            f"raw_orders WHERE status IS NULL OR status NOT IN {statuses}", "order_id",
-            order="order_id")
-    problem("orders_missing_values", "orders",
-            "orders without id, creation time or amount (ignored)",
-            "raw_orders WHERE order_id IS NULL OR created_at IS NULL OR amount IS NULL",
-            "coalesce(order_id, '(no id)')")
-    problem("orders_after_as_of", "orders", "orders created after the as-of date (ignored)",
-            f"raw_orders WHERE created_at > {end}", "order_id", order="order_id")
+    kept = ("order_id IS NOT NULL AND created_at IS NOT NULL AND amount IS NOT NULL "
+            f"AND amount >= 0 AND created_at <= {end} AND status IN {_ORDER_STATUSES}")
+    n = scan("orders", {
+        "unknown": "c.known_id IS NULL",
+        "negative": "amount < 0",
+        "bad_status": f"status IS NULL OR status NOT IN {_ORDER_STATUSES}",
+        "missing": "order_id IS NULL OR created_at IS NULL OR amount IS NULL",
+        "after": f"created_at > {end}",
+        "kept": f"c.known_id IS NOT NULL AND {kept}",
+    }, join_customers=True)
+    hashes["orders"] = (n["n"], n["h"])
+    dup_ids = duplicates("orders", "order_id")
+    report("orders_duplicate_id", "orders", dup_ids,
+           "order ids listed more than once (one is kept)",
+           "(SELECT order_id FROM raw_orders GROUP BY 1 HAVING count(*) > 1) AS d", "order_id")
+    report("orders_unknown_customer", "orders", n["unknown"],
+           "orders of customers not in customers (ignored)",
+           "raw_orders o ANTI JOIN customers c USING (customer_id)", "order_id",
+           order="order_id")
+    report("orders_negative_amount", "orders", n["negative"],
+           "orders with a negative amount (ignored)", "raw_orders WHERE amount < 0", "order_id",
+           order="order_id")
+    report("orders_bad_status", "orders", n["bad_status"],
+           "orders with a status other than unpaid/paid/closed/refunded (ignored)",
+           f"raw_orders WHERE status IS NULL OR status NOT IN {_ORDER_STATUSES}", "order_id",
+           order="order_id")
+    report("orders_missing_values", "orders", n["missing"],
+           "orders without id, creation time or amount (ignored)",
+           "raw_orders WHERE order_id IS NULL OR created_at IS NULL OR amount IS NULL",
+           "coalesce(order_id, '(no id)')")
+    report("orders_after_as_of", "orders", n["after"],
+           "orders created after the as-of date (ignored)",
+           f"raw_orders WHERE created_at > {end}", "order_id", order="order_id")
+    # Only when there are orders of unknown customers: a join under the view would keep
+    # DuckDB from pushing readers' filters (e.g. on signed_at) down to the file scan.
+    known = "SEMI JOIN customers c USING (customer_id)"
     first_order = ("QUALIFY row_number() OVER (PARTITION BY order_id "
                    "ORDER BY created_at, customer_id) = 1")
     # A payment/shipment/signature after the as-of date had not happened yet as of then.
-    # Not sorted: every reader orders or aggregates, and sorting 10M orders by id took
-    # half of this statement (more once the build's memory cap makes the sort spill).
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE orders AS
+    # Not sorted: every reader orders or aggregates.
+    con.execute(f"""CREATE OR REPLACE TEMP {kind} orders AS
         SELECT order_id, customer_id, created_at,
           CASE WHEN paid_at <= {end} THEN paid_at END AS paid_at,
           CASE WHEN shipped_at <= {end} THEN shipped_at END AS shipped_at,
@@ -305,27 +369,39 @@ def _clean(con, end: str) -> list[DataProblem]:
           CASE WHEN status IN ('paid', 'refunded') AND NOT (paid_at <= {end}) THEN 'unpaid'
                ELSE status END AS status,
           source
-        FROM raw_orders o SEMI JOIN customers c USING (customer_id)
-        WHERE order_id IS NOT NULL AND created_at IS NOT NULL AND amount IS NOT NULL
-          AND amount >= 0 AND created_at <= {end}
-          AND status IN ('unpaid', 'paid', 'closed', 'refunded')
+        FROM raw_orders o {known if n["unknown"] else ""}
+        WHERE {kept}
         {first_order if dup_ids else ""}""")
+    rows["orders"] = _count(con, "SELECT count(*) FROM orders") if dup_ids else n["kept"]
     # events
-    types = "('visit', 'favorite', 'cart', 'inquiry', 'search', 'ad_click')"
-    problem("events_unknown_customer", "events", "events of customers not in customers (ignored)",
-            "raw_events e ANTI JOIN customers c USING (customer_id)", "customer_id",
-            distinct=True)
-    problem("events_bad_type", "events",
-            "events of a type other than visit/favorite/cart/inquiry/search/ad_click (ignored)",
-            f"raw_events WHERE event_type IS NULL OR event_type NOT IN {types}",
-            "coalesce(event_type, '(empty)')", distinct=True)
-    problem("events_after_as_of", "events", "events after the as-of date (ignored)",
-            f"raw_events WHERE event_at > {end}", "customer_id", order="customer_id")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE events AS
-        SELECT e.* FROM raw_events e SEMI JOIN customers c USING (customer_id)
+    n = scan("events", {
+        "unknown": "c.known_id IS NULL",
+        "bad_type": f"event_type IS NULL OR event_type NOT IN {_EVENT_TYPES}",
+        "after": f"event_at > {end}",
+        "kept": f"c.known_id IS NOT NULL AND event_at IS NOT NULL AND event_at <= {end} "
+                f"AND event_type IN {_EVENT_TYPES}",
+    }, join_customers=True)
+    hashes["events"] = (n["n"], n["h"])
+    report("events_unknown_customer", "events", n["unknown"],
+           "events of customers not in customers (ignored)",
+           "raw_events e ANTI JOIN customers c USING (customer_id)", "customer_id",
+           distinct=True)
+    report("events_bad_type", "events", n["bad_type"],
+           "events of a type other than visit/favorite/cart/inquiry/search/ad_click (ignored)",
+           f"raw_events WHERE event_type IS NULL OR event_type NOT IN {_EVENT_TYPES}",
+           "coalesce(event_type, '(empty)')", distinct=True)
+    report("events_after_as_of", "events", n["after"], "events after the as-of date (ignored)",
+           f"raw_events WHERE event_at > {end}", "customer_id", order="customer_id")
+    con.execute(f"""CREATE OR REPLACE TEMP {kind} events AS
+        SELECT e.* FROM raw_events e {known if n["unknown"] else ""}
         WHERE event_at IS NOT NULL AND event_at <= {end}
-          AND event_type IN ('visit', 'favorite', 'cart', 'inquiry', 'search', 'ad_click')""")
-    return problems
+          AND event_type IN {_EVENT_TYPES}""")
+    rows["events"] = n["kept"]
+    h = hashlib.sha256()
+    for table in sorted(hashes):
+        count, total = hashes[table]
+        h.update(f"{table}:{count}:{total};".encode())
+    return _Cleaned(problems, rows, h.hexdigest()[:16])
 
 
 def problems_as_diagnostics(problems: list[DataProblem], src: Src, strict: bool

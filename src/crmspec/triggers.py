@@ -120,6 +120,30 @@ def order_condition(t: Trigger, purchase_statuses: tuple[str, ...], as_of: date,
     return exp.and_(status, exp.Between(this=day, low=lo, high=hi))
 
 
+def order_flag_column(t: Trigger) -> str | None:
+    """The `features` column that flags the customers an `after_order` trigger fires for
+    by one of their orders (None: the trigger reads no orders)."""
+    if t.type != "after_order" or t.event in ("first_purchase", "last_purchase"):
+        return None
+    days = (f"{t.first_day}" if t.first_day == t.last_day else f"{t.first_day}_{t.last_day}")
+    return f"after_{t.event}_{days}d"
+
+
+def order_flags_sql(flags: dict[str, exp.Expression]) -> str:
+    """SELECT customer_id and one boolean per flag column (its `order_condition`): every
+    order trigger of a plan in one pass over `orders`, reading only the orders that
+    match one (a per-activity `IN (SELECT ... FROM orders)` was a scan per activity)."""
+    conds = list(flags.values())
+    return (exp.select(_col("customer_id"),
+                       *[exp.alias_(exp.func("bool_or", c.copy()), name, quoted=True)
+                         for name, c in flags.items()])
+            .from_("orders")
+            .where(exp.or_(*[exp.paren(c.copy()) for c in conds]) if len(conds) > 1
+                   else conds[0].copy())
+            .group_by(_col("customer_id"))
+            .sql("duckdb"))
+
+
 @dataclass
 class TriggerContext:
     """What conditions need beyond the trigger: the date, purchases, the calendar."""
@@ -138,9 +162,7 @@ def trigger_condition(t: Trigger, ctx: TriggerContext) -> exp.Expression:
         if t.event in ("first_purchase", "last_purchase"):
             lo, hi = as_of - timedelta(days=t.last_day), as_of - timedelta(days=t.first_day)
             return exp.Between(this=_col(f"{t.event}_date"), low=_date(lo), high=_date(hi))
-        cond = order_condition(t, ctx.purchase_statuses, as_of)
-        return _col("customer_id").isin(query=exp.select(_col("customer_id")).from_("orders")
-                                        .where(cond))
+        return _col(order_flag_column(t))  # see order_flags_sql
     if t.type == "birthday":
         return _month_day_is("birthday", as_of + timedelta(days=t.lead_days))
     if t.type == "membership_anniversary":

@@ -19,26 +19,36 @@ cache and an empty ledger:
    decide_contacts (limits, message rendering, budgets, control groups), report, write
    (send files and audience lists), ledger. The phases are the build's own functions,
    wrapped in this process only; nothing in crmspec is changed;
-3. the hand-written reference (benchmarks/reference.sql, its slots filled from the plan):
-   the same facts, segments and per-activity send lists before contact limits, one CSV per
-   activity; wall and CPU seconds, peak RSS.
+3. the hand-written reference (benchmarks/reference.sql, its slots filled from the plan by
+   `render_reference`): the same facts and segments, every activity's audience, and
+   crmspec's contact plan for a first build (channel verdict, open refunds, global
+   hold-out, channel, overall and stage limits, activity and monthly budgets with each
+   contact's cost, control groups, first send slot), written as one CSV per activity with
+   the rows and columns of crmspec's audience/<activity>.csv; wall and CPU seconds (facts /
+   counts / audiences / contact plan / copies), peak RSS. The do-not-contact list and
+   cooldowns are left out (the demo shop has no suppressions file, the ledger is empty),
+   and so are activities that cannot write a send file (not_sent: none in the example
+   plan); `render_reference` stops if the plan or shop needs any of them.
 
 The reference's results are checked against crmspec's: customers per stage, type, tier and
-segment, and per activity the customers with a send verdict before the contact plan
-(crmspec's `candidates` with status 'send'): same count and same sum of hash(customer_id).
-A mismatch is reported and makes the script exit non-zero.
+segment, and every audience/<activity>.csv of the `crmspec build` run (1) byte for byte
+against the reference's file. A mismatch is reported per activity (how many rows differ:
+only in crmspec, only in the reference, other values; with an example) and makes the
+script exit non-zero.
 
-`like-for-like` is crmspec's time for the part the reference does (facts, audiences,
-files): prepare + run_plan + write of the in-process build, against the reference's SQL
-time (both without process start-up). crmspec's part still does more: it validates the
-plan, cleans and fingerprints the data, and writes a channel file next to each audience
-list.
+`like-for-like` is crmspec's time for the part the reference does (data, facts, audiences,
+contact plan, files): prepare + run_plan + decide_contacts + write of the in-process build,
+against the reference's SQL time (both without process start-up). crmspec's part still
+does more: it validates the plan, cleans and fingerprints the data, renders every message
+(the reference only computes SMS lengths, for their cost) and writes a channel file next
+to each audience list.
 Results are also written to benchmarks/work/results.json.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import re
@@ -125,9 +135,9 @@ def warm(root: Path) -> None:
                 pass
 
 
-def fresh_state(root: Path) -> None:
-    """An empty ledger and no previous outputs: every build is a first build."""
-    for d in ("state", "out", "ref_out"):
+def fresh_state(root: Path, out: str) -> None:
+    """An empty ledger and no previous output in root/<out>: every build is a first build."""
+    for d in ("state", out):
         shutil.rmtree(root / d, ignore_errors=True)
 
 
@@ -185,6 +195,8 @@ PHASES = (
 )
 TOP = ("plugins", "prepare", "run_plan", "decide_contacts", "report", "write", "ledger",
        "close")
+# The phases doing what the reference does: data, facts, audiences, contact plan, files.
+LIKE_FOR_LIKE = ("prepare", "run_plan", "decide_contacts", "write")
 
 CHECK_SQL = ("SELECT activity_id, count(*), sum(hash(customer_id))::HUGEINT::VARCHAR "
              "FROM {table} WHERE {where} GROUP BY 1 ORDER BY 1")
@@ -275,10 +287,79 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _bucket(salt_sql: str, key_sql: str) -> str:
+    """A stable number in [0, 1) from md5(salt:key), as crmspec draws hold-outs."""
+    return (f"('0x' || substr(md5({salt_sql} || ':' || {key_sql}), 1, 8))::BIGINT "
+            "/ 4294967296.0")
+
+
+def _sms_length(root: Path, plan, a, ch, options: dict, as_of: date) -> str:
+    """SQL of the length of activity `a`'s SMS text as crmspec renders it: the template
+    rendered per tier with and without a name (plus the channel's signature and opt-out
+    text), and the name's length added in SQL. Stops if the text depends on anything else."""
+    from types import SimpleNamespace
+
+    from jinja2 import StrictUndefined, TemplateError
+    from jinja2.sandbox import SandboxedEnvironment
+
+    from crmspec.templates import zhe
+
+    folder = root / "plans" / "templates"
+    names = [f for f in (f"{a.template}.{ch.name}.j2", f"{a.template}.{ch.name}.text.j2")
+             if (folder / f).exists()]
+    if len(names) != 1:
+        sys.exit(f"activity {a.id}: expected one SMS template file, found {names}")
+    env = SandboxedEnvironment(undefined=StrictUndefined, trim_blocks=True,
+                               lstrip_blocks=True, finalize=lambda x: "" if x is None else x)
+    env.filters["zhe"] = zhe
+    template = env.from_string((folder / names[0]).read_text(encoding="utf-8-sig"))
+    tiers = list(plan.tiers)
+    blank = SimpleNamespace(id=None, name=None, discount=None, min_spend=None)
+
+    def length(i: int, name: str | None) -> int:  # i: the customer's tier (-1: none)
+        up = tiers[i + 1] if i + 1 < len(tiers) else None
+        ctx = {
+            "customer": SimpleNamespace(name=name),
+            "tier": (SimpleNamespace(id=tiers[i].id, name=tiers[i].name,
+                                     discount=tiers[i].discount) if i >= 0 else blank),
+            "next_tier": blank if up is None else SimpleNamespace(
+                id=up.id, name=up.name, discount=up.discount,
+                min_spend=int(up.min_spend) if float(up.min_spend).is_integer()
+                else up.min_spend),
+            "coupon": SimpleNamespace(**(a.coupon or {})),
+            "shop": SimpleNamespace(name=plan.shop.name, currency=plan.shop.currency),
+            "activity": SimpleNamespace(id=a.id, name=a.name), "as_of": as_of,
+        }
+        return len(ch.finish("text", template.render(ctx), a, options, plan))
+
+    named, unnamed = {}, {}
+    for i in range(-1, len(tiers)):
+        key = tiers[i].id if i >= 0 else None
+        try:
+            named[key], unnamed[key] = length(i, "X") - 1, length(i, None)
+            linear = length(i, "XXXX") - 4 == named[key] and length(i, "") == unnamed[key]
+        except TemplateError as exc:
+            linear = False
+            print(f"{a.id}: {exc}", file=sys.stderr)
+        if not linear:
+            sys.exit(f"activity {a.id}: its SMS text depends on more than the customer's name "
+                     "and tier: extend the message lengths of benchmarks/bench_build.py")
+
+    def by_tier(lengths: dict) -> str:
+        if len(set(lengths.values())) == 1:
+            return str(lengths[None])
+        return ("CASE tier " + " ".join(f"WHEN {_q(k)} THEN {n}" for k, n in lengths.items()
+                                        if k is not None) + f" ELSE {lengths[None]} END")
+
+    return (f"(CASE WHEN coalesce(name, '') <> '' THEN {by_tier(named)} + length(name) "
+            f"ELSE {by_tier(unnamed)} END)")
+
+
 def render_reference(root: Path, out_dir: Path) -> tuple[str, date]:
     """benchmarks/reference.sql with its slots filled from the plan of `root`."""
     import duckdb
 
+    from crmspec.channels.base import SendWindow
     from crmspec.compile import (
         Needs,
         SegmentCompiler,
@@ -287,7 +368,9 @@ def render_reference(root: Path, out_dir: Path) -> tuple[str, date]:
         last_review_date,
         next_review_date,
     )
-    from crmspec.model import stage_bands
+    from crmspec.model import channel_options, stage_bands
+    from crmspec.schedule import first_slot, windows_for
+    from crmspec.triggers import WEEKDAYS
     from crmspec.validate import validate_project
 
     v = validate_project(root)
@@ -392,10 +475,38 @@ def render_reference(root: Path, out_dir: Path) -> tuple[str, date]:
     def cols(items: list[str], indent: str = "    ") -> str:
         return "".join(f",\n{indent}{c}" for c in items)
 
-    audiences, copies = [], []
+    # The contact plan's constants (a first build: no earlier contacts in the ledger).
+    contact = plan.shop.contact
+    # crmspec.sources.attach_suppressions: no such file, an empty do-not-contact list.
+    named = plan.shop.data.tables.get("suppressions")
+    if (data / named).exists() if named else any(data.glob("suppressions.*")):
+        sys.exit("the shop has a do-not-contact list: add it to benchmarks/reference.sql")
+    if contact.refund_days is not None:
+        cond = f"status = 'refunded' AND created_at::DATE > {d} - {int(contact.refund_days)}"
+        order_conds.append(cond)
+        order_cols.append(f"bool_or({cond}) AS open_refund")
+        flag_cols.append("coalesce(o.open_refund, false) AS open_refund")
+    else:
+        flag_cols.append("false AS open_refund")
+    held_out = (f"{_bucket(_q(contact.salt + ':global'), 'customer_id')} "
+                f"< {float(contact.global_holdout)!r}" if contact.global_holdout else "false")
+    overall = min((int(w.max) for w in contact.overall), default=2147483647)
+    stage_limits = [f"({_q(s.id)}, {min(overall, int(s.contacts_max))})" for s in plan.stages
+                    if s.contacts_max is not None] or ["(NULL, NULL)"]
+    # Activities numbered in the order limits choose them: priority descending, then id.
+    ranked = sorted(plan.activities, key=lambda a: (-a.priority, a.id))
+    number = {a.id: i for i, a in enumerate(ranked)}
+
+    audiences, rules, copies = [], [], []
     out_dir.mkdir(parents=True, exist_ok=True)
-    for a in plan.activities:
+    for a in ranked:
         ch = channels[a.channel]
+        options = channel_options(plan, a, ch.option_defaults())
+        at = v.templates.get(a.id)
+        why = ch.not_ready(a, options, tuple(sorted(at.parts)) if at and at.parts else ())
+        if why is not None:
+            sys.exit(f"activity {a.id} has no send file ({why}): add crmspec's not_sent "
+                     "status to benchmarks/reference.sql")
         t = a.trigger
         if t.type == "after_order" and t.event not in ("first_purchase", "last_purchase"):
             trig = flags[(t.event, t.first_day, t.last_day)]
@@ -408,15 +519,45 @@ def render_reference(root: Path, out_dir: Path) -> tuple[str, date]:
         verdict.append(f"{addr} IS NOT NULL")
         if ch.address_pattern:
             verdict.append(f"regexp_full_match({addr}::VARCHAR, {_q(ch.address_pattern)})")
+        trimmable = a.kind == "marketing" and not a.service
+        if trimmable:
+            verdict.append("NOT open_refund AND NOT global_holdout")
+        # Its cost: units x unit price + the coupon's amount x expected redemption.
+        if ch.name == "sms":
+            length = _sms_length(root, plan, a, ch, options, as_of)
+            units = (f"CASE WHEN {length} <= 70 THEN 1 "
+                     f"ELSE CAST(ceil(({length}) / 67) AS INTEGER) END")
+        elif ch.units_sql(options) == "1":
+            units = "1"
+        else:
+            sys.exit(f"channel {ch.name}: its cost units are not covered by "
+                     "benchmarks/reference.sql")
+        coupon = a.coupon or {}
+        coupon_cost = float(coupon.get("amount", 0)) * float(coupon.get("expected_redemption", 0))
+        cost = f"CAST({ch.unit_price(options)!r} * ({units}) + {coupon_cost!r} AS DOUBLE)"
+        trim_key = f"{'-' if a.trim_desc else ''}CAST({_ident(a.trim_by)} AS DOUBLE)"
         audiences.append(
-            f"SELECT customer_id, {_q(a.id)} AS activity_id, {_q(ch.name)} AS channel, "
-            f"{addr}::VARCHAR AS address, {_q(a.segment)} AS segment, stage, customer_type, "
-            f"tier, purchases, spend, days_since_last_purchase, r, f, m\n"
+            f"SELECT {number[a.id]} AS a, customer_id, stage, {cost} AS cost, "
+            f"{trim_key} AS trim_key\n"
             f"FROM features WHERE coalesce(({compiled.segments[a.segment]}), false)\n"
             f"  AND ({trig}) AND {' AND '.join(verdict)}")
+        windows = ([SendWindow(tuple(WEEKDAYS.index(d) + 1 for d in w["days"]), w["start"],
+                               w["end"]) for w in a.send_windows] if a.send_windows
+                   else windows_for(a.kind, ch.windows))
+        slot = first_slot(as_of, windows, plan.blackout_dates)
+        limit = min((int(w.max) for w in contact.per_channel.get(ch.name, ())), default=None)
+        rules.append(
+            f"({number[a.id]}, {_q(a.id)}, {_q(ch.name)}, {_q(a.segment)}, "
+            f"{str(not a.service).lower()}, {str(trimmable).lower()}, "
+            f"{float(a.holdout or 0)!r}::DOUBLE, "
+            f"{'NULL' if a.budget_cap is None else repr(float(a.budget_cap))}::DOUBLE, "
+            f"{'NULL' if limit is None else limit}::INTEGER, "
+            f"{_q(slot.strftime('%Y-%m-%d %H:%M')) if slot else 'NULL'}::VARCHAR)")
         copies.append(f"COPY (SELECT * FROM sends WHERE activity_id = {_q(a.id)} ORDER BY "
                       f"customer_id) TO {_q(str(out_dir / (a.id + '.csv')))} "
                       "(FORMAT csv, HEADER true);")
+    address = " ".join(f"WHEN {_q(name)} THEN f.{_ident(channels[name].contact_field)}::VARCHAR"
+                       for name in sorted({a.channel for a in plan.activities}))
     counts = [f"count(*) FILTER (WHERE coalesce(({cond}), false)) AS {_ident('seg:' + sid)}"
               for sid, cond in compiled.segments.items()]
     sql = Template(REFERENCE.read_text(encoding="utf-8")).substitute(
@@ -433,8 +574,13 @@ def render_reference(root: Path, out_dir: Path) -> tuple[str, date]:
         fans_min=int(plan.shop.fans_min_purchases), order_columns=cols(order_cols),
         order_filter="\n     OR ".join(f"({c})" for c in order_conds) or "false",
         event_columns=cols(event_cols, "  "), event_window=int(event_window),
-        flag_columns=cols(flag_cols), counts=cols(counts, "       "),
-        audiences="\nUNION ALL\n".join(audiences), copies="\n".join(copies))
+        flag_columns=cols(flag_cols), global_holdout=held_out, counts=cols(counts, "       "),
+        audiences="\nUNION ALL\n".join(audiences), rules=",\n    ".join(rules),
+        stage_limits=", ".join(stage_limits), overall_limit=overall,
+        monthly_cap=("'infinity'::DOUBLE" if plan.shop.monthly_cap is None
+                     else repr(float(plan.shop.monthly_cap))),
+        salt=_q(contact.salt), address_case=f"CASE r.channel {address} END",
+        copies="\n".join(copies))
     return sql, as_of
 
 
@@ -452,10 +598,11 @@ def child_reference(script: Path) -> None:
     steps: dict[str, float] = {}
     counts = None
     for stmt in _statements(script.read_text(encoding="utf-8")):
-        label = ("features" if "TABLE features" in stmt[:40] else
-                 "sends" if "TABLE sends" in stmt[:40] else
+        label = ("facts" if "TABLE features" in stmt[:40] else
+                 "audiences" if "TABLE candidates" in stmt[:40] else
+                 "contact_plan" if "TABLE sends" in stmt[:40] else
                  "counts" if stmt.startswith("SELECT histogram") else
-                 "copy" if stmt.startswith("COPY") else "other")
+                 "copies" if stmt.startswith("COPY") else "other")
         s0 = time.perf_counter()
         cur = con.execute(stmt)
         if label == "counts":
@@ -463,16 +610,27 @@ def child_reference(script: Path) -> None:
             counts = dict(zip(names, cur.fetchone()))
         steps[label] = steps.get(label, 0.0) + time.perf_counter() - s0
     total, total_cpu = time.perf_counter() - t0, time.process_time() - c0
-    activities = con.execute(CHECK_SQL.format(table="sends", where="true")).fetchall()
+    (candidates,) = con.execute("SELECT count(*) FROM candidates").fetchone()
+    (sends,) = con.execute("SELECT count(*) FROM sends").fetchone()
     print(json.dumps({"total_s": total, "total_cpu_s": total_cpu, "steps": steps,
-                      "check": {"activities": activities, "counts": counts}}, default=str))
+                      "candidates": candidates, "sends": sends,
+                      "check": {"counts": counts}}, default=str))
 
 
 # --- the comparison ------------------------------------------------------------------
 
 
-def compare(crm: dict, ref: dict, plan_activities: list[str]) -> list[str]:
-    """Differences between crmspec's and the reference's figures (empty: the same)."""
+def _rows(path: Path) -> tuple[list[str], dict[str, list[str]]]:
+    """A CSV's header and its rows by customer id (the first column)."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = list(csv.reader(fh))
+    return (rows[0] if rows else []), {r[0]: r for r in rows[1:]}
+
+
+def compare(crm: dict, ref: dict, plan_activities: list[str], crm_dir: Path,
+            ref_dir: Path) -> list[str]:
+    """Differences between crmspec's and the reference's results (empty: the same): the
+    counts, and every audience/<activity>.csv of crmspec's build byte for byte."""
     diffs = []
     counts = ref["counts"]
     for key in ("stages", "customer_types", "tiers"):
@@ -483,12 +641,37 @@ def compare(crm: dict, ref: dict, plan_activities: list[str]) -> list[str]:
     for sid, n in crm["segments"].items():
         if counts.get("seg:" + sid) != n:
             diffs.append(f"segment {sid}: crmspec {n} vs reference {counts.get('seg:' + sid)}")
-    a = {r[0]: (r[1], r[2]) for r in crm["activities"]}
-    b = {r[0]: (r[1], r[2]) for r in ref["activities"]}
+    extra = sorted({f.stem for f in crm_dir.glob("*.csv")} - set(plan_activities))
+    if extra:
+        diffs.append(f"crmspec wrote audience lists of no activity of the plan: {extra}")
     for aid in plan_activities:
-        if a.get(aid, (0, None)) != b.get(aid, (0, None)):
-            diffs.append(f"activity {aid}: crmspec {a.get(aid, (0,))[0]} customers vs "
-                         f"reference {b.get(aid, (0,))[0]} (or different ids)")
+        mine, theirs = crm_dir / f"{aid}.csv", ref_dir / f"{aid}.csv"
+        missing = [w for w, f in (("crmspec", mine), ("the reference", theirs))
+                   if not f.is_file()]
+        if missing:
+            diffs.append(f"activity {aid}: no audience list from {' and '.join(missing)}")
+            continue
+        if mine.read_bytes() == theirs.read_bytes():
+            continue
+        (head_a, a), (head_b, b) = _rows(mine), _rows(theirs)
+        only_a, only_b = sorted(a.keys() - b.keys()), sorted(b.keys() - a.keys())
+        changed = sorted(k for k in a.keys() & b.keys() if a[k] != b[k])
+        what = (f"activity {aid}: {len(only_a) + len(only_b) + len(changed)} rows differ "
+                f"(crmspec {len(a):,} rows, reference {len(b):,}: {len(only_a)} only in "
+                f"crmspec, {len(only_b)} only in the reference, {len(changed)} with other "
+                "values)")
+        if head_a != head_b:
+            what += f"; columns: crmspec {head_a} vs reference {head_b}"
+        elif not (only_a or only_b or changed):
+            what += "; the same rows, but not the same bytes (order, quoting or line ends)"
+        if only_a:
+            what += f"; e.g. only in crmspec: {','.join(a[only_a[0]])}"
+        if only_b:
+            what += f"; e.g. only in the reference: {','.join(b[only_b[0]])}"
+        if changed:
+            k = changed[0]
+            what += f"; e.g. crmspec {','.join(a[k])} vs reference {','.join(b[k])}"
+        diffs.append(what)
     return diffs
 
 
@@ -501,13 +684,13 @@ def bench(n: int, repeat: int, rev: str) -> dict:
     me = [sys.executable, str(Path(__file__).resolve())]
     builds, phases, refs = [], [], []
     for _ in range(repeat):
-        fresh_state(root)
+        fresh_state(root, "build_out")
         builds.append(run([sys.executable, "-m", "crmspec", "build", "--project", str(root),
-                           "--out", str(root / "out")]))
-        fresh_state(root)
+                           "--out", str(root / "build_out")]))
+        fresh_state(root, "out")
         p = run(me + ["--child-phases", str(root)])
         phases.append({**p, **json.loads(p["stdout"].splitlines()[-1])})
-        fresh_state(root)
+        fresh_state(root, "ref_out")
         (root / "ref_out").mkdir()
         r = run(me + ["--child-reference", str(script)])
         refs.append({**r, **json.loads(r["stdout"].splitlines()[-1])})
@@ -515,10 +698,11 @@ def bench(n: int, repeat: int, rev: str) -> dict:
     from crmspec.validate import validate_project
 
     ids = [a.id for a in validate_project(root).plan.activities]
-    diffs = compare(ph["check"], ref["check"], ids)
+    # The audience lists of the last `crmspec build` (the CLI's) against the reference's.
+    diffs = compare(ph["check"], ref["check"], ids, root / "build_out" / "audience",
+                    root / "ref_out")
     wall = ph["wall"]
-    like = sum(wall.get(k, 0.0) for k in ("prepare", "run_plan", "write"))
-    sends = sum(r[1] for r in ref["check"]["activities"])
+    like = sum(wall.get(k, 0.0) for k in LIKE_FOR_LIKE)
     return {
         "customers": n, "plans": plans, "as_of": as_of.isoformat(), "generate_s": gen_s,
         "build_s": build["wall_s"], "build_cpu_s": build["cpu_s"],
@@ -528,7 +712,8 @@ def bench(n: int, repeat: int, rev: str) -> dict:
         "like_for_like_s": like,
         "reference_s": ref["wall_s"], "reference_sql_s": ref["total_s"],
         "reference_cpu_s": ref["cpu_s"], "reference_rss_mib": ref["rss_mib"],
-        "reference_steps": ref["steps"], "send_rows": sends,
+        "reference_steps": ref["steps"], "audience_rows": ref["candidates"],
+        "send_rows": ref["sends"],
         "ratio": build["wall_s"] / ref["wall_s"],
         "ratio_cpu": build["cpu_s"] / ref["cpu_s"],
         "ratio_like_for_like": like / ref["total_s"],
@@ -544,8 +729,8 @@ def show(r: dict) -> None:
     f = lambda x: "-" if x is None else f"{x:.1f}"  # noqa: E731
     ph = r["phases"]
     print(f"\n{r['customers']:,} customers (plans {r['plans']}, as of {r['as_of']}; "
-          f"{r['send_rows']:,} send rows "
-          f"before contact limits; load average {r['load_avg'][0]:.1f})")
+          f"{r['send_rows']:,} rows in the audience lists, {r['audience_rows']:,} before "
+          f"limits and budgets; load average {r['load_avg'][0]:.1f})")
     print(f"  generate            {f(r['generate_s'])} s")
     print(f"  crmspec build       {f(r['build_s'])} s wall, {f(r['build_cpu_s'])} s CPU, "
           f"peak RSS {r['build_rss_mib']} MiB")
@@ -560,7 +745,7 @@ def show(r: dict) -> None:
               f"{r['phases_rss_mib'][label]} MiB")
     other = r["phases_total_s"] - sum(ph.get(k, 0.0) for k in TOP)
     print(f"    {'other':<18} {other:6.1f} s")
-    print(f"  like-for-like       {f(r['like_for_like_s'])} s (prepare + run_plan + write)")
+    print(f"  like-for-like       {f(r['like_for_like_s'])} s ({' + '.join(LIKE_FOR_LIKE)})")
     print(f"  reference           {f(r['reference_s'])} s wall ({f(r['reference_sql_s'])} s SQL: "
           + ", ".join(f"{k} {v:.1f}" for k, v in r["reference_steps"].items())
           + f"), {f(r['reference_cpu_s'])} s CPU, peak RSS {r['reference_rss_mib']} MiB")

@@ -229,8 +229,8 @@ def decide_contacts(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: Compil
     rules = rules_for(plan, compiled, options, unsendable)
     history_view(con, compiled.as_of)
     apply_limits(con, rules, compiled.as_of)
-    con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * EXCLUDE (reason, status), "
-                "coalesce(reason, 'send') AS status FROM decisions_pre")
+    con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * EXCLUDE (reason), "
+                "coalesce(reason, 'send') AS status FROM decisions_pre_rows")
     rendered = render_activities(con, plan, compiled, templates)
     costs = [cost_sql(plan, ca, rendered[ca.activity.id]) for ca in compiled.activities]
     con.execute("CREATE OR REPLACE TEMP TABLE row_costs AS "

@@ -166,11 +166,13 @@ def decide(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date) -> 
 
 
 def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date) -> None:
-    """Steps 1-7: `decisions_pre`, the candidates with `reason` (NULL: still in).
+    """Steps 1-7: `decisions_pre`, one narrow row per candidate with `reason` (NULL:
+    still in), and the view `decisions_pre_rows` (the candidates' own columns with it).
 
-    The steps' intermediate results are views, read once each: only `decisions_pre`
-    and `decisions` are materialised (each wide table written and read again cost
-    about a CPU second per million candidates)."""
+    The rules run on narrow rows (ids, channel, stage, the activity's rule values): a
+    window function sorts every column it carries, and the candidates' customer
+    attributes are only needed again for the send lists. Intermediate steps are views,
+    read once each."""
     _rules_table(con, rules)
     d = f"DATE '{as_of.isoformat()}'"
     trim_key = "CASE r.trim_by " + " ".join(
@@ -184,8 +186,8 @@ def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: dat
                    f"< {float(rules.global_holdout)!r}")
     # 1-5: per-row reasons
     con.execute(f"""CREATE OR REPLACE TEMP VIEW decisions_1 AS
-        SELECT c.*, r.kind, r.service, r.priority, r.holdout, r.unit_cost AS cost,
-               r.budget_cap, r.scheduled_at, f.last_purchase_date,
+        SELECT c.rowid AS row_id, c.activity_id, c.customer_id, c.channel, c.stage,
+               r.kind, r.service, r.priority, r.holdout, r.unit_cost AS cost, r.budget_cap,
                CASE WHEN r.trim_desc THEN -({trim_key}) ELSE {trim_key} END AS trim_key,
                CASE
                  WHEN c.status <> 'send' THEN c.status
@@ -236,6 +238,10 @@ def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: dat
               FROM decisions_2 c LEFT JOIN stage_rules s USING (stage)
               LEFT JOIN prior_all pa USING (customer_id)
               LEFT JOIN prior_stage ps USING (customer_id)) c""")
+    con.execute("""CREATE OR REPLACE TEMP VIEW decisions_pre_rows AS
+        SELECT c.* EXCLUDE (status), d.reason, r.kind, r.service, r.priority, r.scheduled_at
+        FROM decisions_pre d JOIN candidates c ON c.rowid = d.row_id
+        JOIN activity_rules r ON r.activity_id = d.activity_id""")
     for view in ("decisions_1", "decisions_2"):
         con.execute(f"DROP VIEW {view}")
     for table in ("prior_channel", "prior_all", "prior_stage"):
@@ -244,7 +250,8 @@ def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: dat
 
 def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date,
                   costs: str | None = None) -> None:
-    """Steps 8-11 on `decisions_pre`: budgets, control group, send -> `decisions`.
+    """Steps 8-11 on `decisions_pre`: budgets, control group, send -> `decisions` (the
+    candidates' columns with kind, service, priority, scheduled_at, status, grp, cost).
 
     `costs` names a table (activity_id, customer_id, cost) with each contact's actual
     cost (its rendered message's units x price + coupon); without it the activity's
@@ -286,18 +293,21 @@ def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: da
             FROM decisions_4 c""")
     else:
         con.execute("CREATE OR REPLACE TEMP VIEW decisions_5 AS SELECT * FROM decisions_4")
-    # 10-11: control group, then send
+    # 10-11: control group, then send; the candidates' columns joined back once
     control = bucket_sql("c.activity_id || ':' || c.customer_id", rules.salt)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions AS
-        SELECT c.* EXCLUDE (reason, status, cost),
-          CASE WHEN c.reason IS NOT NULL THEN c.reason
-               WHEN c.holdout > 0 AND {control} < c.holdout THEN 'control'
-               ELSE 'send' END AS status,
-          CASE WHEN c.reason IS NULL AND NOT (c.holdout > 0 AND {control} < c.holdout)
-               THEN 'treatment' ELSE 'control' END AS grp,
-          CASE WHEN c.reason IS NULL AND NOT (c.holdout > 0 AND {control} < c.holdout)
-               THEN CAST(c.cost AS DECIMAL(12, 4)) ELSE CAST(0 AS DECIMAL(12, 4)) END AS cost
-        FROM decisions_5 c""")
+        WITH decided AS (
+          SELECT c.row_id, c.cost,
+            CASE WHEN c.reason IS NOT NULL THEN c.reason
+                 WHEN c.holdout > 0 AND {control} < c.holdout THEN 'control'
+                 ELSE 'send' END AS status
+          FROM decisions_5 c
+        )
+        SELECT c.* EXCLUDE (status), r.kind, r.service, r.priority, r.scheduled_at, d.status,
+          CASE WHEN d.status = 'send' THEN 'treatment' ELSE 'control' END AS grp,
+          CAST(CASE WHEN d.status = 'send' THEN d.cost ELSE 0 END AS DECIMAL(12, 4)) AS cost
+        FROM decided d JOIN candidates c ON c.rowid = d.row_id
+        JOIN activity_rules r ON r.activity_id = c.activity_id""")
     for view in ("decisions_3", "decisions_4", "decisions_5"):
         con.execute(f"DROP VIEW {view}")
 

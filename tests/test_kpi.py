@@ -417,7 +417,7 @@ class BuildFacts:
     def __call__(self, day: date) -> duckdb.DuckDBPyConnection:
         from crmspec.compile import _facts_sql
 
-        self.con.execute(_facts_sql(self.plan, day))
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE facts AS {_facts_sql(self.plan, day)}")
         return self.con
 
 

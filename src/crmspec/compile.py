@@ -370,8 +370,7 @@ def _facts_sql(plan: Plan, as_of: date, previous: date | None = None,
     days_sql = ("SELECT customer_id, purchase_date, max(paid_at) AS paid_at, "
                 "sum(amount) AS amount\n  FROM purchases GROUP BY customer_id, purchase_date"
                 if once else "SELECT * FROM purchases")
-    return f"""CREATE OR REPLACE TEMP TABLE facts AS
-WITH purchases AS (
+    return f"""WITH purchases AS (
   {purchase_orders_sql(shop, as_of)}
 ), days AS (
   {days_sql}
@@ -426,13 +425,16 @@ SELECT * EXCLUDE (previous_purchases, previous_spend, review_spend, kept_purchas
 FROM ranked"""
 
 
-def _features_sql(intents: list[Intent], flags: dict[str, exp.Expression], as_of: date
-                  ) -> str:
-    """facts plus the intent signals and the order-trigger flags, one row per customer."""
-    if not intents and not flags:
-        return "CREATE OR REPLACE TEMP TABLE features AS SELECT * FROM facts"
+FACTS_VIEW = "CREATE OR REPLACE TEMP VIEW facts AS SELECT * FROM features"
+
+
+def _features_sql(facts: str, intents: list[Intent], flags: dict[str, exp.Expression],
+                  as_of: date) -> str:
+    """The `facts` query plus the intent signals and the order-trigger flags, one row per
+    customer, in one statement (a separate facts table was a second copy of every
+    customer's row)."""
     asof = date_lit(as_of).sql(DIALECT)
-    ctes, joins, picked = [], [], []
+    ctes, joins, picked = [f"facts AS (\n{facts}\n)"], [], ["f.*"]
     if intents:
         widest = max(i.within_days for i in intents)
         cols = []
@@ -464,7 +466,7 @@ def _features_sql(intents: list[Intent], flags: dict[str, exp.Expression], as_of
                    for name in flags]
     return f"""CREATE OR REPLACE TEMP TABLE features AS
 WITH {(', ').join(ctes)}
-SELECT f.*, {', '.join(picked)}
+SELECT {', '.join(picked)}
 FROM facts AS f {' '.join(joins)}"""
 
 
@@ -510,10 +512,11 @@ def compile_plan(plan: Plan, as_of: date, channels: dict[str, Channel],
             flags[name] = order_condition(a, plan, as_of)
     flags = dict(sorted(flags.items()))
     statements = [
-        ("facts: purchases, stage, type, tier and RFM per customer",
-         _facts_sql(plan, as_of, previous_as_of, previous_in_ledger)),
-        ("features: facts plus recent intent signals and order-trigger flags",
-         _features_sql(intents, flags, as_of)),
+        ("features: purchases, stage, type, tier and RFM per customer (the facts), recent "
+         "intent signals and order-trigger flags",
+         _features_sql(_facts_sql(plan, as_of, previous_as_of, previous_in_ledger), intents,
+                       flags, as_of)),
+        ("facts: the customer facts by their old name", FACTS_VIEW),
     ]
     return CompiledPlan(
         as_of=as_of,

@@ -177,13 +177,29 @@ def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: dat
     d = f"DATE '{as_of.isoformat()}'"
     trim_key = "CASE r.trim_by " + " ".join(
         f"WHEN '{c}' THEN CAST(f.\"{c}\" AS DOUBLE)" for c in TRIM_COLUMNS) + " END"
-    refund = ("false" if rules.refund_days is None else
-              f"EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.customer_id AND "
-              f"o.status = 'refunded' AND CAST(o.created_at AS DATE) > {d} - INTERVAL "
-              f"{int(rules.refund_days)} DAY)")
+    refund = ("SELECT NULL AS customer_id WHERE false" if rules.refund_days is None else
+              f"SELECT DISTINCT customer_id FROM orders WHERE status = 'refunded' AND "
+              f"CAST(created_at AS DATE) > {d} - INTERVAL {int(rules.refund_days)} DAY")
     global_hold = ("false" if not rules.global_holdout else
                    f"{bucket_sql('c.customer_id', rules.salt + ':global')} "
                    f"< {float(rules.global_holdout)!r}")
+    # The few customers each rule names, joined (a correlated EXISTS per rule made DuckDB
+    # deduplicate all candidate rows once per rule).
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE rule_customers AS
+        SELECT customer_id, 'do_not_contact' AS rule, channel FROM suppressions
+        UNION ALL
+        SELECT customer_id, 'open_refund', NULL FROM ({refund})
+        UNION ALL
+        SELECT DISTINCT h.customer_id, 'cooldown', h.activity_id FROM history h
+          JOIN activity_rules r USING (activity_id)
+          WHERE h.as_of > {d} - INTERVAL (r.once_within_days) DAY""")
+    con.execute("""CREATE OR REPLACE TEMP VIEW rule_flags AS
+        SELECT customer_id, channel AS key,
+          bool_or(rule = 'do_not_contact' AND channel IS NULL) AS dnc_all,
+          bool_or(rule = 'do_not_contact' AND channel IS NOT NULL) AS dnc_channel,
+          bool_or(rule = 'open_refund') AS refund,
+          bool_or(rule = 'cooldown') AS cooldown
+        FROM rule_customers GROUP BY customer_id, channel""")
     # 1-5: per-row reasons
     con.execute(f"""CREATE OR REPLACE TEMP VIEW decisions_1 AS
         SELECT c.rowid AS row_id, c.activity_id, c.customer_id, c.channel, c.stage,
@@ -191,20 +207,20 @@ def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: dat
                CASE WHEN r.trim_desc THEN -({trim_key}) ELSE {trim_key} END AS trim_key,
                CASE
                  WHEN c.status <> 'send' THEN c.status
-                 WHEN EXISTS (SELECT 1 FROM suppressions s WHERE s.customer_id = c.customer_id
-                              AND (s.channel IS NULL OR s.channel = c.channel))
+                 WHEN coalesce(na.dnc_all, false) OR coalesce(nc.dnc_channel, false)
                    THEN 'do_not_contact'
-                 WHEN NOT r.service AND r.kind = 'marketing' AND {refund} THEN 'open_refund'
+                 WHEN NOT r.service AND r.kind = 'marketing' AND coalesce(na.refund, false)
+                   THEN 'open_refund'
                  WHEN NOT r.service AND r.kind = 'marketing' AND {global_hold}
                    THEN 'global_holdout'
-                 WHEN r.once_within_days IS NOT NULL AND EXISTS (
-                   SELECT 1 FROM history h WHERE h.customer_id = c.customer_id
-                   AND h.activity_id = c.activity_id
-                   AND h.as_of > {d} - INTERVAL (r.once_within_days) DAY) THEN 'cooldown'
+                 WHEN coalesce(cd.cooldown, false) THEN 'cooldown'
                  WHEN r.not_sent THEN 'not_sent'
                END AS reason
         FROM candidates c JOIN activity_rules r USING (activity_id)
-        JOIN features f USING (customer_id)""")
+        JOIN features f USING (customer_id)
+        LEFT JOIN rule_flags na ON na.customer_id = c.customer_id AND na.key IS NULL
+        LEFT JOIN rule_flags nc ON nc.customer_id = c.customer_id AND nc.key = c.channel
+        LEFT JOIN rule_flags cd ON cd.customer_id = c.customer_id AND cd.key = c.activity_id""")
     # 6: per-channel limits
     _prior_tables(con, rules, d)
     channel_cases = " ".join(
@@ -242,9 +258,9 @@ def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: dat
         SELECT c.* EXCLUDE (status), d.reason, r.kind, r.service, r.priority, r.scheduled_at
         FROM decisions_pre d JOIN candidates c ON c.rowid = d.row_id
         JOIN activity_rules r ON r.activity_id = d.activity_id""")
-    for view in ("decisions_1", "decisions_2"):
+    for view in ("decisions_1", "decisions_2", "rule_flags"):
         con.execute(f"DROP VIEW {view}")
-    for table in ("prior_channel", "prior_all", "prior_stage"):
+    for table in ("prior_channel", "prior_all", "prior_stage", "rule_customers"):
         con.execute(f"DROP TABLE {table}")
 
 

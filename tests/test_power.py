@@ -11,7 +11,7 @@ import math
 
 from scipy.stats import norm
 
-from crmspec.power import check_power, required_audience
+from crmspec.power import achieved_power, check_power, required_audience
 
 
 def cohen_n(p0, p1, alpha=0.05, power=0.8):
@@ -51,3 +51,21 @@ def test_check_reports_sizes_and_verdict():
 def test_no_holdout_means_no_requirement():
     assert required_audience(0.0, 0.05, 0.01) is None
     assert check_power(1000, 0.0, 0.05, 0.01).enough is False
+
+
+def test_same_as_statsmodels_normal_ind_power():
+    """The closed form equals statsmodels' NormalIndPower (an independent implementation)."""
+    from statsmodels.stats.power import NormalIndPower
+    from statsmodels.stats.proportion import proportion_effectsize
+
+    for holdout, p0, effect in [(0.5, 0.05, 0.01), (0.1, 0.05, 0.01), (0.05, 0.2, 0.03),
+                                (0.3, 0.01, 0.005), (0.2, 0.5, 0.1)]:
+        h = proportion_effectsize(p0 + effect, p0)
+        ratio = holdout / (1 - holdout)
+        n1 = NormalIndPower().solve_power(effect_size=h, alpha=0.05, power=0.8, ratio=ratio,
+                                          alternative="two-sided")
+        assert required_audience(holdout, p0, effect) == math.ceil(n1 / (1 - holdout))
+        for treated, held in [(900, 100), (5000, 5000), (120, 7)]:
+            expected = NormalIndPower().power(effect_size=h, nobs1=treated, alpha=0.05,
+                                              ratio=held / treated, alternative="two-sided")
+            assert abs(achieved_power(treated, held, p0, effect) - expected) < 1e-12

@@ -273,40 +273,43 @@ def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: da
     cost (its rendered message's units x price + coupon); without it the activity's
     expected unit cost is used.
     """
-    if costs:
-        con.execute(f"""CREATE OR REPLACE TEMP VIEW decisions_3 AS
-            SELECT c.* REPLACE (coalesce(k.cost, c.cost) AS cost)
-            FROM decisions_pre c LEFT JOIN {costs} k USING (activity_id, customer_id)""")
-    else:
-        con.execute("CREATE OR REPLACE TEMP VIEW decisions_3 AS SELECT * FROM decisions_pre")
-    # 8: activity budgets, in the declared order (ties: customer id)
-    con.execute("""CREATE OR REPLACE TEMP VIEW decisions_4 AS
-        SELECT c.* EXCLUDE (reason),
-          CASE WHEN c.reason IS NULL AND NOT c.service AND c.budget_cap IS NOT NULL
-                AND sum(c.cost) OVER (PARTITION BY c.activity_id,
-                                              (c.reason IS NULL AND NOT c.service)
-                    ORDER BY c.trim_key NULLS LAST, c.customer_id
-                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) > c.budget_cap + 1e-9
-               THEN 'budget_activity' ELSE c.reason END AS reason
-        FROM decisions_3 c""")
+    cost = "coalesce(k.cost, c.cost)" if costs else "c.cost"
+    join = f"LEFT JOIN {costs} k USING (activity_id, customer_id)" if costs else ""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions_3 AS
+        SELECT c.* REPLACE ({cost} AS cost) FROM decisions_pre c {join}""")
+    # 8: activity budgets, in the declared order (ties: customer id). Only the rows a
+    # budget can trim go through the window (sorting every candidate cost a second).
+    capped = "(reason IS NULL AND NOT service AND budget_cap IS NOT NULL)"
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW decisions_4 AS
+        SELECT * EXCLUDE (reason),
+          CASE WHEN sum(cost) OVER (PARTITION BY activity_id
+                    ORDER BY trim_key NULLS LAST, customer_id
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) > budget_cap + 1e-9
+               THEN 'budget_activity' END AS reason
+        FROM decisions_3 WHERE {capped}
+        UNION ALL BY NAME
+        SELECT * FROM decisions_3 WHERE NOT {capped}""")
     # 9: monthly budget. Service and maintenance contacts are kept and spend the budget
     # first; marketing follows by priority, activity and declared order until the budget
-    # runs out (a contact that costs nothing is never trimmed).
+    # runs out (a contact that costs nothing is never trimmed). The window runs over the
+    # marketing contacts only, starting from what the others spend.
     if rules.monthly_cap is not None:
         month_start = f"DATE '{as_of.replace(day=1).isoformat()}'"
-        mtd = (f"(SELECT coalesce(sum(cost), 0) FROM history WHERE grp = 'treatment' "
-               f"AND as_of >= {month_start})")
-        trimmable = "(NOT c.service AND c.kind = 'marketing')"
+        con.execute("CREATE OR REPLACE TEMP TABLE decisions_4m AS SELECT * FROM decisions_4")
+        trimmable = "(reason IS NULL AND NOT service AND kind = 'marketing')"
+        spent = (f"(SELECT coalesce(sum(cost), 0) FROM history WHERE grp = 'treatment' "
+                 f"AND as_of >= {month_start}) + (SELECT coalesce(sum(cost), 0) FROM "
+                 f"decisions_4m WHERE reason IS NULL AND NOT {trimmable})")
         con.execute(f"""CREATE OR REPLACE TEMP VIEW decisions_5 AS
-            SELECT c.* EXCLUDE (reason),
-              CASE WHEN c.reason IS NULL AND {trimmable} AND c.cost > 0
-                    AND {mtd} + sum(c.cost) OVER (PARTITION BY (c.reason IS NULL)
-                        ORDER BY {trimmable}, c.priority DESC, c.activity_id,
-                                 c.trim_key NULLS LAST, c.customer_id
+            SELECT * EXCLUDE (reason),
+              CASE WHEN cost > 0 AND {spent} + sum(cost) OVER (
+                        ORDER BY priority DESC, activity_id, trim_key NULLS LAST, customer_id
                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
                         > {float(rules.monthly_cap)!r} + 1e-9
-                   THEN 'budget_month' ELSE c.reason END AS reason
-            FROM decisions_4 c""")
+                   THEN 'budget_month' END AS reason
+            FROM decisions_4m WHERE {trimmable}
+            UNION ALL BY NAME
+            SELECT * FROM decisions_4m WHERE NOT {trimmable}""")
     else:
         con.execute("CREATE OR REPLACE TEMP VIEW decisions_5 AS SELECT * FROM decisions_4")
     # 10-11: control group, then send; the candidates' columns joined back once
@@ -324,8 +327,10 @@ def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: da
           CAST(CASE WHEN d.status = 'send' THEN d.cost ELSE 0 END AS DECIMAL(12, 4)) AS cost
         FROM decided d JOIN candidates c ON c.rowid = d.row_id
         JOIN activity_rules r ON r.activity_id = c.activity_id""")
-    for view in ("decisions_3", "decisions_4", "decisions_5"):
+    for view in ("decisions_5", "decisions_4"):
         con.execute(f"DROP VIEW {view}")
+    for table in ("decisions_3", "decisions_4m"):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
 def send_windows(activity, channel) -> list:

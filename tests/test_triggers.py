@@ -13,6 +13,7 @@ from crmspec.triggers import (
     order_flags_sql,
     parse_trigger,
     trigger_condition,
+    trigger_orders_sql,
 )
 
 
@@ -45,7 +46,9 @@ def who(con, raw, as_of, holidays=None):
     table = "features"
     flag = order_flag_column(trigger)
     if flag:  # the build's features table carries the order-trigger flags
-        flags = order_flags_sql({flag: order_condition(trigger, ("paid",), as_of)})
+        con.execute("CREATE OR REPLACE TEMP TABLE trigger_orders AS " + trigger_orders_sql(
+            {flag: order_condition(trigger, ("paid",), as_of)}))
+        flags = order_flags_sql([flag])
         con.execute(f'CREATE OR REPLACE TEMP VIEW flagged AS SELECT f.*, coalesce(o."{flag}", '
                     f'false) AS "{flag}" FROM features f LEFT JOIN ({flags}) o USING (customer_id)')
         table = "flagged"

@@ -460,7 +460,7 @@ def _features_sql(facts: str, intents: list[Intent], flags: dict[str, exp.Expres
         joins.append("LEFT JOIN intents AS i USING (customer_id)")
         picked += ["i." + col(i.column).sql(DIALECT) for i in intents]
     if flags:
-        ctes.append(f"order_flags AS (\n  {triggers.order_flags_sql(flags)}\n)")
+        ctes.append(f"order_flags AS (\n  {triggers.order_flags_sql(list(flags))}\n)")
         joins.append("LEFT JOIN order_flags AS o USING (customer_id)")
         picked += [f"coalesce(o.{col(name).sql(DIALECT)}, false) AS {col(name).sql(DIALECT)}"
                    for name in flags]
@@ -512,6 +512,10 @@ def compile_plan(plan: Plan, as_of: date, channels: dict[str, Channel],
             flags[name] = order_condition(a, plan, as_of)
     flags = dict(sorted(flags.items()))
     statements = [
+        ("trigger_orders: the orders today's order triggers refer to",
+         "CREATE OR REPLACE TEMP TABLE trigger_orders AS "
+         + (triggers.trigger_orders_sql(flags) if flags else
+            "SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS order_id WHERE false")),
         ("features: purchases, stage, type, tier and RFM per customer (the facts), recent "
          "intent signals and order-trigger flags",
          _features_sql(_facts_sql(plan, as_of, previous_as_of, previous_in_ledger), intents,

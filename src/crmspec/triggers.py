@@ -129,19 +129,26 @@ def order_flag_column(t: Trigger) -> str | None:
     return f"after_{t.event}_{days}d"
 
 
-def order_flags_sql(flags: dict[str, exp.Expression]) -> str:
-    """SELECT customer_id and one boolean per flag column (its `order_condition`): every
-    order trigger of a plan in one pass over `orders`, reading only the orders that
-    match one (a per-activity `IN (SELECT ... FROM orders)` was a scan per activity)."""
+def trigger_orders_sql(flags: dict[str, exp.Expression]) -> str:
+    """SELECT customer_id, order_id and one boolean per flag column (its
+    `order_condition`): the orders today's order triggers refer to, in one pass over
+    `orders` (a per-activity `IN (SELECT ... FROM orders)` was a scan per activity).
+    The build keeps them as the `trigger_orders` table: `features` flags their customers,
+    and the parcel channel packs these orders."""
     conds = list(flags.values())
-    return (exp.select(_col("customer_id"),
-                       *[exp.alias_(exp.func("bool_or", c.copy()), name, quoted=True)
-                         for name, c in flags.items()])
+    return (exp.select(_col("customer_id"), _col("order_id"),
+                       *[exp.alias_(exp.func("coalesce", c.copy(), exp.false()), name,
+                                    quoted=True) for name, c in flags.items()])
             .from_("orders")
             .where(exp.or_(*[exp.paren(c.copy()) for c in conds]) if len(conds) > 1
                    else conds[0].copy())
-            .group_by(_col("customer_id"))
             .sql("duckdb"))
+
+
+def order_flags_sql(flags: list[str], trigger_orders: str = "trigger_orders") -> str:
+    """SELECT customer_id, one boolean per flag column: has a trigger order of it."""
+    cols = ", ".join(f'bool_or("{name}") AS "{name}"' for name in flags)
+    return f"SELECT customer_id, {cols} FROM {trigger_orders} GROUP BY customer_id"
 
 
 @dataclass

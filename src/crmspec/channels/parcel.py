@@ -11,7 +11,7 @@ rendered per customer; the insert is the option `insert_sku`.
 from __future__ import annotations
 
 from crmspec import hookimpl
-from crmspec.channels.base import Channel, Part, UnitCost, WriteContext, sql_str
+from crmspec.channels.base import Channel, Part, UnitCost, WriteContext, sql_ident, sql_str
 
 
 class ParcelChannel(Channel):
@@ -43,20 +43,25 @@ class ParcelChannel(Channel):
     def orders_sql(self, ctx: WriteContext) -> str:
         """The packing list rows: qualifying orders of the activity's send rows."""
         from crmspec.compile import DIALECT, order_condition
+        from crmspec.triggers import order_flag_column
 
-        statuses = ", ".join(sql_str(s) for s in ctx.plan.shop.purchase_statuses)
-        asof = f"DATE '{ctx.as_of.isoformat()}'"
+        flag = order_flag_column(ctx.activity.trigger)
         cond = order_condition(ctx.activity, ctx.plan, ctx.as_of, orders="o", customers="r")
-        if cond is None:  # state trigger: orders awaiting shipment
+        if flag:  # the orders the trigger fired on, found once by the build
+            orders, where = "trigger_orders", f"o.{sql_ident(flag)}"
+        elif cond is None:  # state trigger: orders awaiting shipment
+            statuses = ", ".join(sql_str(s) for s in ctx.plan.shop.purchase_statuses)
+            asof = f"DATE '{ctx.as_of.isoformat()}'"
+            orders = "orders"
             where = (f"o.status IN ({statuses}) AND o.paid_at IS NOT NULL "
                      f"AND CAST(o.paid_at AS DATE) <= {asof} "
                      f"AND (o.shipped_at IS NULL OR CAST(o.shipped_at AS DATE) >= {asof})")
-        else:
-            where = cond.sql(DIALECT)
+        else:  # first or last purchase: compared with the customer's dates
+            orders, where = "orders", cond.sql(DIALECT)
         qty = int(ctx.options.get("quantity", 1))
         return (f"SELECT o.order_id, r.customer_id, {sql_str(ctx.options['insert_sku'])} "
                 f"AS insert_sku, {qty} AS quantity, {ctx.msg('note')} AS note "
-                f"FROM {ctx.rows} AS r JOIN orders AS o ON o.customer_id = r.customer_id "
+                f"FROM {ctx.rows} AS r JOIN {orders} AS o ON o.customer_id = r.customer_id "
                 f"WHERE {where}")
 
     def count_units(self, ctx: WriteContext) -> int:

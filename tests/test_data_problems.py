@@ -67,3 +67,40 @@ def test_strict_turns_every_problem_into_an_error(dirty):
     assert [d.code for d in err.value.diagnostics] == ["E404"] * 12
     assert all(d.path == "plans/shop.yaml" and d.line == 6 for d in err.value.diagnostics)
     assert not (dirty / "out").exists()
+
+
+def _orders(root, as_of=date(2026, 3, 1)):
+    import duckdb
+
+    from crmspec.build import prepare
+
+    con = duckdb.connect()
+    prepare(root, as_of, con)
+    return {r[0]: r[1:] for r in con.execute(
+        "SELECT order_id, status, paid_at FROM orders").fetchall()}
+
+
+@pytest.mark.parametrize("line", [
+    "o90,c99,2026-02-01 10:00:00,2026-02-01 10:05:00,,,50.00,paid,normal",  # unknown customer
+    "o91,c03,2026-02-01 10:00:00,2026-02-01 10:05:00,,,-5.00,paid,normal",  # negative
+    "o92,c03,2026-02-01 10:00:00,2026-02-01 10:05:00,,,5.00,lost,normal",  # bad status
+    "o93,c03,2026-03-05 10:00:00,2026-03-05 10:05:00,,,70.00,paid,normal",  # after as-of
+    "o94,c03,2026-02-01 10:00:00,2026-02-01 10:05:00,,,,paid,normal",  # no amount
+])
+def test_each_cleaning_step_works_alone(tiny, tmp_path, line):
+    """Only the checks that find something filter the orders view: with one problem in
+    the data, exactly its row is left out (the others' filters are absent)."""
+    import shutil
+
+    clean = _orders(tiny)
+    dirty = tmp_path / "dirty"
+    shutil.copytree(tiny, dirty)
+    add_lines(dirty / "data" / "orders.csv", line)
+    assert _orders(dirty) == clean
+
+
+def test_a_payment_after_the_as_of_date_has_not_happened_yet(tiny):
+    add_lines(tiny / "data" / "orders.csv",
+              "o95,c03,2026-02-28 22:00:00,2026-03-02 09:00:00,,,70.00,paid,normal")
+    assert _orders(tiny)["o95"] == ("unpaid", None)
+    assert _orders(tiny, date(2026, 3, 2))["o95"][0] == "paid"

@@ -329,6 +329,9 @@ def _clean(con, relations: dict[str, str], selects: dict[str, str], end: str, ki
         "missing": "order_id IS NULL OR created_at IS NULL OR amount IS NULL",
         "after": f"created_at > {end}",
         "kept": f"c.known_id IS NOT NULL AND {kept}",
+        "paid_later": f"paid_at > {end}",
+        "shipped_later": f"shipped_at > {end}",
+        "signed_later": f"signed_at > {end}",
     }, join_customers=True)
     hashes["orders"] = (n["n"], n["h"])
     dup_ids = duplicates("orders", "order_id")
@@ -360,17 +363,23 @@ def _clean(con, relations: dict[str, str], selects: dict[str, str], end: str, ki
                    "ORDER BY created_at, customer_id) = 1")
     # A payment/shipment/signature after the as-of date had not happened yet as of then.
     # Not sorted: every reader orders or aggregates.
+    # Each cleaning step only where its check found something: on clean data the views
+    # are plain projections of the files, so readers' filters reach the Parquet scan.
+    def later(column: str) -> str:
+        return (f"CASE WHEN {column} <= {end} THEN {column} END AS {column}"
+                if n[f"{column.split('_')[0]}_later"] else column)
+
+    status = (f"CASE WHEN status IN ('paid', 'refunded') AND NOT (paid_at <= {end}) "
+              "THEN 'unpaid' ELSE status END AS status" if n["paid_later"] else "status")
+    where = [cond for count, cond in (
+        ("missing", "order_id IS NOT NULL AND created_at IS NOT NULL AND amount IS NOT NULL"),
+        ("negative", "amount >= 0"), ("after", f"created_at <= {end}"),
+        ("bad_status", f"status IN {_ORDER_STATUSES}")) if n[count]]
     con.execute(f"""CREATE OR REPLACE TEMP {kind} orders AS
-        SELECT order_id, customer_id, created_at,
-          CASE WHEN paid_at <= {end} THEN paid_at END AS paid_at,
-          CASE WHEN shipped_at <= {end} THEN shipped_at END AS shipped_at,
-          CASE WHEN signed_at <= {end} THEN signed_at END AS signed_at,
-          amount,
-          CASE WHEN status IN ('paid', 'refunded') AND NOT (paid_at <= {end}) THEN 'unpaid'
-               ELSE status END AS status,
-          source
+        SELECT order_id, customer_id, created_at, {later("paid_at")}, {later("shipped_at")},
+          {later("signed_at")}, amount, {status}, source
         FROM raw_orders o {known if n["unknown"] else ""}
-        WHERE {kept}
+        {"WHERE " + " AND ".join(where) if where else ""}
         {first_order if dup_ids else ""}""")
     rows["orders"] = _count(con, "SELECT count(*) FROM orders") if dup_ids else n["kept"]
     # events
@@ -380,6 +389,7 @@ def _clean(con, relations: dict[str, str], selects: dict[str, str], end: str, ki
         "after": f"event_at > {end}",
         "kept": f"c.known_id IS NOT NULL AND event_at IS NOT NULL AND event_at <= {end} "
                 f"AND event_type IN {_EVENT_TYPES}",
+        "no_time": "event_at IS NULL",
     }, join_customers=True)
     hashes["events"] = (n["n"], n["h"])
     report("events_unknown_customer", "events", n["unknown"],
@@ -392,10 +402,12 @@ def _clean(con, relations: dict[str, str], selects: dict[str, str], end: str, ki
            "coalesce(event_type, '(empty)')", distinct=True)
     report("events_after_as_of", "events", n["after"], "events after the as-of date (ignored)",
            f"raw_events WHERE event_at > {end}", "customer_id", order="customer_id")
+    where = [cond for count, cond in (
+        ("no_time", "event_at IS NOT NULL"), ("after", f"event_at <= {end}"),
+        ("bad_type", f"event_type IN {_EVENT_TYPES}")) if n[count]]
     con.execute(f"""CREATE OR REPLACE TEMP {kind} events AS
         SELECT e.* FROM raw_events e {known if n["unknown"] else ""}
-        WHERE event_at IS NOT NULL AND event_at <= {end}
-          AND event_type IN {_EVENT_TYPES}""")
+        {"WHERE " + " AND ".join(where) if where else ""}""")
     rows["events"] = n["kept"]
     h = hashlib.sha256()
     for table in sorted(hashes):

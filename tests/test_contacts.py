@@ -47,7 +47,8 @@ def con():
         channel VARCHAR, grp VARCHAR, service BOOLEAN, stage VARCHAR, scheduled_at TIMESTAMP,
         cost DECIMAL(12,4))""")
     c.execute("CREATE TABLE candidates (activity_id VARCHAR, customer_id VARCHAR, "
-              "channel VARCHAR, stage VARCHAR, status VARCHAR)")
+              "channel VARCHAR, stage VARCHAR, status VARCHAR, address VARCHAR, "
+              "segment VARCHAR)")
     return c
 
 
@@ -61,7 +62,7 @@ def hist(day, activity, customer, channel="sms", grp="treatment", service=False,
 
 
 def cand(activity, customer, channel="sms", status="send", stage="active"):
-    return (activity, customer, channel, stage, status)
+    return (activity, customer, channel, stage, status, f"addr-{customer}", "seg")
 
 
 def result(con):

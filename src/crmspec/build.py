@@ -35,6 +35,7 @@ from crmspec.outputs import (
     activity_options,
     atomic_dir,
     cost_sql,
+    create_send_rows,
     not_ready,
     render_activities,
     write_activity,
@@ -230,7 +231,7 @@ def decide_contacts(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: Compil
     history_view(con, compiled.as_of)
     apply_limits(con, rules, compiled.as_of)
     con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * EXCLUDE (reason), "
-                "coalesce(reason, 'send') AS status FROM decisions_pre_rows")
+                "coalesce(reason, 'send') AS status FROM decisions_pre")
     rendered = render_activities(con, plan, compiled, templates)
     costs = [cost_sql(plan, ca, rendered[ca.activity.id]) for ca in compiled.activities]
     con.execute("CREATE OR REPLACE TEMP TABLE row_costs AS "
@@ -239,6 +240,7 @@ def decide_contacts(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: Compil
                    "NULL::DOUBLE AS cost WHERE false"))
     apply_budgets(con, rules, compiled.as_of, costs="row_costs")
     con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * FROM decisions")
+    create_send_rows(con)
     return rendered
 
 

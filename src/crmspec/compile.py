@@ -195,7 +195,8 @@ class SegmentCompiler:
         return c.eq(lit(test))
 
 
-# The customer attributes each send-list row carries: why the customer is there.
+# The customer attributes each send-list row carries: why the customer is there (joined
+# from `features` for the contacts that are sent: the candidates carry only the stage).
 ROW_ATTRIBUTES = ("stage", "customer_type", "tier", "purchases", "spend",
                   "days_since_last_purchase", "r", "f", "m")
 
@@ -204,7 +205,8 @@ ROW_ATTRIBUTES = ("stage", "customer_type", "tier", "purchases", "spend",
 class CompiledActivity:
     activity: Activity
     channel: Channel
-    audience_sql: str  # SELECT <send-list columns, status> FROM features WHERE ...
+    audience_sql: str  # SELECT customer_id, activity_id, channel, address, segment, stage,
+    #                    status FROM features WHERE ...
 
 
 def _status(a: Activity, channel: Channel) -> exp.Expression:
@@ -228,7 +230,7 @@ def _audience_select(a: Activity, channel: Channel, cond: exp.Expression) -> str
         exp.alias_(lit(channel.name), "channel"),
         exp.alias_(exp.cast(col(channel.contact_field), "VARCHAR"), "address"),
         exp.alias_(lit(a.segment), "segment"),
-        *[col(c) for c in ROW_ATTRIBUTES],
+        col("stage"),
         exp.alias_(_status(a, channel), "status"),
     ]
     return exp.select(*cols).from_("features").where(cond).sql(DIALECT)

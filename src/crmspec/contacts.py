@@ -166,13 +166,12 @@ def decide(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date) -> 
 
 
 def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date) -> None:
-    """Steps 1-7: `decisions_pre`, one narrow row per candidate with `reason` (NULL:
-    still in), and the view `decisions_pre_rows` (the candidates' own columns with it).
+    """Steps 1-7: `decisions_pre`, one row per candidate (its columns, the activity's
+    rule values) with `reason` (NULL: still in).
 
-    The rules run on narrow rows (ids, channel, stage, the activity's rule values): a
-    window function sorts every column it carries, and the candidates' customer
-    attributes are only needed again for the send lists. Intermediate steps are views,
-    read once each."""
+    The rules run on narrow rows: a window function sorts every column it carries, and
+    the customers' attributes are only needed again for the send lists (`send_rows`).
+    Intermediate steps are views, read once each."""
     _rules_table(con, rules)
     d = f"DATE '{as_of.isoformat()}'"
     trim_key = "CASE r.trim_by " + " ".join(
@@ -202,7 +201,7 @@ def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: dat
         FROM rule_customers GROUP BY customer_id, channel""")
     # 1-5: per-row reasons
     con.execute(f"""CREATE OR REPLACE TEMP VIEW decisions_1 AS
-        SELECT c.rowid AS row_id, c.activity_id, c.customer_id, c.channel, c.stage,
+        SELECT c.activity_id, c.customer_id, c.channel, c.address, c.segment, c.stage,
                r.kind, r.service, r.priority, r.holdout, r.unit_cost AS cost, r.budget_cap,
                CASE WHEN r.trim_desc THEN -({trim_key}) ELSE {trim_key} END AS trim_key,
                CASE
@@ -254,10 +253,6 @@ def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: dat
               FROM decisions_2 c LEFT JOIN stage_rules s USING (stage)
               LEFT JOIN prior_all pa USING (customer_id)
               LEFT JOIN prior_stage ps USING (customer_id)) c""")
-    con.execute("""CREATE OR REPLACE TEMP VIEW decisions_pre_rows AS
-        SELECT c.* EXCLUDE (status), d.reason, r.kind, r.service, r.priority, r.scheduled_at
-        FROM decisions_pre d JOIN candidates c ON c.rowid = d.row_id
-        JOIN activity_rules r ON r.activity_id = d.activity_id""")
     for view in ("decisions_1", "decisions_2", "rule_flags"):
         con.execute(f"DROP VIEW {view}")
     for table in ("prior_channel", "prior_all", "prior_stage", "rule_customers"):
@@ -268,6 +263,7 @@ def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: da
                   costs: str | None = None) -> None:
     """Steps 8-11 on `decisions_pre`: budgets, control group, send -> `decisions` (the
     candidates' columns with kind, service, priority, scheduled_at, status, grp, cost).
+    Customer attributes for the send lists: `send_rows`.
 
     `costs` names a table (activity_id, customer_id, cost) with each contact's actual
     cost (its rendered message's units x price + coupon); without it the activity's
@@ -312,21 +308,21 @@ def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: da
             SELECT * FROM decisions_4m WHERE NOT {trimmable}""")
     else:
         con.execute("CREATE OR REPLACE TEMP VIEW decisions_5 AS SELECT * FROM decisions_4")
-    # 10-11: control group, then send; the candidates' columns joined back once
+    # 10-11: control group, then send
     control = bucket_sql("c.activity_id || ':' || c.customer_id", rules.salt)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions AS
         WITH decided AS (
-          SELECT c.row_id, c.cost,
+          SELECT c.*,
             CASE WHEN c.reason IS NOT NULL THEN c.reason
                  WHEN c.holdout > 0 AND {control} < c.holdout THEN 'control'
                  ELSE 'send' END AS status
           FROM decisions_5 c
         )
-        SELECT c.* EXCLUDE (status), r.kind, r.service, r.priority, r.scheduled_at, d.status,
+        SELECT d.activity_id, d.customer_id, d.channel, d.address, d.segment, d.stage,
+          d.kind, d.service, d.priority, r.scheduled_at, d.status,
           CASE WHEN d.status = 'send' THEN 'treatment' ELSE 'control' END AS grp,
           CAST(CASE WHEN d.status = 'send' THEN d.cost ELSE 0 END AS DECIMAL(12, 4)) AS cost
-        FROM decided d JOIN candidates c ON c.rowid = d.row_id
-        JOIN activity_rules r ON r.activity_id = c.activity_id""")
+        FROM decided d JOIN activity_rules r ON r.activity_id = d.activity_id""")
     for view in ("decisions_5", "decisions_4"):
         con.execute(f"DROP VIEW {view}")
     for table in ("decisions_3", "decisions_4m"):

@@ -89,6 +89,18 @@ class ActivityOutput:
                 "cost": self.cost, "not_written": self.not_written}
 
 
+def create_send_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """`send_rows`: the contacts to list in audience files (status send or not_sent) with
+    the customers' attributes, ordered by activity and customer: each activity's list
+    is then one contiguous slice (the other 1M candidate rows never join `features`)."""
+    attributes = ", ".join(f'f."{c}"' for c in ROW_ATTRIBUTES)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE send_rows AS
+        SELECT d.customer_id, d.activity_id, d.channel, d.address, d.segment, {attributes},
+          d.scheduled_at, d.status
+        FROM decisions d JOIN features f USING (customer_id)
+        WHERE d.status IN ('send', 'not_sent') ORDER BY d.activity_id, d.customer_id""")
+
+
 def write_audience(con: duckdb.DuckDBPyConnection, activity_id: str, folder: Path) -> str:
     """audience/<activity>.csv: who is contacted and why (stage, type, tier, RFM...), and
     when; for an activity without a send file (`not_sent`), who would have been."""
@@ -98,8 +110,8 @@ def write_audience(con: duckdb.DuckDBPyConnection, activity_id: str, folder: Pat
     cols = ", ".join(f'"{c}"' for c in SEND_COLUMNS)
     con.execute(
         f"COPY (SELECT {cols}, strftime(scheduled_at, '%Y-%m-%d %H:%M') AS scheduled_at "
-        f"FROM sends WHERE activity_id = {sql_str(activity_id)} AND "
-        f"status IN ('send', 'not_sent') ORDER BY customer_id) TO {quote_path(target)} "
+        f"FROM send_rows WHERE activity_id = {sql_str(activity_id)} "
+        f"ORDER BY customer_id) TO {quote_path(target)} "
         "(FORMAT csv, HEADER true)"
     )
     return rel

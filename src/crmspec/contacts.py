@@ -325,7 +325,7 @@ def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: da
         FROM decided d JOIN activity_rules r ON r.activity_id = d.activity_id""")
     for view in ("decisions_5", "decisions_4"):
         con.execute(f"DROP VIEW {view}")
-    for table in ("decisions_3", "decisions_4m"):
+    for table in ("decisions_3", "decisions_4m", "decisions_pre"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 

@@ -172,10 +172,11 @@ def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: da
 
     Rows dated after the as-of date are left out: as of that day they had not happened.
 
-    `customers` is a table (small, joined by everything). `orders` and `events` are views
-    over Parquet and DuckDB sources: a build reads a few columns of them a few times,
-    which costs less than copying 10M orders and 20M events into memory once (and
-    `crmspec kpi` never reads the events). CSV sources are parsed once into tables.
+    `customers`, `orders` and `events` are views over Parquet and DuckDB sources: a
+    build reads a few columns of them a few times, which costs less than copying 10M
+    orders and 20M events into memory (and under the build's memory cap, spilling them
+    to disk); `crmspec kpi` never reads the events. CSV sources are parsed once into
+    tables.
     Each table is checked in one pass that also takes its fingerprint.
     """
     if ds.source == "duckdb":
@@ -242,8 +243,8 @@ _EVENT_TYPES = "('visit', 'favorite', 'cart', 'inquiry', 'search', 'ad_click')"
 
 def _clean(con, relations: dict[str, str], selects: dict[str, str], end: str, kind: str
            ) -> _Cleaned:
-    """Clean canonical `customers` (a table), `orders` and `events` (`kind`: VIEW or
-    TABLE) up to `end` (a TIMESTAMP literal); count the problems and hash the rows.
+    """Clean canonical `customers`, `orders` and `events` (`kind`: VIEW or TABLE) up to
+    `end` (a TIMESTAMP literal); count the problems and hash the rows.
 
     One aggregate pass per table counts every problem, the rows kept and the
     order-independent row hash (the fingerprint) together: at 10M orders each separate
@@ -307,16 +308,15 @@ def _clean(con, relations: dict[str, str], selects: dict[str, str], end: str, ki
     # Without duplicate ids there is nothing to pick from: no window over every row.
     first_row = ("QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY registered_at "
                  "NULLS LAST, phone NULLS LAST, email NULLS LAST, nick NULLS LAST) = 1")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE customers AS
+    con.execute(f"""CREATE OR REPLACE TEMP {kind} customers AS
         SELECT * EXCLUDE (opt_out_sms, opt_out_email, opt_out_wechat, opt_out_phone, opt_out_all),
           coalesce(opt_out_sms, false) AS opt_out_sms,
           coalesce(opt_out_email, false) AS opt_out_email,
           coalesce(opt_out_wechat, false) AS opt_out_wechat,
           coalesce(opt_out_phone, false) AS opt_out_phone,
           coalesce(opt_out_all, false) AS opt_out_all
-        FROM raw_customers WHERE customer_id IS NOT NULL
-        {first_row if dup_ids else ""}
-        ORDER BY customer_id""")
+        FROM raw_customers {"WHERE customer_id IS NOT NULL" if n["missing_id"] else ""}
+        {first_row if dup_ids else ""}""")
     rows["customers"] = (_count(con, "SELECT count(*) FROM customers") if dup_ids
                          else n["n"] - n["missing_id"])
     # orders

@@ -649,7 +649,15 @@ def _check_lengths(plan: Plan, at: ActivityTemplates, lp: LoadedPart, samples
     limit = ch.limit(lp.part, at.options)
     overhead = ch.length_overhead(lp.part.name, at.options)
     longest, longest_desc = -1, ""
+    read = _sample_keys(lp.usage.refs)
+    seen: set[tuple] = set()
     for desc, values in samples:
+        # Samples that differ only in values the template never reads render the same
+        # text (one render per stage x type x tier x fill was 15k renders per validate).
+        key = tuple(repr(values.get(k)) for k in read)
+        if key in seen:
+            continue
+        seen.add(key)
         try:
             text = lp.template.render(_context(values, plan, a, None))
         except Exception as exc:  # noqa: BLE001 - any render failure is the template's
@@ -667,6 +675,20 @@ def _check_lengths(plan: Plan, at: ActivityTemplates, lp: LoadedPart, samples
             f"characters long, over the limit of {limit}" + (f" ({note})" if note else ""),
             f"longest plausible values, {longest_desc}; see docs/plugins.md for them")]
     return []
+
+
+def _sample_keys(refs: list[Ref]) -> list[str]:
+    """The sample values (sample_values keys) a template with these refs can read."""
+    keys = set()
+    for r in refs:
+        top = r.path.split(".", 1)[0]
+        if top == "customer":
+            keys.update(p for p in PER_CUSTOMER if p.startswith("customer."))
+        elif top in ("tier", "next_tier"):
+            keys.add("tier")
+        else:
+            keys.add(top)
+    return sorted(keys)
 
 
 def _template_name(lp: LoadedPart) -> str | None:

@@ -233,7 +233,8 @@ def decide_contacts(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: Compil
     con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * EXCLUDE (reason), "
                 "coalesce(reason, 'send') AS status FROM decisions_pre")
     rendered = render_activities(con, plan, compiled, templates)
-    costs = [cost_sql(plan, ca, rendered[ca.activity.id]) for ca in compiled.activities]
+    costs = [sql for ca in compiled.activities
+             if (sql := cost_sql(plan, ca, rendered[ca.activity.id])) is not None]
     con.execute("CREATE OR REPLACE TEMP TABLE row_costs AS "
                 + ("\nUNION ALL\n".join(costs) if costs else
                    "SELECT NULL::VARCHAR AS activity_id, NULL::VARCHAR AS customer_id, "

@@ -164,11 +164,15 @@ def render_activities(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: Comp
         con.execute(f"DROP TABLE IF EXISTS {values}")
 
 
-def cost_sql(plan: Plan, ca: CompiledActivity, r: Rendered) -> str:
+def cost_sql(plan: Plan, ca: CompiledActivity, r: Rendered) -> str | None:
     """SELECT activity_id, customer_id, cost: each row's units x price plus the coupon's
-    amount x expected redemption (the budget's view of a contact)."""
+    amount x expected redemption (the budget's view of a contact). None when every row
+    costs one unit: the activity's expected unit cost (`contacts.ActivityRule`) is then
+    exact, and its rows need no join."""
     ch, a = ca.channel, ca.activity
     units = ch.units_sql(r.options) if r.not_ready is None else "1"
+    if units.strip() == "1":
+        return None
     coupon = a.coupon or {}
     coupon_cost = float(coupon.get("amount", 0)) * float(coupon.get("expected_redemption", 0))
     return (f"SELECT {sql_str(a.id)} AS activity_id, customer_id, "

@@ -271,13 +271,14 @@ class Channel:
         return 0
 
     def units_sql(self, options: dict) -> str:
-        """Cost units of one send row, as SQL over the rows table (default: 1)."""
+        """Cost units of one send row, as SQL over the narrow send table (`WriteContext.
+        table`: customer_id, address, msg_<part>); default: 1."""
         return "1"
 
     def count_units(self, ctx: WriteContext) -> int:
         """Cost units of the activity: the sum of `units_sql` over its send rows."""
         (n,) = ctx.con.execute(
-            f"SELECT coalesce(sum({self.units_sql(ctx.options)}), 0) FROM {ctx.rows}"
+            f"SELECT coalesce(sum({self.units_sql(ctx.options)}), 0) FROM {ctx.table}"
         ).fetchone()
         return int(n)
 

@@ -88,7 +88,7 @@ class EmailChannel(Channel):
             f'{ctx.msg("html")} AS html, {ctx.msg("text")} AS text, '
             f'{ctx.msg("preheader")} AS preheader, '
             f"{sql_str(ctx.scheduled_at or ctx.as_of.isoformat())} AS send_at "
-            f"FROM {ctx.rows} ORDER BY customer_id",
+            f"FROM {ctx.table} ORDER BY customer_id",
             rel,
         )
         return [rel]

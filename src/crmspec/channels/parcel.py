@@ -61,7 +61,7 @@ class ParcelChannel(Channel):
         qty = int(ctx.options.get("quantity", 1))
         return (f"SELECT o.order_id, r.customer_id, {sql_str(ctx.options['insert_sku'])} "
                 f"AS insert_sku, {qty} AS quantity, {ctx.msg('note')} AS note "
-                f"FROM {ctx.rows} AS r JOIN {orders} AS o ON o.customer_id = r.customer_id "
+                f"FROM {ctx.table} AS r JOIN {orders} AS o ON o.customer_id = r.customer_id "
                 f"WHERE {where}")
 
     def count_units(self, ctx: WriteContext) -> int:

@@ -19,7 +19,7 @@ class WangwangChannel(Channel):
 
     def write(self, ctx: WriteContext) -> list[str]:
         rel, _ = ctx.target("csv")
-        ctx.copy(f'SELECT address AS nick, {ctx.msg("text")} AS message FROM {ctx.rows} '
+        ctx.copy(f'SELECT address AS nick, {ctx.msg("text")} AS message FROM {ctx.table} '
                  "ORDER BY customer_id", rel)
         return [rel]
 

@@ -96,7 +96,7 @@ def create_send_rows(con: duckdb.DuckDBPyConnection) -> None:
     attributes = ", ".join(f'f."{c}"' for c in ROW_ATTRIBUTES)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE send_rows AS
         SELECT d.customer_id, d.activity_id, d.channel, d.address, d.segment, {attributes},
-          d.scheduled_at, d.status
+          d.scheduled_at, d.status, d.cost
         FROM decisions d JOIN features f USING (customer_id)
         WHERE d.status IN ('send', 'not_sent') ORDER BY d.activity_id, d.customer_id""")
 
@@ -188,7 +188,7 @@ def write_activity(con: duckdb.DuckDBPyConnection, plan: Plan, ca: CompiledActiv
     and the audience list into `folder` (None: a dry run), and count the cost."""
     a, ch = ca.activity, ca.channel
     con.execute(f"DELETE FROM {r.table} WHERE customer_id NOT IN (SELECT customer_id FROM "
-                f"sends WHERE activity_id = {sql_str(a.id)} AND status = 'send')")
+                f"send_rows WHERE activity_id = {sql_str(a.id)} AND status = 'send')")
     try:
         warnings = over_limit(con, r.table, at, r.parts)
         files: list[str] = []
@@ -209,8 +209,8 @@ def write_activity(con: duckdb.DuckDBPyConnection, plan: Plan, ca: CompiledActiv
                 raise writer_failure(owner or ch.name, ch, exc, root) from None
             price = ch.unit_price(r.options)
             (total,) = con.execute(
-                f"SELECT coalesce(sum(cost), 0) FROM sends WHERE activity_id = {sql_str(a.id)} "
-                "AND status = 'send'").fetchone()
+                f"SELECT coalesce(sum(cost), 0) FROM send_rows WHERE activity_id = "
+                f"{sql_str(a.id)} AND status = 'send'").fetchone()
             cost = {"unit": ch.cost.unit, "units": units, "unit_price": price,
                     "total": round(float(total), 2), "currency": plan.shop.currency}
         else:

@@ -37,6 +37,7 @@ from crmspec.outputs import (
     cost_sql,
     create_send_rows,
     not_ready,
+    priced_by_message,
     render_activities,
     write_activity,
     write_json,
@@ -221,8 +222,9 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
 
 def decide_contacts(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: CompiledPlan,
                     templates: dict) -> dict[str, Rendered]:
-    """The contact plan: limits, render the survivors' messages, cost them, budgets and
-    control groups. Leaves `sends` (the final decisions) and the rendered rows."""
+    """The contact plan: limits, the messages whose cost depends on them rendered and
+    costed (SMS), budgets and control groups, then the other messages rendered for the
+    contacts kept. Leaves `sends` (the final decisions) and the rendered rows."""
     options = {ca.activity.id: activity_options(plan, ca, templates.get(ca.activity.id))
                for ca in compiled.activities}
     unsendable = {ca.activity.id: not_ready(plan, ca, templates.get(ca.activity.id))
@@ -232,8 +234,10 @@ def decide_contacts(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: Compil
     apply_limits(con, rules, compiled.as_of)
     con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * EXCLUDE (reason), "
                 "coalesce(reason, 'send') AS status FROM decisions_pre")
-    rendered = render_activities(con, plan, compiled, templates)
-    costs = [sql for ca in compiled.activities
+    early = [ca for ca in compiled.activities
+             if priced_by_message(ca, options[ca.activity.id], unsendable[ca.activity.id])]
+    rendered = render_activities(con, plan, compiled, templates, early)
+    costs = [sql for ca in early
              if (sql := cost_sql(plan, ca, rendered[ca.activity.id])) is not None]
     con.execute("CREATE OR REPLACE TEMP TABLE row_costs AS "
                 + ("\nUNION ALL\n".join(costs) if costs else
@@ -241,8 +245,10 @@ def decide_contacts(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: Compil
                    "NULL::DOUBLE AS cost WHERE false"))
     apply_budgets(con, rules, compiled.as_of, costs="row_costs")
     con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * FROM decisions")
+    rendered.update(render_activities(con, plan, compiled, templates,
+                                      [ca for ca in compiled.activities if ca not in early]))
     create_send_rows(con)
-    return rendered
+    return {ca.activity.id: rendered[ca.activity.id] for ca in compiled.activities}
 
 
 def _add_outputs(manifest: dict, outputs: dict[str, ActivityOutput]) -> None:

@@ -153,26 +153,38 @@ def render_activity(con: duckdb.DuckDBPyConnection, plan: Plan, ca: CompiledActi
 
 
 def render_activities(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: CompiledPlan,
-                      templates: dict[str, ActivityTemplates]) -> dict[str, Rendered]:
-    """Every activity's `render_activity`, the send rows joined with `features` once."""
-    values = create_send_values(con, templates)
+                      templates: dict[str, ActivityTemplates],
+                      activities: list[CompiledActivity] | None = None) -> dict[str, Rendered]:
+    """`render_activity` of the given activities (default: all), their send rows joined
+    with `features` once."""
+    activities = compiled.activities if activities is None else activities
+    values = create_send_values(con, {ca.activity.id: templates[ca.activity.id]
+                                      for ca in activities if ca.activity.id in templates})
     try:
         return {ca.activity.id: render_activity(con, plan, ca, templates.get(ca.activity.id),
                                                 compiled.as_of, values)
-                for ca in compiled.activities}
+                for ca in activities}
     finally:
         con.execute(f"DROP TABLE IF EXISTS {values}")
 
 
+def priced_by_message(ca: CompiledActivity, options: dict, not_ready: str | None) -> bool:
+    """Whether a contact's cost depends on its rendered message (SMS: its segments).
+
+    Such activities are rendered before the budgets, which need each contact's cost;
+    every other contact costs the activity's expected unit cost (`contacts.ActivityRule`)
+    exactly, so its messages are rendered after the budgets, for the contacts kept."""
+    return not_ready is None and ca.channel.units_sql(options).strip() != "1"
+
+
 def cost_sql(plan: Plan, ca: CompiledActivity, r: Rendered) -> str | None:
     """SELECT activity_id, customer_id, cost: each row's units x price plus the coupon's
-    amount x expected redemption (the budget's view of a contact). None when every row
-    costs one unit: the activity's expected unit cost (`contacts.ActivityRule`) is then
-    exact, and its rows need no join."""
+    amount x expected redemption (the budget's view of a contact). None unless the cost
+    depends on the message (`priced_by_message`): the expected unit cost is then exact."""
     ch, a = ca.channel, ca.activity
-    units = ch.units_sql(r.options) if r.not_ready is None else "1"
-    if units.strip() == "1":
+    if not priced_by_message(ca, r.options, r.not_ready):
         return None
+    units = ch.units_sql(r.options)
     coupon = a.coupon or {}
     coupon_cost = float(coupon.get("amount", 0)) * float(coupon.get("expected_redemption", 0))
     return (f"SELECT {sql_str(a.id)} AS activity_id, customer_id, "

@@ -107,13 +107,17 @@ def _rules_table(con: duckdb.DuckDBPyConnection, rules: ContactRules) -> None:
     con.execute("""CREATE OR REPLACE TEMP TABLE activity_rules (
         activity_id VARCHAR, kind VARCHAR, service BOOLEAN, priority INTEGER, holdout DOUBLE,
         once_within_days INTEGER, unit_cost DOUBLE, budget_cap DOUBLE, trim_by VARCHAR,
-        trim_desc BOOLEAN, scheduled_at TIMESTAMP, not_sent BOOLEAN)""")
+        trim_desc BOOLEAN, scheduled_at TIMESTAMP, not_sent BOOLEAN, rank INTEGER)""")
+    # rank: the activity's place when limits force a choice (priority descending, then
+    # id). The windows order by this one integer instead of comparing the two columns.
+    ranked = sorted(rules.activities, key=lambda a: (-a.priority, a.activity_id))
+    rank = {a.activity_id: i for i, a in enumerate(ranked)}
     if rules.activities:
         con.executemany(
-            "INSERT INTO activity_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO activity_rules VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(a.activity_id, a.kind, a.service, a.priority, a.holdout, a.once_within_days,
-              a.unit_cost, a.budget_cap, a.trim_by, a.trim_desc, a.scheduled_at, a.not_sent)
-             for a in rules.activities])
+              a.unit_cost, a.budget_cap, a.trim_by, a.trim_desc, a.scheduled_at, a.not_sent,
+              rank[a.activity_id]) for a in rules.activities])
     con.execute("CREATE OR REPLACE TEMP TABLE stage_rules (stage VARCHAR, from_days INTEGER, "
                 "contacts_max INTEGER)")
     if rules.stages:
@@ -202,7 +206,8 @@ def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: dat
     # 1-5: per-row reasons
     con.execute(f"""CREATE OR REPLACE TEMP VIEW decisions_1 AS
         SELECT c.activity_id, c.customer_id, c.channel, c.address, c.segment, c.stage,
-               r.kind, r.service, r.priority, r.holdout, r.unit_cost AS cost, r.budget_cap,
+               r.kind, r.service, r.priority, r.rank, r.holdout, r.unit_cost AS cost,
+               r.budget_cap,
                CASE WHEN r.trim_desc THEN -({trim_key}) ELSE {trim_key} END AS trim_key,
                CASE
                  WHEN c.status <> 'send' THEN c.status
@@ -230,7 +235,7 @@ def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: dat
         SELECT c.*, CASE WHEN c.reason IS NULL AND NOT c.service AND c.channel_allowed IS NOT NULL
             AND row_number() OVER (PARTITION BY c.customer_id, c.channel,
                 (c.reason IS NULL AND NOT c.service)
-                ORDER BY c.priority DESC, c.activity_id) > c.channel_allowed
+                ORDER BY c.rank) > c.channel_allowed
             THEN 'channel_limit' ELSE c.reason END AS reason2
         FROM (SELECT c.*, {channel_allowed} AS channel_allowed FROM decisions_1 c
               LEFT JOIN prior_channel pc USING (customer_id, channel)) c""")
@@ -241,7 +246,7 @@ def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: dat
         SELECT c.* EXCLUDE (reason, reason2, channel_allowed, overall_allowed, stage_allowed),
           CASE WHEN c.reason2 IS NULL AND NOT c.service AND row_number() OVER (
                  PARTITION BY c.customer_id, (c.reason2 IS NULL AND NOT c.service)
-                 ORDER BY c.priority DESC, c.activity_id)
+                 ORDER BY c.rank)
                > least(coalesce(c.overall_allowed, 2147483647),
                        coalesce(c.stage_allowed, 2147483647))
             THEN CASE WHEN coalesce(c.stage_allowed, 2147483647)
@@ -299,7 +304,7 @@ def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: da
         con.execute(f"""CREATE OR REPLACE TEMP VIEW decisions_5 AS
             SELECT * EXCLUDE (reason),
               CASE WHEN cost > 0 AND {spent} + sum(cost) OVER (
-                        ORDER BY priority DESC, activity_id, trim_key NULLS LAST, customer_id
+                        ORDER BY rank, trim_key NULLS LAST, customer_id
                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
                         > {float(rules.monthly_cap)!r} + 1e-9
                    THEN 'budget_month' END AS reason

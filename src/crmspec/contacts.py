@@ -301,14 +301,23 @@ def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: da
         spent = (f"(SELECT coalesce(sum(cost), 0) FROM history WHERE grp = 'treatment' "
                  f"AND as_of >= {month_start}) + (SELECT coalesce(sum(cost), 0) FROM "
                  f"decisions_4m WHERE reason IS NULL AND NOT {trimmable})")
+        # The running total in (rank, declared order) is what the activities ranked
+        # before spend plus the running total within the activity: one window per
+        # activity, run in parallel, instead of one sort of every marketing contact.
         con.execute(f"""CREATE OR REPLACE TEMP VIEW decisions_5 AS
-            SELECT * EXCLUDE (reason),
-              CASE WHEN cost > 0 AND {spent} + sum(cost) OVER (
-                        ORDER BY rank, trim_key NULLS LAST, customer_id
+            WITH t AS (SELECT * FROM decisions_4m WHERE {trimmable}),
+            before AS (
+              SELECT rank, coalesce(sum(sum(cost)) OVER (ORDER BY rank ROWS BETWEEN
+                       UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS earlier
+              FROM t GROUP BY rank
+            )
+            SELECT t.* EXCLUDE (reason),
+              CASE WHEN t.cost > 0 AND {spent} + b.earlier + sum(t.cost) OVER (
+                        PARTITION BY t.rank ORDER BY t.trim_key NULLS LAST, t.customer_id
                         ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
                         > {float(rules.monthly_cap)!r} + 1e-9
                    THEN 'budget_month' END AS reason
-            FROM decisions_4m WHERE {trimmable}
+            FROM t JOIN before b USING (rank)
             UNION ALL BY NAME
             SELECT * FROM decisions_4m WHERE NOT {trimmable}""")
     else:

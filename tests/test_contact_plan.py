@@ -297,3 +297,25 @@ def test_validate_checks_hold_outs_against_the_latest_build(tiny):
     assert after.exit_code == 0
     assert "warning[W602]: activity 'winback': " in after.output
     assert "held out of 3 cannot show +0.02 over a 0.05 response rate" in after.output
+
+
+def test_messages_are_rendered_after_the_budgets_unless_they_price_the_contact(tiny):
+    """An email costs one message whatever it says: cart_recovery's messages are rendered
+    after the budgets, for the contacts kept (none under a tiny cap). An SMS costs its
+    segments: winback's are rendered before the budgets, to cost them, even when the
+    budget then trims every one."""
+    def activity(manifest, aid):
+        return next(a for a in manifest["activities"] if a["id"] == aid)
+
+    full = build(tiny, as_of=D1, dry_run=True).manifest
+    append(tiny, "shop.yaml", "budget:\n  monthly_cap: 0.01\n")
+    trimmed = build(tiny, as_of=D1).manifest
+    assert statuses(full, "cart_recovery") == {"sent": 2, "control": 0}
+    assert activity(full, "cart_recovery")["message"]["renderings"] == 1
+    assert statuses(trimmed, "cart_recovery") == {"sent": 0, "control": 0, "budget_month": 2}
+    assert activity(trimmed, "cart_recovery")["message"]["renderings"] == 0
+    assert statuses(trimmed, "winback") == {"sent": 0, "control": 0, "budget_month": 3}
+    assert (activity(trimmed, "winback")["message"]["renderings"]
+            == activity(full, "winback")["message"]["renderings"] > 0)
+    email = (tiny / "out" / "email" / "cart_recovery.csv").read_text(encoding="utf-8")
+    assert email.splitlines() == ["email,subject,html,text,preheader,send_at"]

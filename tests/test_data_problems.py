@@ -104,3 +104,26 @@ def test_a_payment_after_the_as_of_date_has_not_happened_yet(tiny):
               "o95,c03,2026-02-28 22:00:00,2026-03-02 09:00:00,,,70.00,paid,normal")
     assert _orders(tiny)["o95"] == ("unpaid", None)
     assert _orders(tiny, date(2026, 3, 2))["o95"][0] == "paid"
+
+
+def test_the_fingerprint_ignores_row_order_and_sees_any_change(tiny):
+    """docs/data.md: same rows in another order, same fingerprint; one changed value, or
+    a changed column the plan does not even read, changes it."""
+    def fingerprint():
+        return build(tiny, as_of=date(2026, 3, 1), dry_run=True).manifest["data_fingerprint"]
+
+    orders = tiny / "data" / "orders.csv"
+    header, *rows = orders.read_text(encoding="utf-8").splitlines()
+    first = fingerprint()
+    orders.write_text("\n".join([header, *reversed(rows)]) + "\n", encoding="utf-8")
+    assert fingerprint() == first
+    changed = [rows[0].replace("100.00", "100.01")] + rows[1:]
+    assert changed != rows
+    orders.write_text("\n".join([header, *changed]) + "\n", encoding="utf-8")
+    assert fingerprint() != first
+    orders.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    assert fingerprint() == first
+    events = tiny / "data" / "events.csv"
+    text = events.read_text(encoding="utf-8")
+    events.write_text(text.replace("SKU001", "SKU00X", 1), encoding="utf-8")
+    assert fingerprint() != first

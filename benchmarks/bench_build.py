@@ -14,7 +14,7 @@ cache and an empty ledger:
 1. `crmspec build` of a copy of plans/ pointed at the shop, default as-of date: wall and
    CPU seconds, peak RSS;
 2. the same build in-process (`crmspec.build.build`, the function the CLI calls) with a
-   timer around each phase: prepare (validate, attach and clean the data, fingerprint,
+   timer around each phase: prepare (validate, attach: check, clean and fingerprint the data,
    compile, attach the ledger), run_plan (facts, features, every activity's candidates),
    decide_contacts (limits, message rendering, budgets, control groups), report, write
    (send files and audience lists), ledger. The phases are the build's own functions,
@@ -175,7 +175,6 @@ PHASES = (
     ("validate", "crmspec.build", "open_plan", 1),
     ("attach", "crmspec.build", "attach", 1),
     ("clean", "crmspec.sources", "_clean", 2),
-    ("fingerprint", "crmspec.sources", "_fingerprint", 2),
     ("compile", "crmspec.build", "compile_plan", 1),
     ("ledger_attach", "crmspec.build", "attach_ledger", 1),
     ("run_plan", "crmspec.build", "run_plan", 0),

@@ -235,8 +235,7 @@ class _Cleaned:
     fingerprint: str
 
 
-# Why a row is left out, per table (conditions on the canonical columns; `c` is the
-# customers table, LEFT JOINed: c.customer_id IS NULL means an unknown customer).
+# The order statuses and event types a build knows; rows with others are left out.
 _ORDER_STATUSES = "('unpaid', 'paid', 'closed', 'refunded')"
 _EVENT_TYPES = "('visit', 'favorite', 'cart', 'inquiry', 'search', 'ad_click')"
 

@@ -259,10 +259,16 @@ def _clean(con, relations: dict[str, str], selects: dict[str, str], end: str, ki
             problems.append(DataProblem(code, table, n, message, _examples(
                 con, f"SELECT {pick}{example} FROM {rows} ORDER BY {order}", masked)))
 
-    def scan(table: str, counts: dict[str, str], join_customers: bool) -> dict[str, int]:
-        """count(*) FILTER (WHERE cond) per name, plus n and the row hash, in one pass."""
+    def scan(table: str, counts: dict[str, str], join_customers: bool, key: str | None = None
+             ) -> dict[str, int]:
+        """count(*) FILTER (WHERE cond) per name, plus n, the row hash and (`key`: an id
+        column) the number of distinct hashes of the ids, in one pass."""
         cols = "".join(f",\n  count(*) FILTER (WHERE {cond}) AS {name}"
                        for name, cond in counts.items())
+        names = ["n", "h", *counts]
+        if key:  # counted here, the ids are not read a second time when all differ
+            cols += f",\n  count(DISTINCT hash({key})) AS keys"
+            names.append("keys")
         # The hash is of the source row as exported (every column, mapped or not).
         frm = (f"(SELECT {selects[table]}, hash(src) AS _row_hash "
                f"FROM {relations[table]} AS src) AS o")
@@ -270,16 +276,16 @@ def _clean(con, relations: dict[str, str], selects: dict[str, str], end: str, ki
                   "ON c.known_id = o.customer_id" if join_customers else "")
         row = con.execute(f"SELECT count(*) AS n, coalesce(sum(_row_hash::HUGEINT), 0) AS h"
                           f"{cols}\nFROM {frm}{joined}").fetchone()
-        return dict(zip(["n", "h", *counts], row, strict=True))
+        return dict(zip(names, row, strict=True))
 
-    def duplicates(table: str, column: str) -> int:
-        """Ids listed more than once. Grouping 10M hashes is cheaper than 10M strings;
-        equal ids have equal hashes, so no equal hashes means no duplicates."""
-        sql = (f"SELECT count(*) FROM (SELECT {{key}} FROM raw_{table} GROUP BY 1 "
-               "HAVING count(*) > 1)")
-        if not _count(con, sql.format(key=f"hash({column})")):
+    def duplicates(table: str, column: str, n: dict[str, int]) -> int:
+        """Ids listed more than once. Equal ids have equal hashes, so as many distinct
+        hashes as rows (counted by the scan) means no duplicates; only otherwise are the
+        ids themselves grouped."""
+        if n["keys"] == n["n"]:
             return 0
-        return _count(con, sql.format(key=column))
+        return _count(con, f"SELECT count(*) FROM (SELECT {column} FROM raw_{table} "
+                           "GROUP BY 1 HAVING count(*) > 1)")
 
     bad = "{col} IS NOT NULL AND NOT regexp_full_match({col}, {pattern})"
     phone_bad = bad.format(col="phone", pattern=_quote_str(MOBILE_RE))
@@ -288,12 +294,12 @@ def _clean(con, relations: dict[str, str], selects: dict[str, str], end: str, ki
     rows: dict[str, int] = {}
     # customers
     n = scan("customers", {"missing_id": "customer_id IS NULL", "bad_phone": phone_bad,
-                           "bad_email": email_bad}, join_customers=False)
+                           "bad_email": email_bad}, join_customers=False, key="customer_id")
     hashes["customers"] = (n["n"], n["h"])
     report("customers_missing_id", "customers", n["missing_id"],
            "customers without an id (ignored)",
            "raw_customers WHERE customer_id IS NULL", "coalesce(nick, '?')")
-    dup_ids = duplicates("customers", "customer_id") if n["n"] - n["missing_id"] else 0
+    dup_ids = duplicates("customers", "customer_id", n) if n["n"] - n["missing_id"] else 0
     report("customers_duplicate_id", "customers", dup_ids,
            "customer ids listed more than once (the first by registered_at is kept)",
            "(SELECT customer_id FROM raw_customers WHERE customer_id IS NOT NULL "
@@ -331,9 +337,9 @@ def _clean(con, relations: dict[str, str], selects: dict[str, str], end: str, ki
         "paid_later": f"paid_at > {end}",
         "shipped_later": f"shipped_at > {end}",
         "signed_later": f"signed_at > {end}",
-    }, join_customers=True)
+    }, join_customers=True, key="order_id")
     hashes["orders"] = (n["n"], n["h"])
-    dup_ids = duplicates("orders", "order_id")
+    dup_ids = duplicates("orders", "order_id", n)
     report("orders_duplicate_id", "orders", dup_ids,
            "order ids listed more than once (one is kept)",
            "(SELECT order_id FROM raw_orders GROUP BY 1 HAVING count(*) > 1) AS d", "order_id")

@@ -276,7 +276,9 @@ def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: da
     """
     cost = "coalesce(k.cost, c.cost)" if costs else "c.cost"
     join = f"LEFT JOIN {costs} k USING (activity_id, customer_id)" if costs else ""
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE decisions_3 AS
+    # A view: its two readers below (capped rows or not) each join the costs, which
+    # costs less than copying every candidate row once more.
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW decisions_3 AS
         SELECT c.* REPLACE ({cost} AS cost) FROM decisions_pre c {join}""")
     # 8: activity budgets, in the declared order (ties: customer id). Only the rows a
     # budget can trim go through the window (sorting every candidate cost a second).
@@ -337,9 +339,9 @@ def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: da
           CASE WHEN d.status = 'send' THEN 'treatment' ELSE 'control' END AS grp,
           CAST(CASE WHEN d.status = 'send' THEN d.cost ELSE 0 END AS DECIMAL(12, 4)) AS cost
         FROM decided d JOIN activity_rules r ON r.activity_id = d.activity_id""")
-    for view in ("decisions_5", "decisions_4"):
+    for view in ("decisions_5", "decisions_4", "decisions_3"):
         con.execute(f"DROP VIEW {view}")
-    for table in ("decisions_3", "decisions_4m", "decisions_pre"):
+    for table in ("decisions_4m", "decisions_pre"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
 
 

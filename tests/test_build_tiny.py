@@ -25,6 +25,7 @@ import csv
 import json
 from datetime import date
 
+import duckdb
 from click.testing import CliRunner
 
 from crmspec.build import build
@@ -181,3 +182,25 @@ def test_dry_run_writes_nothing(tiny):
     r = build(tiny, dry_run=True)
     assert r.out_dir is None and not (tiny / "out").exists()
     assert r.manifest["activities"][0]["sent"] == 1
+
+
+def test_build_connection_settings(monkeypatch):
+    """The build's connection: memory capped (overridable), no automatic checkpoints of
+    its temporary tables, no DuckDB progress bar printed into the build's output."""
+    from crmspec.build import connect
+
+    def settings(con):
+        return dict(con.execute(
+            "SELECT name, value FROM duckdb_settings() WHERE name IN ('memory_limit', "
+            "'checkpoint_threshold', 'enable_progress_bar')").fetchall())
+
+    monkeypatch.delenv("CRMSPEC_MEMORY_LIMIT", raising=False)
+    s = settings(connect())
+    assert s["checkpoint_threshold"] == "931.3 GiB"
+    assert s["enable_progress_bar"] == "false"
+    assert s["memory_limit"] == "953.6 MiB"  # 1GB
+    # Uncapped: DuckDB's own default (80% of the machine's memory).
+    assert (settings(connect(capped=False))["memory_limit"]
+            == settings(duckdb.connect())["memory_limit"])
+    monkeypatch.setenv("CRMSPEC_MEMORY_LIMIT", "2GB")
+    assert settings(connect())["memory_limit"] == "1.8 GiB"

@@ -71,14 +71,19 @@ MEMORY_LIMIT = "1GB"
 NO_AUTO_CHECKPOINT = {"checkpoint_threshold": "1TB"}
 
 
-def connect() -> duckdb.DuckDBPyConnection:
-    """The build's DuckDB connection, its memory capped (CRMSPEC_MEMORY_LIMIT)."""
-    limit = os.environ.get("CRMSPEC_MEMORY_LIMIT", MEMORY_LIMIT)
-    if not limit:
-        return duckdb.connect(config=NO_AUTO_CHECKPOINT)
-    spill = os.path.join(tempfile.gettempdir(), f"crmspec-duckdb-{os.getpid()}")
-    return duckdb.connect(config={**NO_AUTO_CHECKPOINT, "memory_limit": limit,
-                                  "temp_directory": spill})
+def connect(capped: bool = True) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for a command that reads the shop's data, its memory capped
+    (CRMSPEC_MEMORY_LIMIT) unless `capped` is false. `crmspec kpi` and `evaluate` are
+    not capped: at 1M customers the KPIs took 27-29 s in 2.5 GB, 31-37 s capped."""
+    limit = os.environ.get("CRMSPEC_MEMORY_LIMIT", MEMORY_LIMIT if capped else "")
+    config = dict(NO_AUTO_CHECKPOINT)
+    if limit:
+        spill = os.path.join(tempfile.gettempdir(), f"crmspec-duckdb-{os.getpid()}")
+        config.update(memory_limit=limit, temp_directory=spill)
+    con = duckdb.connect(config=config)
+    # DuckDB would print its own progress bars into the build's output.
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 @dataclass

@@ -437,11 +437,11 @@ def evaluate(root: Path, activity: str | None = None, window_days: int | None = 
     """The evaluation of the project at `root`: every activity in the ledger, or one; the
     data as of `as_of` (default: the plan's as-of date); the window of shop.yaml
     `evaluation.window_days` unless given. Stores the rows in the ledger (`save`)."""
-    from crmspec.build import prepare
+    from crmspec.build import connect, prepare
     from crmspec.checks import _unknown
 
     say = say or (lambda _msg: None)
-    con = duckdb.connect()
+    con = connect(capped=False)
     try:
         notes: list[str] = []
         p = prepare(root, as_of, con, notes=notes)

@@ -17,7 +17,7 @@ import duckdb
 import pluggy
 from sqlglot import exp
 
-from crmspec.build import decide_contacts, prepare
+from crmspec.build import connect, decide_contacts, prepare
 from crmspec.compile import DIALECT, Needs, SegmentCompiler, _trigger_condition
 from crmspec.mask import mask_value
 from crmspec.model import Plan
@@ -95,7 +95,7 @@ def _why_not_qualified(con, plan: Plan, segc: SegmentCompiler, activity, custome
 def explain(root: Path, customer_id: str, as_of: date | None = None,
             pm: pluggy.PluginManager | None = None) -> Explanation:
     """Run the plan as a dry run and explain every activity for one customer."""
-    con = duckdb.connect()
+    con = connect()
     try:
         p = prepare(root, as_of, con, pm=pm)
         plan, compiled = p.plan, p.compiled

@@ -702,10 +702,10 @@ def compute_kpis(root: Path, unit: str = "week", date_from: date | None = None,
     """The KPIs of the project at `root` (all, those of `kpi_ids`, or the monitoring
     table's): the data as of `date_to` (default: the plan's as-of date), complete periods
     from the one containing `date_from` (default: the last 12)."""
-    from crmspec.build import prepare
+    from crmspec.build import connect, prepare
 
     say = say or (lambda _msg: None)
-    con = duckdb.connect()
+    con = connect(capped=False)
     try:
         notes: list[str] = []
         plan, _, data, warnings = prepare(root, date_to, con, notes=notes)

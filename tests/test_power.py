@@ -69,3 +69,35 @@ def test_same_as_statsmodels_normal_ind_power():
             expected = NormalIndPower().power(effect_size=h, nobs1=treated, alpha=0.05,
                                               ratio=held / treated, alternative="two-sided")
             assert abs(achieved_power(treated, held, p0, effect) - expected) < 1e-12
+
+
+def test_build_sums_up_the_activities_short_of_power_in_one_warning():
+    """The example plan (baseline 0.04, +0.015 at power 0.8: 17,430 customers for a 10%
+    hold-out; win_back_sms +0.008: 57,204). Builds needed, by hand: ceil(17430 / 10) =
+    1,743; ceil(57204 / 655) = 88; ceil(17430 / 215) = 82; ceil(17430 / 602) = 29. The
+    build names the worst three, at the worst one's hold-out; validate lists each."""
+    from pathlib import Path
+
+    from crmspec.report import power_summary, power_warnings
+    from crmspec.validate import validate_project
+
+    plan = validate_project(Path(__file__).parent.parent).plan
+    sizes = {"new_arrivals_active_sms": 10, "parcel_gift_returning": 215,
+             "hot_item_active_email": 602, "win_back_sms": 655, "shipping_notice_sms": 9}
+    (w,) = power_summary(plan, sizes)
+    assert w.code == "W602" and w.severity == "warning"
+    assert (w.path, w.line, w.col) == ("plans/activities.yaml", 293, 14)
+    assert w.message == (
+        "4 activities cannot show the minimum effect from this build's control group: "
+        "'new_arrivals_active_sms' (1 held out of 10; about 17,430 customers are needed: "
+        "1,743 builds like this one), 'win_back_sms' (66 held out of 655; about 57,204 "
+        "customers are needed: 88 builds like this one), 'parcel_gift_returning' (22 held "
+        "out of 215; about 17,430 customers are needed: 82 builds like this one) and 1 more")
+    per_activity = power_warnings(plan, sizes)
+    assert [x.message.split("'")[1] for x in per_activity] == [
+        "new_arrivals_active_sms", "win_back_sms", "parcel_gift_returning",
+        "hot_item_active_email"]
+    assert per_activity[3].message.endswith(
+        "response rate at power 0.8 (about 17,430 customers are needed: 29 builds like the "
+        "latest)")
+    assert power_summary(plan, {"hot_item_active_email": 20000}) == []

@@ -44,7 +44,7 @@ from crmspec.outputs import (
 )
 from crmspec.plugins import call_hook, channel_set, get_plugin_manager
 from crmspec.project import PLAN_DIR
-from crmspec.report import audiences, contact_report, power_warnings
+from crmspec.report import audiences, contact_report, power_summary
 from crmspec.run import RunResult, count_activities, run_plan
 from crmspec.sources import (
     AttachedData,
@@ -204,7 +204,7 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
         result.activities = count_activities(con, compiled)
         manifest = _manifest(plan, root, data, result)
         manifest.update(contact_report(con, plan, compiled, data.as_of))
-        warnings = p.warnings + power_warnings(plan, audiences(result))
+        warnings = p.warnings + power_summary(plan, audiences(result))
 
         def write(folder: Path | None) -> dict[str, ActivityOutput]:
             return {ca.activity.id: write_activity(

@@ -77,9 +77,10 @@ def audiences(result: RunResult) -> dict[str, int]:
     return {c.activity_id: c.sent + c.control for c in result.activities}
 
 
-def power_warnings(plan: Plan, audience: dict[str, int]) -> list[Diagnostic]:
-    """W602 for activities whose control group, at this audience size (contacted plus
-    held out), cannot show the plan's minimum effect."""
+def _short_of_power(plan: Plan, audience: dict[str, int]) -> list[tuple]:
+    """(activity, check, effect) for every activity whose control group, at this audience
+    size (contacted plus held out), cannot show its minimum effect; worst first (the
+    most builds needed; no size at all is enough: first of all)."""
     out = []
     ev = plan.shop.evaluation
     for a in plan.activities:
@@ -89,11 +90,52 @@ def power_warnings(plan: Plan, audience: dict[str, int]) -> list[Diagnostic]:
             continue
         check = check_power(n, a.holdout, ev.baseline_response, effect, ev.alpha, ev.power)
         if not check.enough:
-            need = (f"about {check.needed_audience:,} customers are needed"
-                    if check.needed_audience else "no audience size is enough")
-            out.append(a.src.at("holdout").diag(
-                "W602", f"activity '{a.id}': {check.control} held out of {check.audience} "
-                f"cannot show +{effect:g} over a {ev.baseline_response:g} response rate "
-                f"({need} at power {ev.power:g})",
-                "evaluate over several builds, raise the hold-out, or widen the segment"))
-    return out
+            out.append((a, check, effect))
+    return sorted(out, key=lambda x: (x[1].needed_audience is not None,
+                                      -_builds(x[1]), x[0].id))
+
+
+def _builds(check) -> int:
+    """Builds like this one whose pooled audience reaches the needed size (evaluate pools
+    an activity's runs); 0: no size is enough."""
+    if not check.needed_audience:
+        return 0
+    return -(-check.needed_audience // check.audience)
+
+
+def _needs(check, like: str) -> str:
+    if not check.needed_audience:
+        return "no audience size is enough"
+    return (f"about {check.needed_audience:,} customers are needed: "
+            f"{_builds(check):,} builds like {like}")
+
+
+def power_warnings(plan: Plan, audience: dict[str, int]) -> list[Diagnostic]:
+    """W602 per activity whose control group, at this audience size, cannot show the
+    plan's minimum effect (`crmspec validate`, against the latest build's audiences)."""
+    ev = plan.shop.evaluation
+    return [a.src.at("holdout").diag(
+        "W602", f"activity '{a.id}': {check.control} held out of {check.audience} "
+        f"cannot show +{effect:g} over a {ev.baseline_response:g} response rate at power "
+        f"{ev.power:g} ({_needs(check, 'the latest')})",
+        "evaluate over several builds, raise the hold-out, or widen the segment")
+        for a, check, effect in _short_of_power(plan, audience)]
+
+
+def power_summary(plan: Plan, audience: dict[str, int]) -> list[Diagnostic]:
+    """The build's W602: one warning for all the activities short of power, at the worst
+    one's hold-out. A build is one draw of a control group that `crmspec evaluate` pools
+    over many; one line per activity on every build buried the other warnings (21 on
+    the demo shop), and `crmspec validate` lists them all."""
+    short = _short_of_power(plan, audience)
+    if not short:
+        return []
+    named = [f"'{a.id}' ({check.control} held out of {check.audience}; {_needs(check, 'this one')})"
+             for a, check, _ in short[:3]]
+    more = f" and {len(short) - 3} more" if len(short) > 3 else ""
+    n = len(short)
+    return [short[0][0].src.at("holdout").diag(
+        "W602", f"{n} activit{'y' if n == 1 else 'ies'} cannot show the minimum effect "
+        f"from this build's control group: {', '.join(named)}{more}",
+        "crmspec evaluate pools builds; `crmspec validate` lists every activity. If too "
+        "many builds are needed, raise the hold-out or widen the segment")]

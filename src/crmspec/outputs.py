@@ -31,9 +31,11 @@ import duckdb
 from crmspec.channels import WriteContext
 from crmspec.channels.base import quote_path, rows_view, sql_ident, sql_str
 from crmspec.compile import ROW_ATTRIBUTES, CompiledActivity, CompiledPlan
+from crmspec.contacts import send_windows
 from crmspec.diagnostics import Diagnostic, PlanError
 from crmspec.model import Plan, channel_options
 from crmspec.plugins import writer_failure
+from crmspec.schedule import first_slot
 from crmspec.templates import ActivityTemplates, create_rows, create_send_values, over_limit
 
 SEND_COLUMNS = ("customer_id", "activity_id", "channel", "address", "segment") + ROW_ATTRIBUTES
@@ -206,8 +208,9 @@ def write_activity(con: duckdb.DuckDBPyConnection, plan: Plan, ca: CompiledActiv
         files: list[str] = []
         cost = None
         if r.not_ready is None:
-            (slot,) = con.execute("SELECT strftime(max(scheduled_at), '%Y-%m-%d %H:%M') FROM "
-                                  f"sends WHERE activity_id = {sql_str(a.id)}").fetchone()
+            # The slot the contact plan gave every row (contacts.rules_for), not a query.
+            first = first_slot(as_of, send_windows(a, ch), plan.blackout_dates)
+            slot = first.strftime("%Y-%m-%d %H:%M") if first else None
             ctx = WriteContext(con, plan, a, ch, r.options, as_of,
                                folder if folder is not None else Path("."), r.table, r.parts,
                                scheduled_at=slot)

@@ -576,8 +576,8 @@ def render_reference(root: Path, out_dir: Path) -> tuple[str, date]:
         flag_columns=cols(flag_cols), global_holdout=held_out, counts=cols(counts, "       "),
         audiences="\nUNION ALL\n".join(audiences), rules=",\n    ".join(rules),
         stage_limits=", ".join(stage_limits), overall_limit=overall,
-        monthly_cap=("'infinity'::DOUBLE" if plan.shop.monthly_cap is None
-                     else repr(float(plan.shop.monthly_cap))),
+        monthly_cap=("'infinity'::DOUBLE" if plan.shop.cap_for(as_of) is None
+                     else repr(float(plan.shop.cap_for(as_of)))),
         salt=_q(contact.salt), address_case=f"CASE r.channel {address} END",
         copies="\n".join(copies))
     return sql, as_of

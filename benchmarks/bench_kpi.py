@@ -41,7 +41,8 @@ def project(n: int, orders: float, events: float) -> tuple[Path, float | None]:
     root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(ROOT / "plans", root / "plans")
     shop = root / "plans/shop.yaml"
-    text = re.sub(r"customers: \d+", f"customers: {n}", shop.read_text(encoding="utf-8"), 1)
+    text = re.sub(r"customers: \d+", f"customers: {n}", shop.read_text(encoding="utf-8"),
+                  count=1)
     shop.write_text(text, encoding="utf-8")
     data = root / "data/demo"
     if (data / "orders.parquet").exists():

@@ -135,6 +135,45 @@ def test_monthly_budget_counts_earlier_runs_of_the_month(tiny):
     assert m2["costs"]["month_to_date"] == 0.72
 
 
+def test_a_month_of_its_own_replaces_the_monthly_cap(tiny):
+    # As above, but March has its own cap of 10 (budget.months): the marketing the 0.60
+    # cap trimmed fits, winback's three SMS (0.05 each) and cart_recovery's two emails
+    # (0.01 each): 0.72 + 0.15 + 0.02 = 0.89. A cap for February changes nothing.
+    append(tiny, "shop.yaml", 'budget:\n  monthly_cap: 0.60\n  months:\n'
+                              '    "2026-02": 0.01\n    "2026-03": 10\n')
+    build(tiny, as_of=D1)
+    m2 = build(tiny, as_of=D2).manifest
+    assert statuses(m2, "winback") == {"sent": 3, "control": 0}
+    assert statuses(m2, "cart_recovery") == {"sent": 2, "control": 0}
+    assert (m2["costs"]["month_to_date"], m2["costs"]["monthly_cap"]) == (0.89, 10.0)
+
+
+def test_months_without_a_cap_of_their_own_keep_the_monthly_cap(tiny):
+    append(tiny, "shop.yaml", 'budget:\n  monthly_cap: 0.60\n  months:\n'
+                              '    "2026-02": 0.01\n    "2026-04": 10\n')
+    build(tiny, as_of=D1)
+    m2 = build(tiny, as_of=D2).manifest
+    assert statuses(m2, "winback") == {"sent": 0, "control": 0, "budget_month": 3}
+    assert statuses(m2, "cart_recovery") == {"sent": 0, "control": 0, "budget_month": 2}
+    assert (m2["costs"]["month_to_date"], m2["costs"]["monthly_cap"]) == (0.72, 0.6)
+
+
+def test_a_month_cap_must_name_a_month_and_an_amount(tiny):
+    from click.testing import CliRunner
+
+    from crmspec.cli import main
+
+    append(tiny, "shop.yaml", 'budget:\n  months:\n    "2026-13": 10\n    "2026-04": -1\n')
+    lines = (tiny / "plans/shop.yaml").read_text(encoding="utf-8").count("\n")
+    result = CliRunner().invoke(main, ["validate", "--project", str(tiny)])
+    assert result.exit_code == 1
+    assert result.output.splitlines()[:3] == [
+        f"plans/shop.yaml:{lines - 1}:5: error[E201]: '2026-13' is not a valid value here",
+        "  hint: it must match ^[0-9]{4}-(0[1-9]|1[0-2])$",
+        f"plans/shop.yaml:{lines}:16: error[E201]: budget.months.2026-04: -1 is less than "
+        "the minimum of 0"]
+
+
 def test_marketing_is_trimmed_in_priority_order_when_the_month_runs_short(tiny):
     # 03-02 with a cap of 0.62: 0.47 + active_care 0.25 = 0.72 already; raise the cap to
     # 0.80: 0.08 left for winback's three (0.05 each, keep_first spend: c05 1500, c04

@@ -385,5 +385,5 @@ def rules_for(plan, compiled, options: dict[str, dict], not_ready: dict[str, str
         per_channel={ch: list(ws) for ch, ws in contact.per_channel.items()},
         global_holdout=contact.global_holdout,
         refund_days=contact.refund_days,
-        monthly_cap=plan.shop.monthly_cap,
+        monthly_cap=plan.shop.cap_for(compiled.as_of),
     )

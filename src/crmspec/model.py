@@ -67,8 +67,14 @@ class Shop:
     src: Src
     contact: "ContactSettings" = None  # type: ignore[assignment]
     monthly_cap: float | None = None
+    month_caps: dict[str, float] = field(default_factory=dict)  # 'YYYY-MM' -> cap
     evaluation: "Evaluation" = None  # type: ignore[assignment]
     ledger_path: str = "state/ledger.duckdb"
+
+    def cap_for(self, day: date) -> float | None:
+        """The budget of the calendar month of `day`: its own cap (budget.months, e.g.
+        a bigger one for 双11) or the monthly cap (None: no cap)."""
+        return self.month_caps.get(day.strftime("%Y-%m"), self.monthly_cap)
 
 
 @dataclass(frozen=True)
@@ -230,6 +236,7 @@ def _shop(doc: Document) -> Shop:
         src=Src(doc, ()),
         contact=_contact(d.get("contact", {}), d["name"]),
         monthly_cap=d.get("budget", {}).get("monthly_cap"),
+        month_caps={k: float(v) for k, v in d.get("budget", {}).get("months", {}).items()},
         evaluation=_evaluation(d.get("evaluation", {})),
         ledger_path=d.get("ledger", {}).get("path", "state/ledger.duckdb"),
     )

@@ -66,7 +66,7 @@ def contact_report(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: Compile
             "by_channel": {k: round(float(v), 2) for k, v in by_channel.items()},
             "total": round(total, 2),
             "month_to_date": round(float(earlier) + total, 2),
-            "monthly_cap": plan.shop.monthly_cap,
+            "monthly_cap": plan.shop.cap_for(as_of),
         },
         "stage_contacts": stages,
     }

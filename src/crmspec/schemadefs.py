@@ -452,9 +452,20 @@ def shop_schema(channels=None) -> dict:
             "budget": _obj(
                 "Budget",
                 "Spending caps across activities.",
-                {"monthly_cap": _d(MONEY, "Most the plan may cost in a calendar month "
-                                   "(month-to-date from the ledger); over it, marketing is "
-                                   "trimmed by priority.")},
+                {
+                    "monthly_cap": _d(MONEY, "Most the plan may cost in a calendar month "
+                                      "(month-to-date from the ledger); over it, marketing "
+                                      "is trimmed by priority."),
+                    "months": {
+                        "type": "object",
+                        "description": "Caps of particular months, in place of monthly_cap "
+                                       "(e.g. a bigger budget in the month of 618 or 双11): "
+                                       "YYYY-MM -> amount.",
+                        "propertyNames": {"pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
+                        "additionalProperties": _d(MONEY, "The cap of that month."),
+                        "examples": [{"2026-11": 40000}],
+                    },
+                },
             ),
             "evaluation": _obj(
                 "Evaluation",

@@ -435,7 +435,7 @@ def render_reference(root: Path, out_dir: Path) -> tuple[str, date]:
         t = a.trigger
         if t.type != "after_order" or t.event in ("first_purchase", "last_purchase"):
             continue
-        key = (t.event, t.first_day, t.last_day)
+        key = (t.event, t.first_day, t.last_day, t.amount_min, t.amount_max)
         if key in flags:
             continue
         name = f"t_{len(flags)}"
@@ -445,6 +445,10 @@ def render_reference(root: Path, out_dir: Path) -> tuple[str, date]:
         status = "status = 'unpaid'" if t.event == "ordered_unpaid" else f"status IN ({statuses})"
         lo, hi = as_of - timedelta(days=t.last_day), as_of - timedelta(days=t.first_day)
         cond = f"{status} AND {column}::DATE BETWEEN DATE '{lo}' AND DATE '{hi}'"
+        if t.amount_min is not None:
+            cond += f" AND amount >= {t.amount_min!r}"
+        if t.amount_max is not None:
+            cond += f" AND amount < {t.amount_max!r}"
         order_conds.append(cond)
         order_cols.append(f"bool_or({cond}) AS {name}")
         flag_cols.append(f"coalesce(o.{name}, false) AS {name}")
@@ -508,7 +512,7 @@ def render_reference(root: Path, out_dir: Path) -> tuple[str, date]:
                      "status to benchmarks/reference.sql")
         t = a.trigger
         if t.type == "after_order" and t.event not in ("first_purchase", "last_purchase"):
-            trig = flags[(t.event, t.first_day, t.last_day)]
+            trig = flags[(t.event, t.first_day, t.last_day, t.amount_min, t.amount_max)]
         else:
             trig = _trigger_condition(a, plan, as_of).sql("duckdb")
         addr = _ident(ch.contact_field)

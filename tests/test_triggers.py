@@ -29,13 +29,15 @@ def con():
              review_tier_rank)""")
     c.execute("""CREATE TABLE orders AS SELECT * FROM (VALUES
         ('o1', 'c1', TIMESTAMP '2026-06-30 20:00', TIMESTAMP '2026-06-30 20:05', NULL::TIMESTAMP,
-         NULL::TIMESTAMP, 'paid'),
-        ('o2', 'c2', TIMESTAMP '2026-06-28 20:00', NULL, NULL, NULL, 'unpaid'),
+         NULL::TIMESTAMP, 'paid', 120.00),
+        ('o2', 'c2', TIMESTAMP '2026-06-28 20:00', NULL, NULL, NULL, 'unpaid', 800.00),
         ('o3', 'c3', TIMESTAMP '2026-06-20 20:00', TIMESTAMP '2026-06-20 20:01',
-         TIMESTAMP '2026-06-21 09:00', TIMESTAMP '2026-06-26 09:00', 'paid'),
+         TIMESTAMP '2026-06-21 09:00', TIMESTAMP '2026-06-26 09:00', 'paid', 500.00),
         ('o4', 'c4', TIMESTAMP '2026-06-20 20:00', TIMESTAMP '2026-06-20 20:01',
-         TIMESTAMP '2026-06-21 09:00', TIMESTAMP '2026-06-26 09:00', 'refunded')
-      ) AS t(order_id, customer_id, created_at, paid_at, shipped_at, signed_at, status)""")
+         TIMESTAMP '2026-06-21 09:00', TIMESTAMP '2026-06-26 09:00', 'refunded', 300.00),
+        ('o5', 'c1', TIMESTAMP '2026-06-28 21:00', NULL, NULL, NULL, 'unpaid', 499.99)
+      ) AS t(order_id, customer_id, created_at, paid_at, shipped_at, signed_at, status,
+             amount)""")
     return c
 
 
@@ -65,7 +67,22 @@ def test_after_order_days_and_window(con):
     assert who(con, win, date(2026, 7, 1)) == ["c3"]
     assert who(con, win, date(2026, 7, 2)) == []
     assert who(con, {"type": "after_order", "event": "ordered_unpaid", "days": 3},
-               date(2026, 7, 1)) == ["c2"]
+               date(2026, 7, 1)) == ["c1", "c2"]
+
+
+def test_after_order_by_order_value(con):
+    """Unpaid on 06-28: c1's o5 (499.99) and c2's o2 (800). A split at 500 puts each in
+    exactly one half; the bounds are min inclusive, max exclusive (o3: 500 paid)."""
+    unpaid = {"type": "after_order", "event": "ordered_unpaid", "days": 3}
+    day = date(2026, 7, 1)
+    assert who(con, {**unpaid, "amount": {"min": 500}}, day) == ["c2"]
+    assert who(con, {**unpaid, "amount": {"max": 500}}, day) == ["c1"]
+    assert who(con, {**unpaid, "amount": {"min": 499.99, "max": 800}}, day) == ["c1"]
+    signed = {"type": "after_order", "event": "signed", "days": 5}
+    assert who(con, {**signed, "amount": {"min": 500}}, day) == ["c3"]
+    assert who(con, {**signed, "amount": {"max": 500}}, day) == []
+    flag = order_flag_column(parse_trigger({**unpaid, "amount": {"min": 99.5, "max": 500}}))
+    assert flag == "after_ordered_unpaid_3d_min99_5_max500"
 
 
 def test_birthday_with_lead_days_and_feb_29(con):

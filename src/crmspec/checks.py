@@ -303,6 +303,17 @@ def check_activities(plan: Plan, channels: Iterable[str]) -> list[Diagnostic]:
             out.append(a.src.at("trigger", "window").diag(
                 "E201", f"window [{t.first_day}, {t.last_day}] ends before it starts",
                 "write [first_day, last_day] with first_day <= last_day"))
+        if t.amount_min is not None or t.amount_max is not None:
+            if t.event in ("first_purchase", "last_purchase"):
+                out.append(a.src.at("trigger", "amount").diag(
+                    "E201", f"an amount applies to one order; {t.event} is a day of purchases",
+                    "use the paid event for orders of a value, or a segment condition on "
+                    "spend"))
+            elif (t.amount_min is not None and t.amount_max is not None
+                  and t.amount_max <= t.amount_min):
+                out.append(a.src.at("trigger", "amount", "max").diag(
+                    "E201", f"no amount is at least {t.amount_min:g} and less than "
+                    f"{t.amount_max:g}", "max must be greater than min"))
         out += _check_trigger(plan, a)
         for i, w in enumerate(a.send_windows):
             if w["end"] <= w["start"]:

@@ -86,8 +86,10 @@ def _why_not_qualified(con, plan: Plan, segc: SegmentCompiler, activity, custome
     trig = _trigger_condition(activity, plan, facts["as_of"])
     if not _holds(con, trig, customer_id):
         t = activity.trigger
+        amount = "".join(f", amount {op} {v:g}" for op, v in
+                         ((">=", t.amount_min), ("<", t.amount_max)) if v is not None)
         out.append(f"trigger {t.type} does not fire today"
-                   + (f" ({t.event} {t.first_day}-{t.last_day} days ago)"
+                   + (f" ({t.event} {t.first_day}-{t.last_day} days ago{amount})"
                       if t.type == "after_order" else ""))
     return out or ["not in the audience"]
 

@@ -666,6 +666,12 @@ def activities_schema(channels=None) -> dict:
                   "window": {"type": "array", "items": DAYS, "minItems": 2, "maxItems": 2,
                              "description": "Between [first, last] days after, inclusive; "
                              "the contact goes once."},
+                  "amount": _obj("Order amount", "Only orders of this value (ordered_unpaid, "
+                                 "paid, shipped, signed), e.g. a payment reminder split by "
+                                 "order value: {max: 500} and {min: 500} never overlap.",
+                                 {"min": _d(MONEY, "At least this amount."),
+                                  "max": _d(MONEY, "Less than this amount.")},
+                                 minProperties=1),
                   "cooldown_days": COOLDOWN},
                  required=["type", "event"]),
             _obj("Birthday trigger", "N days before the customer's birthday (Feb 29 "

@@ -12,6 +12,7 @@ Day arithmetic is in calendar days in the shop's timezone, like everything else.
 from __future__ import annotations
 
 import calendar as _calendar
+import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -37,6 +38,10 @@ class Trigger:
     dates: tuple[date, ...] = ()
     weekdays: tuple[int, ...] = ()  # ISO weekdays, Monday = 1
     days_before: int | None = None
+    # after_order: only orders of at least amount_min and below amount_max (e.g. a
+    # payment reminder split by order value: {max: 500} and {min: 500} never overlap)
+    amount_min: float | None = None
+    amount_max: float | None = None
 
     @property
     def once_within_days(self) -> int | None:
@@ -63,7 +68,9 @@ def parse_trigger(raw: dict | None) -> Trigger:
     common = {"cooldown_days": raw.get("cooldown_days")}
     if kind == "after_order":
         first, last = raw["window"] if "window" in raw else (raw.get("days", 0),) * 2
-        return Trigger(kind, event=raw["event"], first_day=first, last_day=last, **common)
+        amount = raw.get("amount", {})
+        return Trigger(kind, event=raw["event"], first_day=first, last_day=last,
+                       amount_min=amount.get("min"), amount_max=amount.get("max"), **common)
     if kind in ("birthday", "membership_anniversary"):
         return Trigger(kind, lead_days=raw.get("lead_days", 0), **common)
     if kind == "calendar":
@@ -117,7 +124,13 @@ def order_condition(t: Trigger, purchase_statuses: tuple[str, ...], as_of: date,
     day = exp.cast(_qcol(_EVENT_COLUMN[t.event], orders), "DATE")
     status = (_qcol("status", orders).eq(exp.Literal.string("unpaid"))
               if t.event == "ordered_unpaid" else purchase)
-    return exp.and_(status, exp.Between(this=day, low=lo, high=hi))
+    conds = [status, exp.Between(this=day, low=lo, high=hi)]
+    amount = _qcol("amount", orders)
+    if t.amount_min is not None:
+        conds.append(amount >= exp.Literal.number(t.amount_min))
+    if t.amount_max is not None:
+        conds.append(amount < exp.Literal.number(t.amount_max))
+    return exp.and_(*conds)
 
 
 def order_flag_column(t: Trigger) -> str | None:
@@ -126,7 +139,15 @@ def order_flag_column(t: Trigger) -> str | None:
     if t.type != "after_order" or t.event in ("first_purchase", "last_purchase"):
         return None
     days = (f"{t.first_day}" if t.first_day == t.last_day else f"{t.first_day}_{t.last_day}")
-    return f"after_{t.event}_{days}d"
+    amounts = "".join(f"_{bound}{_number(value)}" for bound, value in
+                      (("min", t.amount_min), ("max", t.amount_max)) if value is not None)
+    return f"after_{t.event}_{days}d{amounts}"
+
+
+def _number(value: float) -> str:
+    """An amount as part of a column name: 500 -> 500, 99.5 -> 99_5."""
+    text = str(int(value)) if float(value).is_integer() else repr(float(value))
+    return re.sub(r"\W", "_", text)
 
 
 def trigger_orders_sql(flags: dict[str, exp.Expression]) -> str:

@@ -61,3 +61,20 @@ def test_cli_prints_the_table_and_refuses_unknown_customers(tiny):
     assert "c05 as of 2026-03-01: stage sleeping, new, tier vip2" in ok.stdout
     bad = CliRunner().invoke(main, ["explain", "nobody", "--project", str(tiny)])
     assert bad.exit_code == 1 and "no customer 'nobody' in the data" in bad.output
+
+
+def test_an_order_below_the_trigger_amount(tiny):
+    """c08's unpaid order o09 of 03-01 is 199.00: a reminder for orders of 200 or more
+    does not fire for it, one for orders below 200 does (03-01 is a Sunday: the first
+    maintenance SMS slot is Monday 08:00)."""
+    path = tiny / "plans/activities.yaml"
+    text = path.read_text(encoding="utf-8")
+    old = "event: ordered_unpaid, days: 0}"
+    for amount, expected in (
+            ("{min: 200}", ("not_qualified", [
+                "trigger after_order does not fire today "
+                "(ordered_unpaid 0-0 days ago, amount >= 200)"])),
+            ("{max: 200}", ("send", ["sms to 138****0008 at 2026-03-02 08:00"]))):
+        path.write_text(text.replace(old, f"event: ordered_unpaid, days: 0, amount: {amount}}}"),
+                        encoding="utf-8")
+        assert verdicts(explain(tiny, "c08", D1))["payment_reminder"] == expected

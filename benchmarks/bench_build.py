@@ -64,6 +64,7 @@ from string import Template
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "benchmarks" / "work"
+CHECKS = ROOT / "benchmarks" / "checks.sql"
 REFERENCE = ROOT / "benchmarks" / "reference.sql"
 ORDERS_PER_CUSTOMER = 10
 EVENTS_PER_CUSTOMER = 20
@@ -593,6 +594,29 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in re.split(r";\s*\n", text + "\n") if s.strip()]
 
 
+def render_checks(root: Path, as_of: date) -> str:
+    """benchmarks/checks.sql with its slots filled for the demo shop of `root`."""
+    from crmspec.channels import EMAIL_RE, MOBILE_RE
+
+    data = root / "data" / "demo"
+    return Template(CHECKS.read_text(encoding="utf-8")).substitute(
+        customers=data / "customers.parquet", orders=data / "orders.parquet",
+        events=data / "events.parquet", end=f"TIMESTAMP '{as_of.isoformat()} 23:59:59.999999'",
+        mobile=MOBILE_RE.replace("'", "''"), email=EMAIL_RE.replace("'", "''"))
+
+
+def child_checks(script: Path) -> None:
+    """Run checks.sql; print its SQL time."""
+    import duckdb
+
+    t0, c0 = time.perf_counter(), time.process_time()
+    con = duckdb.connect()
+    for stmt in _statements(script.read_text(encoding="utf-8")):
+        con.execute(stmt).fetchall()
+    print(json.dumps({"total_s": time.perf_counter() - t0,
+                      "total_cpu_s": time.process_time() - c0}))
+
+
 def child_reference(script: Path) -> None:
     import duckdb
 
@@ -684,8 +708,10 @@ def bench(n: int, repeat: int, rev: str) -> dict:
     script = root / "reference.sql"
     sql, as_of = render_reference(root, root / "ref_out")
     script.write_text(sql, encoding="utf-8")
+    checks_script = root / "checks.sql"
+    checks_script.write_text(render_checks(root, as_of), encoding="utf-8")
     me = [sys.executable, str(Path(__file__).resolve())]
-    builds, phases, refs = [], [], []
+    builds, phases, refs, checks = [], [], [], []
     for _ in range(repeat):
         fresh_state(root, "build_out")
         builds.append(run([sys.executable, "-m", "crmspec", "build", "--project", str(root),
@@ -697,7 +723,10 @@ def bench(n: int, repeat: int, rev: str) -> dict:
         (root / "ref_out").mkdir()
         r = run(me + ["--child-reference", str(script)])
         refs.append({**r, **json.loads(r["stdout"].splitlines()[-1])})
+        c = run(me + ["--child-checks", str(checks_script)])
+        checks.append({**c, **json.loads(c["stdout"].splitlines()[-1])})
     build, ph, ref = best(builds), best(phases), best(refs)
+    checked = min(checks, key=lambda c: c["total_s"])
     from crmspec.validate import validate_project
 
     ids = [a.id for a in validate_project(root).plan.activities]
@@ -720,6 +749,8 @@ def bench(n: int, repeat: int, rev: str) -> dict:
         "ratio": build["wall_s"] / ref["wall_s"],
         "ratio_cpu": build["cpu_s"] / ref["cpu_s"],
         "ratio_like_for_like": like / ref["total_s"],
+        "checks_s": checked["total_s"], "checks_cpu_s": checked["total_cpu_s"],
+        "ratio_with_checks": build["wall_s"] / (ref["wall_s"] + checked["total_s"]),
         "check": "same" if not diffs else diffs,
         "all_walls": {"build": [r["wall_s"] for r in builds],
                       "phases": [r["total_s"] for r in phases],
@@ -754,6 +785,10 @@ def show(r: dict) -> None:
           + f"), {f(r['reference_cpu_s'])} s CPU, peak RSS {r['reference_rss_mib']} MiB")
     print(f"  ratio               {r['ratio']:.2f}x wall, {r['ratio_cpu']:.2f}x CPU (build / "
           f"reference); like-for-like {r['ratio_like_for_like']:.2f}x wall")
+    print(f"  data checks by hand {f(r['checks_s'])} s SQL, {f(r['checks_cpu_s'])} s CPU "
+          "(benchmarks/checks.sql)")
+    print(f"  with the checks     {r['ratio_with_checks']:.2f}x wall (build / (reference + "
+          "data checks))")
     print(f"  check               {r['check'] if r['check'] == 'same' else ''}")
     if r["check"] != "same":
         for d in r["check"]:
@@ -771,9 +806,12 @@ def main() -> None:
                              "is in the working tree)")
     parser.add_argument("--child-phases", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--child-reference", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--child-checks", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_phases:
         return child_phases(args.child_phases)
+    if args.child_checks:
+        return child_checks(args.child_checks)
     if args.child_reference:
         return child_reference(args.child_reference)
     sizes = [int(s) for s in args.sizes.split(",")] + ([10_000_000] if args.ten_m else [])

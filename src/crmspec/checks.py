@@ -16,6 +16,7 @@ from crmspec.diagnostics import Diagnostic
 from crmspec.model import Plan, Src, stage_bands
 from crmspec.sqlfilter import SqlFilterError, parse_filter
 from crmspec.tables import CUSTOMERS, FACTS, TABLES
+from crmspec.triggers import PURCHASE_DAY_EVENTS
 
 
 def filter_columns() -> dict[str, str]:
@@ -304,7 +305,7 @@ def check_activities(plan: Plan, channels: Iterable[str]) -> list[Diagnostic]:
                 "E201", f"window [{t.first_day}, {t.last_day}] ends before it starts",
                 "write [first_day, last_day] with first_day <= last_day"))
         if t.amount_min is not None or t.amount_max is not None:
-            if t.event in ("first_purchase", "last_purchase"):
+            if t.event in PURCHASE_DAY_EVENTS:
                 out.append(a.src.at("trigger", "amount").diag(
                     "E201", f"an amount applies to one order; {t.event} is a day of purchases",
                     "use the paid event for orders of a value, or a segment condition on "

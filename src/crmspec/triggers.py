@@ -21,6 +21,9 @@ from sqlglot import exp
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ORDER_EVENTS = ("ordered_unpaid", "paid", "shipped", "signed", "first_purchase",
                 "last_purchase")
+# Events of a day of purchases (the customer's first or last), not of one order: they
+# compare dates of `features`, and an order amount does not apply to them.
+PURCHASE_DAY_EVENTS = ("first_purchase", "last_purchase")
 _EVENT_COLUMN = {"ordered_unpaid": "created_at", "paid": "paid_at", "shipped": "shipped_at",
                  "signed": "signed_at"}
 
@@ -117,7 +120,7 @@ def order_condition(t: Trigger, purchase_statuses: tuple[str, ...], as_of: date,
     """
     lo, hi = _date(as_of - timedelta(days=t.last_day)), _date(as_of - timedelta(days=t.first_day))
     purchase = _qcol("status", orders).isin(*map(exp.Literal.string, purchase_statuses))
-    if t.event in ("first_purchase", "last_purchase"):
+    if t.event in PURCHASE_DAY_EVENTS:
         day = exp.cast(_qcol("paid_at", orders), "DATE")
         return exp.and_(purchase, day.eq(_qcol(f"{t.event}_date", customers)),
                         exp.Between(this=day, low=lo, high=hi))
@@ -136,7 +139,7 @@ def order_condition(t: Trigger, purchase_statuses: tuple[str, ...], as_of: date,
 def order_flag_column(t: Trigger) -> str | None:
     """The `features` column that flags the customers an `after_order` trigger fires for
     by one of their orders (None: the trigger reads no orders)."""
-    if t.type != "after_order" or t.event in ("first_purchase", "last_purchase"):
+    if t.type != "after_order" or t.event in PURCHASE_DAY_EVENTS:
         return None
     days = (f"{t.first_day}" if t.first_day == t.last_day else f"{t.first_day}_{t.last_day}")
     amounts = "".join(f"_{bound}{_number(value)}" for bound, value in
@@ -187,7 +190,7 @@ def trigger_condition(t: Trigger, ctx: TriggerContext) -> exp.Expression:
     if t.type == "state":
         return exp.true()
     if t.type == "after_order":
-        if t.event in ("first_purchase", "last_purchase"):
+        if t.event in PURCHASE_DAY_EVENTS:
             lo, hi = as_of - timedelta(days=t.last_day), as_of - timedelta(days=t.first_day)
             return exp.Between(this=_col(f"{t.event}_date"), low=_date(lo), high=_date(hi))
         return _col(order_flag_column(t))  # see order_flags_sql

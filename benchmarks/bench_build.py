@@ -360,17 +360,13 @@ def render_reference(root: Path, out_dir: Path) -> tuple[str, date]:
     import duckdb
 
     from crmspec.channels.base import SendWindow
-    from crmspec.compile import (
-        Needs,
-        SegmentCompiler,
-        _trigger_condition,
-        compile_plan,
-        last_review_date,
-        next_review_date,
-    )
-    from crmspec.model import channel_options, stage_bands
-    from crmspec.schedule import first_slot, windows_for
-    from crmspec.triggers import WEEKDAYS
+    from crmspec.compile import compile_plan
+    from crmspec.compile.facts import last_review_date, next_review_date
+    from crmspec.compile.segments import Needs, SegmentCompiler
+    from crmspec.compile.triggers import activity_trigger_condition
+    from crmspec.contact.schedule import first_slot, windows_for
+    from crmspec.plan.model import channel_options, stage_bands
+    from crmspec.plan.triggers import WEEKDAYS
     from crmspec.validate import validate_project
 
     v = validate_project(root)
@@ -515,7 +511,7 @@ def render_reference(root: Path, out_dir: Path) -> tuple[str, date]:
         if t.type == "after_order" and t.event not in ("first_purchase", "last_purchase"):
             trig = flags[(t.event, t.first_day, t.last_day, t.amount_min, t.amount_max)]
         else:
-            trig = _trigger_condition(a, plan, as_of).sql("duckdb")
+            trig = activity_trigger_condition(a, plan, as_of).sql("duckdb")
         addr = _ident(ch.contact_field)
         verdict = ["NOT coalesce(opt_out_all, false)"]
         if ch.opt_out_field and not a.service:

@@ -47,7 +47,7 @@ def project(n: int, orders: float, events: float) -> tuple[Path, float | None]:
     data = root / "data/demo"
     if (data / "orders.parquet").exists():
         return root, None
-    from crmspec.demo import generate_demo
+    from crmspec.data.demo import generate_demo
 
     start = time.perf_counter()
     generate_demo(data, customers=n, orders_per_customer=orders, events_per_customer=events)
@@ -75,8 +75,9 @@ def end_to_end(root: Path, period: str, date_from: str) -> tuple[float, float, f
 
 
 def in_process(root: Path, period: str, years: int) -> dict:
+    from crmspec.analysis.kpi.metrics import compute
+    from crmspec.analysis.kpi.periods import make_period, report_periods, shift
     from crmspec.build import prepare
-    from crmspec.kpi import compute, make_period, report_periods, shift
 
     con = duckdb.connect()
     cpu0, start = _cpu(resource.RUSAGE_SELF), time.perf_counter()

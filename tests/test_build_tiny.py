@@ -187,7 +187,7 @@ def test_dry_run_writes_nothing(tiny):
 def test_build_connection_settings(monkeypatch):
     """The build's connection: memory capped (overridable), no automatic checkpoints of
     its temporary tables, no DuckDB progress bar printed into the build's output."""
-    from crmspec.build import connect
+    from crmspec.engine.connection import connect
 
     def settings(con):
         return dict(con.execute(

@@ -21,8 +21,8 @@ import pytest
 from crmspec.build import build
 from crmspec.channels import builtin_channels
 from crmspec.channels.base import sms_segments
+from crmspec.contact.schedule import first_slot, windows_for
 from crmspec.plugins import get_plugin_manager
-from crmspec.schedule import first_slot, windows_for
 
 GOLDEN = Path(__file__).parent / "golden_channels"
 UPDATE = os.environ.get("CRMSPEC_UPDATE_GOLDEN") == "1"
@@ -149,7 +149,7 @@ def test_declared_windows_costs_and_fields():
 
 
 def test_activity_options_override_shop_defaults_which_override_channel_defaults(channels_shop):
-    from crmspec.model import channel_options
+    from crmspec.plan.model import channel_options
     from crmspec.validate import validate_project
 
     v = validate_project(channels_shop, get_plugin_manager(channels_shop, entry_points=False))

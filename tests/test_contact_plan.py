@@ -19,8 +19,8 @@ import duckdb
 import pytest
 
 from crmspec.build import build
-from crmspec.contacts import bucket
-from crmspec.diagnostics import PlanError
+from crmspec.contact.holdout import bucket
+from crmspec.core.diagnostics import PlanError
 
 D1, D2 = date(2026, 3, 1), date(2026, 3, 2)
 

@@ -5,15 +5,9 @@ from datetime import date
 import duckdb
 import pytest
 
-from crmspec.contacts import (
-    ActivityRule,
-    ContactRules,
-    StageRule,
-    Window,
-    bucket,
-    bucket_sql,
-    decide,
-)
+from crmspec.contact import decide
+from crmspec.contact.holdout import bucket, bucket_sql
+from crmspec.contact.rules import ActivityRule, ContactRules, StageRule, Window
 
 D = date(2026, 7, 10)
 

@@ -6,7 +6,7 @@ from datetime import date
 import pytest
 
 from crmspec.build import build
-from crmspec.diagnostics import PlanError
+from crmspec.core.diagnostics import PlanError
 
 
 def add_lines(path, *lines):
@@ -72,7 +72,7 @@ def test_strict_turns_every_problem_into_an_error(dirty):
 def _orders(root, as_of=date(2026, 3, 1)):
     import duckdb
 
-    from crmspec.build import prepare
+    from crmspec.engine.session import prepare
 
     con = duckdb.connect()
     prepare(root, as_of, con)

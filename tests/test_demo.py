@@ -14,9 +14,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from crmspec import demo
-from crmspec.demo import DemoSummary, generate_demo
-from crmspec.tables import EVENT_TYPES, ORDER_STATUSES, TABLES
+from crmspec.data import demo
+from crmspec.data.demo import DemoSummary, generate_demo
+from crmspec.data.tables import EVENT_TYPES, ORDER_STATUSES, TABLES
 
 END = date(2026, 6, 30)
 AS_OF = END + timedelta(days=1)

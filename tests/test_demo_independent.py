@@ -17,9 +17,10 @@ import duckdb
 import pytest
 import yaml
 
-from crmspec.build import build, prepare
-from crmspec.demo import generate_demo
-from crmspec.run import run_plan
+from crmspec.build import build
+from crmspec.data.demo import generate_demo
+from crmspec.engine.run import run_plan
+from crmspec.engine.session import prepare
 
 ROOT = Path(__file__).resolve().parent.parent
 AS_OF = date(2026, 7, 1)

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from crmspec.tables import FACTS, TABLES
+from crmspec.data.tables import FACTS, TABLES
 
 ROOT = Path(__file__).resolve().parent.parent
 

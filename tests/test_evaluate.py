@@ -42,12 +42,14 @@ import yaml
 from click.testing import CliRunner
 from scipy import stats
 
+from crmspec.analysis.evaluate import evaluate
+from crmspec.analysis.evaluate.render import render
+from crmspec.analysis.evaluate.stats import compare
+from crmspec.analysis.kpi import compute_kpis
 from crmspec.cli import main
-from crmspec.diagnostics import PlanError
-from crmspec.evaluate import compare, evaluate, render
-from crmspec.kpi import compute_kpis
-from crmspec.ledger import SCHEMA
-from crmspec.power import achieved_power
+from crmspec.contact.ledger import SCHEMA
+from crmspec.contact.power import achieved_power
+from crmspec.core.diagnostics import PlanError
 
 LIFECYCLE = """stages:
   - {id: potential, name: 潜在客户, never_purchased: true}
@@ -352,7 +354,7 @@ def test_the_interval_covers_the_truth_about_95_percent_of_the_time():
 
 
 def test_achieved_power_matches_the_required_audience():
-    from crmspec.power import required_audience
+    from crmspec.contact.power import required_audience
 
     n = required_audience(0.5, 0.05, 0.01)
     assert achieved_power(n // 2, n // 2, 0.05, 0.01) == pytest.approx(0.8, abs=0.001)

@@ -4,9 +4,9 @@ from datetime import date
 
 from click.testing import CliRunner
 
+from crmspec.analysis.explain import explain
 from crmspec.build import build
 from crmspec.cli import main
-from crmspec.explain import explain
 
 D1 = date(2026, 3, 1)
 

@@ -35,7 +35,7 @@ import pytest
 from click.testing import CliRunner
 
 from crmspec.cli import main
-from crmspec.diagnostics import CODES
+from crmspec.core.diagnostics import CODES
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "cmd").is_file())

@@ -97,7 +97,7 @@ def test_validate_plan_diagnostics_are_reported_with_the_plan_line(tiny):
 def test_prepare_connection_runs_before_the_plan(tiny):
     import duckdb
 
-    from crmspec.build import prepare
+    from crmspec.engine.session import prepare
 
     con = duckdb.connect()
     try:

@@ -21,17 +21,13 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from crmspec.build import prepare
+from crmspec.analysis.kpi import compute_kpis
+from crmspec.analysis.kpi.periods import make_period, period_start, report_periods
+from crmspec.analysis.kpi.render import monitoring_table
+from crmspec.analysis.kpi.results import target_status
 from crmspec.cli import main
-from crmspec.diagnostics import PlanError
-from crmspec.kpi import (
-    compute_kpis,
-    make_period,
-    monitoring_table,
-    period_start,
-    report_periods,
-    target_status,
-)
+from crmspec.core.diagnostics import PlanError
+from crmspec.engine.session import prepare
 from crmspec.validate import validate_project
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -415,9 +411,9 @@ class BuildFacts:
         self.plan, _, _, _ = prepare(root, last, self.con)
 
     def __call__(self, day: date) -> duckdb.DuckDBPyConnection:
-        from crmspec.compile import _facts_sql
+        from crmspec.compile.facts import facts_sql
 
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE facts AS {_facts_sql(self.plan, day)}")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE facts AS {facts_sql(self.plan, day)}")
         return self.con
 
 
@@ -583,7 +579,7 @@ DEMO_AS_OF = date(2026, 7, 1)
 @pytest.fixture(scope="module")
 def demo_shop(tmp_path_factory) -> Path:
     """The example plan on a 3,000-customer demo shop."""
-    from crmspec.demo import generate_demo
+    from crmspec.data.demo import generate_demo
 
     root = tmp_path_factory.mktemp("demo")
     shutil.copytree(ROOT / "plans", root / "plans")

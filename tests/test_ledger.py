@@ -8,10 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from crmspec.diagnostics import PlanError
-from crmspec.ledger import attach_ledger, check_order, history_view, latest_run, record_run
-from crmspec.load import load_text
-from crmspec.model import Src
+from crmspec.contact.ledger import attach_ledger, check_order, history_view, latest_run, record_run
+from crmspec.core.diagnostics import PlanError, Src
+from crmspec.plan.load import load_text
 
 SRC = Src(load_text("ledger:\n  path: state/ledger.duckdb\n", "plans/shop.yaml"), ("ledger",))
 

@@ -214,7 +214,7 @@ def test_plugins_command_lists_every_channel_with_its_windows_and_cost(tiny):
 def test_schemas_command_writes_the_project_schemas_with_plugin_options(tiny, tmp_path):
     import json
 
-    from crmspec.schemadefs import build_schemas, dumps
+    from crmspec.plan.schemas import build_schemas, dumps
 
     add_plugins(tiny, "all_hooks")
     out = tmp_path / "schemas"

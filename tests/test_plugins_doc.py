@@ -5,7 +5,7 @@ from pathlib import Path
 from crmspec.channels import builtin_channels
 from crmspec.channels.base import COMMON_OPTIONS
 from crmspec.plugins import HOOKS
-from crmspec.templates import CONSTANT_OBJECTS, CONSTANTS, KEYED_OBJECTS, PER_CUSTOMER
+from crmspec.templates.variables import CONSTANT_OBJECTS, CONSTANTS, KEYED_OBJECTS, PER_CUSTOMER
 
 DOC = (Path(__file__).resolve().parent.parent / "docs/plugins.md").read_text(encoding="utf-8")
 
@@ -38,7 +38,7 @@ def test_every_template_variable_is_in_the_docs():
 
 
 def test_every_template_and_plugin_code_is_in_the_docs():
-    from crmspec.diagnostics import CODES
+    from crmspec.core.diagnostics import CODES
 
     for code in CODES:
         if code[1] == "5":

@@ -11,7 +11,7 @@ import math
 
 from scipy.stats import norm
 
-from crmspec.power import achieved_power, check_power, required_audience
+from crmspec.contact.power import achieved_power, check_power, required_audience
 
 
 def cohen_n(p0, p1, alpha=0.05, power=0.8):
@@ -78,7 +78,7 @@ def test_build_sums_up_the_activities_short_of_power_in_one_warning():
     build names the worst three, at the worst one's hold-out; validate lists each."""
     from pathlib import Path
 
-    from crmspec.report import power_summary, power_warnings
+    from crmspec.contact.power import power_summary, power_warnings
     from crmspec.validate import validate_project
 
     plan = validate_project(Path(__file__).parent.parent).plan

@@ -3,7 +3,7 @@
 from datetime import date, datetime
 
 from crmspec.channels.base import WORKDAYS, SendWindow
-from crmspec.schedule import first_slot, windows_for
+from crmspec.contact.schedule import first_slot, windows_for
 
 EMAIL = (SendWindow((2, 3, 4), "08:00", "10:00", ("marketing", "maintenance")),)
 SMS = (

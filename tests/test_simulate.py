@@ -21,11 +21,11 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 
+from crmspec.analysis.evaluate import evaluate
+from crmspec.analysis.simulate import expected_sql, simulate
 from crmspec.cli import main
-from crmspec.contacts import bucket
-from crmspec.diagnostics import PlanError
-from crmspec.evaluate import evaluate
-from crmspec.simulate import expected_sql, simulate
+from crmspec.contact.holdout import bucket
+from crmspec.core.diagnostics import PlanError
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,8 +11,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
-from crmspec import sqlfilter
-from crmspec.sqlfilter import ALLOWED_FUNCTIONS, SafeFilter, SqlFilterError, parse_filter
+from crmspec.safesql import checker as sqlfilter_checker
+from crmspec.safesql import parse_filter
+from crmspec.safesql import vocabulary as sqlfilter_vocabulary
+from crmspec.safesql.checked import SafeFilter, SqlFilterError
+from crmspec.safesql.vocabulary import ALLOWED_FUNCTIONS
 
 # A fixed copy of part of the customers contract (plus the build's as_of date), so these
 # tests do not move when the table contract grows.
@@ -293,7 +296,7 @@ def test_statement_hint_for_a_column_named_like_a_keyword():
 def test_too_long_and_too_deep():
     with pytest.raises(SqlFilterError) as caught:
         parse_filter("city_tier = 1 AND " * 300 + "TRUE", COLUMNS)
-    assert caught.value.offset == sqlfilter.MAX_FILTER_LENGTH
+    assert caught.value.offset == sqlfilter_vocabulary.MAX_FILTER_LENGTH
     with pytest.raises(SqlFilterError, match="nested too deeply"):
         parse_filter("(" * 60 + "city_tier = 1" + ")" * 60, COLUMNS)
     # A long flat chain is not "deep".
@@ -305,7 +308,7 @@ def test_unexpected_internal_failure_becomes_sql_filter_error(monkeypatch):
     def boom(*args, **kwargs):
         raise ValueError("surprise")
 
-    monkeypatch.setattr(sqlfilter.sqlglot, "parse", boom)
+    monkeypatch.setattr(sqlfilter_checker.sqlglot, "parse", boom)
     with pytest.raises(
         SqlFilterError, match=r"could not check the filter \(ValueError: surprise\)"
     ):

@@ -10,26 +10,24 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from crmspec.build import decide_contacts, prepare
 from crmspec.channels import builtin_channels
 from crmspec.cli import main
+from crmspec.engine.decide import decide_contacts
+from crmspec.engine.run import run_plan
+from crmspec.engine.session import prepare
 from crmspec.plugins import get_plugin_manager
-from crmspec.run import run_plan
 from crmspec.templates import (
-    MARK_CLOSE,
-    MARK_OPEN,
-    PER_CUSTOMER,
     ActivityTemplates,
-    LoadedPart,
     RenderPlan,
-    Source,
     TemplateEnvironment,
-    _context,
     analyse,
     create_rows,
-    create_send_values,
     zhe,
 )
+from crmspec.templates.checking import template_context
+from crmspec.templates.loading import LoadedPart, Source
+from crmspec.templates.rendering import MARK_CLOSE, MARK_OPEN, create_send_values
+from crmspec.templates.variables import PER_CUSTOMER
 from crmspec.validate import validate_project
 
 
@@ -220,7 +218,7 @@ def reference(at, plan, row, as_of):
         if isinstance(v, str):  # the placeholder characters are removed from values
             values[p] = v.replace(MARK_OPEN, "").replace(MARK_CLOSE, "")
     values["stage"], values["tier"] = row["stage"], row["tier"]
-    ctx = _context(values, plan, at.activity, as_of)
+    ctx = template_context(values, plan, at.activity, as_of)
     return {name: at.channel.finish(name, lp.template.render(ctx), at.activity, at.options,
                                     plan) for name, lp in at.parts.items()}
 

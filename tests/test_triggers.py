@@ -5,16 +5,15 @@ from datetime import date
 import duckdb
 import pytest
 
-from crmspec.triggers import (
-    Trigger,
+from crmspec.compile.triggers import (
     TriggerContext,
     order_condition,
     order_flag_column,
     order_flags_sql,
-    parse_trigger,
     trigger_condition,
     trigger_orders_sql,
 )
+from crmspec.plan.triggers import Trigger, parse_trigger
 
 
 @pytest.fixture

@@ -1,4 +1,6 @@
-"""`crmspec build`: validate, attach data, compile, run, write outputs.
+"""`crmspec build`: the pipeline from plan files to send lists, on top of every other
+package: a session (`crmspec.engine`), the plan run, the contact pass, the outputs
+written, the run recorded in the ledger, the manifest.
 
 The one function the CLI calls. It refuses to run an invalid plan (the diagnostics
 say why), generates the demo data on first use when the shop's source is the demo,
@@ -13,8 +15,6 @@ in place.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -24,66 +24,19 @@ import duckdb
 import pluggy
 
 from crmspec import __version__
-from crmspec.compile import CompiledPlan, compile_plan
-from crmspec.contacts import apply_budgets, apply_limits, rules_for
-from crmspec.diagnostics import Diagnostic, PlanError, has_errors
-from crmspec.ledger import attach_ledger, check_order, history_view, record_run
-from crmspec.model import Plan
-from crmspec.outputs import (
-    ActivityOutput,
-    Rendered,
-    activity_options,
-    atomic_dir,
-    cost_sql,
-    create_send_rows,
-    not_ready,
-    priced_by_message,
-    render_activities,
-    write_activity,
-    write_json,
-)
+from crmspec.contact.ledger import check_order, record_run
+from crmspec.contact.power import power_summary
+from crmspec.contact.report import contact_report
+from crmspec.core.diagnostics import Diagnostic
+from crmspec.data.sources import AttachedData
+from crmspec.engine.decide import decide_contacts
+from crmspec.engine.run import RunResult, count_activities, run_plan
+from crmspec.engine.session import open_session, prepare
+from crmspec.outputs.files import atomic_dir, write_json
+from crmspec.outputs.write import ActivityOutput, write_activity
+from crmspec.plan.model import Plan
+from crmspec.plan.project import PLAN_DIR
 from crmspec.plugins import call_hook, channel_set, get_plugin_manager
-from crmspec.project import PLAN_DIR
-from crmspec.report import audiences, contact_report, power_summary
-from crmspec.run import RunResult, count_activities, run_plan
-from crmspec.sources import (
-    AttachedData,
-    attach,
-    attach_suppressions,
-    problems_as_diagnostics,
-)
-from crmspec.templates import ActivityTemplates, template_needs
-from crmspec.validate import Validation, validate_project
-
-# DuckDB's own default is 80% of the machine's memory, and a build holds on to what it
-# took: about 4.5 GB for a 1M-customer shop with 10M orders. With a cap DuckDB spills to
-# a temporary folder instead (benchmarks/README.md: 1.2 GB peak, ~10% more CPU there).
-# CRMSPEC_MEMORY_LIMIT overrides it ("4GB"; empty: DuckDB's default).
-MEMORY_LIMIT = "1GB"
-
-
-# A build's tables live for seconds. DuckDB checkpoints its in-memory (temporary)
-# storage every 16 MiB of changes, and a checkpoint compresses every table changed since
-# the last one, on one thread: at 1M customers that was 1-2 s of a build spent
-# compressing tables about to be dropped. Without automatic checkpoints they stay as
-# written; the ledger is checkpointed when the connection closes (and, were the build
-# killed first, its write-ahead log is replayed on the next open).
-NO_AUTO_CHECKPOINT = {"checkpoint_threshold": "1TB"}
-
-
-def connect(capped: bool = True) -> duckdb.DuckDBPyConnection:
-    """A DuckDB connection for a command that reads the shop's data, its memory capped
-    (CRMSPEC_MEMORY_LIMIT) unless `capped` is false. `crmspec kpi` and `evaluate` are
-    not capped: at 1M customers the KPIs took 27-29 s in 2.5 GB, 31-37 s capped."""
-    limit = os.environ.get("CRMSPEC_MEMORY_LIMIT", MEMORY_LIMIT if capped else "")
-    config = dict(NO_AUTO_CHECKPOINT)
-    if limit:
-        spill = os.path.join(tempfile.gettempdir(), f"crmspec-duckdb-{os.getpid()}")
-        config.update(memory_limit=limit, temp_directory=spill)
-    con = duckdb.connect(config=config)
-    # DuckDB would print its own progress bars into the build's output.
-    con.execute("SET enable_progress_bar = false")
-    return con
 
 
 @dataclass
@@ -105,77 +58,6 @@ def plan_hash(root: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def ensure_demo_data(plan: Plan, root: Path) -> str | None:
-    """Generate the demo shop when the plan's source is the demo and it is not there yet."""
-    ds = plan.shop.data
-    target = root / ds.path
-    if ds.source != "demo" or (target / "customers.parquet").exists():
-        return None
-    from crmspec.demo import generate_demo
-
-    summary = generate_demo(target, customers=ds.demo_customers, seed=ds.demo_seed,
-                            end_date=ds.demo_end_date)
-    return (f"generated the demo shop in {ds.path}/ ({summary.customers} customers, "
-            f"{summary.orders} orders, {summary.events} events; seed {ds.demo_seed})")
-
-
-def open_plan(root: Path, pm: pluggy.PluginManager | None = None) -> Validation:
-    """A valid plan with its channels, templates and warnings, or PlanError."""
-    validation = validate_project(root, pm)
-    if not validation.ok or validation.plan is None:
-        raise PlanError(validation.diagnostics)
-    return validation
-
-
-@dataclass
-class Prepared:
-    plan: Plan
-    compiled: CompiledPlan
-    data: AttachedData
-    warnings: list[Diagnostic]
-    templates: dict[str, ActivityTemplates]
-
-    def __iter__(self):
-        """`plan, compiled, data, warnings = prepare(...)` (the shape callers relied on)."""
-        return iter((self.plan, self.compiled, self.data, self.warnings))
-
-
-def prepare(root: Path, as_of: date | None, con: duckdb.DuckDBPyConnection, strict: bool = False,
-            notes: list[str] | None = None, pm: pluggy.PluginManager | None = None,
-            record: bool = False) -> Prepared:
-    """Everything up to running: plan, data and ledger attached as of the date, compiled SQL.
-
-    `record`: the build will record its run in the ledger (attached writable, created if
-    absent); otherwise the ledger is only read.
-    """
-    pm = pm if pm is not None else get_plugin_manager(root)
-    validation = open_plan(root, pm)
-    plan, channels = validation.plan, validation.channels
-    assert plan is not None
-    note = ensure_demo_data(plan, root)
-    if note and notes is not None:
-        notes.append(note)
-    # Time-zone-aware timestamps in the data (TIMESTAMPTZ) become the shop's local time.
-    con.execute("SET TimeZone = " + "'" + plan.shop.timezone.replace("'", "''") + "'")
-    # Compile once to learn which columns the plan needs, attach, then compile for real.
-    needs = compile_plan(plan, as_of or date(2000, 1, 1), channels).needs
-    for column, src in template_needs(validation.templates):
-        needs.add(column, src)
-    data = attach(con, plan.shop.data, root, as_of or plan.shop.as_of, needs.columns)
-    data_diags = problems_as_diagnostics(data.problems, plan.shop.data.src, strict)
-    if strict and has_errors(data_diags):
-        raise PlanError(data_diags)
-    attach_ledger(con, root / plan.shop.ledger_path, read_only=not record)
-    attach_suppressions(con, plan.shop.data, root)
-    previous = con.execute("SELECT max(as_of) FROM ledger.tiers WHERE as_of < ?",
-                           [data.as_of]).fetchone()[0]
-    call_hook(pm, "prepare_connection", con=con, plan=plan)
-    compiled = compile_plan(plan, data.as_of, channels, previous,
-                            previous_in_ledger=previous is not None)
-    return Prepared(plan, compiled, data, validation.diagnostics + data_diags,
-                    validation.templates)
-
-
 def build(root: Path, as_of: date | None = None, out: Path | None = None, strict: bool = False,
           dry_run: bool = False, progress: Callable[[str], None] | None = None,
           pm: pluggy.PluginManager | None = None, force: bool = False) -> BuildResult:
@@ -185,16 +67,21 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
     reads the ledger but records nothing and writes no files; `force` allows a build
     dated before the latest recorded run.
     """
-    say = progress or (lambda _msg: None)
     notes: list[str] = []
+
+    def say(message: str) -> None:
+        if progress is not None:
+            progress(message)
+
+    def note(message: str) -> None:
+        notes.append(message)
+        say(message)
+
     pm = pm if pm is not None else get_plugin_manager(root)
     owners = channel_set(pm).owner
-    con = connect()
-    try:
-        p = prepare(root, as_of, con, strict, notes, pm, record=not dry_run)
+    with open_session(root, as_of, strict=strict, record=not dry_run, pm=pm,
+                      say=note) as (con, p):
         plan, compiled, data = p.plan, p.compiled, p.data
-        for n in notes:
-            say(n)
         if not dry_run:
             check_order(con, data.as_of, force, plan.shop.src.at("ledger")
                         if plan.shop.src.at("ledger").exists() else plan.shop.src)
@@ -228,42 +115,9 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
                            data.fingerprint, tiers="facts")
         warnings += [w for o in outputs.values() for w in o.warnings]
         build_result = BuildResult(data.as_of, out_dir, manifest, result, plan, warnings, notes)
-    finally:
-        con.close()
     if out_dir is not None:
         call_hook(pm, "build_finished", result=build_result)
     return build_result
-
-
-def decide_contacts(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: CompiledPlan,
-                    templates: dict) -> dict[str, Rendered]:
-    """The contact plan: limits, the messages whose cost depends on them rendered and
-    costed (SMS), budgets and control groups, then the other messages rendered for the
-    contacts kept. Leaves `sends` (the final decisions) and the rendered rows."""
-    options = {ca.activity.id: activity_options(plan, ca, templates.get(ca.activity.id))
-               for ca in compiled.activities}
-    unsendable = {ca.activity.id: not_ready(plan, ca, templates.get(ca.activity.id))
-                  for ca in compiled.activities}
-    rules = rules_for(plan, compiled, options, unsendable)
-    history_view(con, compiled.as_of)
-    apply_limits(con, rules, compiled.as_of)
-    con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * EXCLUDE (reason), "
-                "coalesce(reason, 'send') AS status FROM decisions_pre")
-    early = [ca for ca in compiled.activities
-             if priced_by_message(ca, options[ca.activity.id], unsendable[ca.activity.id])]
-    rendered = render_activities(con, plan, compiled, templates, early)
-    costs = [sql for ca in early
-             if (sql := cost_sql(plan, ca, rendered[ca.activity.id])) is not None]
-    con.execute("CREATE OR REPLACE TEMP TABLE row_costs AS "
-                + ("\nUNION ALL\n".join(costs) if costs else
-                   "SELECT NULL::VARCHAR AS activity_id, NULL::VARCHAR AS customer_id, "
-                   "NULL::DOUBLE AS cost WHERE false"))
-    apply_budgets(con, rules, compiled.as_of, costs="row_costs")
-    con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * FROM decisions")
-    rendered.update(render_activities(con, plan, compiled, templates,
-                                      [ca for ca in compiled.activities if ca not in early]))
-    create_send_rows(con)
-    return {ca.activity.id: rendered[ca.activity.id] for ca in compiled.activities}
 
 
 def _add_outputs(manifest: dict, outputs: dict[str, ActivityOutput]) -> None:
@@ -311,3 +165,8 @@ def compiled_sql(root: Path, as_of: date | None = None,
         return prepare(root, as_of, con, pm=pm).compiled.script()
     finally:
         con.close()
+
+
+def audiences(result: RunResult) -> dict[str, int]:
+    """Per activity, the customers contacted or held out by a build."""
+    return {c.activity_id: c.sent + c.control for c in result.activities}

@@ -1,4 +1,5 @@
-"""`crmspec validate`: every problem of a plan in one run.
+"""`crmspec validate`: every problem of a plan in one run, with the channels, the
+message templates and the plugins' checks; the plan a build may run (`open_plan`).
 
 Phases: read every file (load problems), check each against its schema, and only when
 all files are schema-valid build the typed plan and run the semantic checks: checking
@@ -13,20 +14,24 @@ channels, so the options of a plugin's channel are checked like the built-in one
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pluggy
 
 from crmspec.channels import Channel
-from crmspec.checks import check_plan
-from crmspec.diagnostics import Diagnostic, PlanError, has_errors
-from crmspec.model import Plan, build_plan, channel_options
+from crmspec.contact.power import power_warnings
+from crmspec.core.diagnostics import Diagnostic, PlanError, has_errors
+from crmspec.plan.checks import check_plan
+from crmspec.plan.model import Plan, build_plan, channel_options
+from crmspec.plan.project import read_project
+from crmspec.plan.schema_check import check_schema
+from crmspec.plan.schemas import CHANNEL_KINDS, build_schemas
 from crmspec.plugins import collect_channels, collect_validation, get_plugin_manager
-from crmspec.project import read_project
-from crmspec.schema import check_schema
-from crmspec.schemadefs import CHANNEL_KINDS, build_schemas
-from crmspec.templates import ActivityTemplates, check_templates, load_templates, make_environment
+from crmspec.templates.checking import check_templates
+from crmspec.templates.environment import make_environment
+from crmspec.templates.loading import ActivityTemplates, load_templates
 
 
 @dataclass
@@ -74,10 +79,6 @@ def validate_with_history(root: Path, pm: pluggy.PluginManager | None = None) ->
     """`crmspec validate`: validate_project, plus the control-group power check against
     the audience sizes of the latest build (out/manifest.json), when there is one: a plan
     whose hold-outs are too small to show its minimum effect is a planning problem."""
-    import json
-
-    from crmspec.report import power_warnings
-
     result = validate_project(root, pm)
     manifest = root / "out" / "manifest.json"
     if result.ok and result.plan is not None and manifest.is_file():
@@ -89,3 +90,11 @@ def validate_with_history(root: Path, pm: pluggy.PluginManager | None = None) ->
         result.diagnostics = sorted(set(result.diagnostics)
                                     | set(power_warnings(result.plan, sizes)))
     return result
+
+
+def open_plan(root: Path, pm: pluggy.PluginManager | None = None) -> Validation:
+    """A valid plan with its channels, templates and warnings, or PlanError."""
+    validation = validate_project(root, pm)
+    if not validation.ok or validation.plan is None:
+        raise PlanError(validation.diagnostics)
+    return validation

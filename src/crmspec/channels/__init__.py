@@ -1,5 +1,10 @@
 """Channels a plan can send through: the interface (`base`) and the built-in channels,
-one module each, registered as default plugins (see `crmspec.plugins`)."""
+one module each, registered as default plugins (see `crmspec.plugins`).
+
+This package is public API for plugins: `Channel`, `Part`, `SendWindow`, `UnitCost`,
+`WriteContext` and the address patterns are imported from here.
+May import: `crmspec.compile`, `crmspec.plan`, `crmspec.core` (and `crmspec.hookimpl`).
+"""
 
 from crmspec.channels.base import (
     EMAIL_RE,
@@ -10,6 +15,7 @@ from crmspec.channels.base import (
     UnitCost,
     WriteContext,
 )
+from crmspec.plan.schemas import build_schemas
 
 BUILTIN_MODULES = (
     "crmspec.channels.sms",
@@ -32,5 +38,11 @@ def builtin_channels() -> dict[str, Channel]:
     return out
 
 
+def builtin_schemas() -> dict[str, dict]:
+    """The plan's JSON Schemas with the built-in channels' options: what the committed
+    `schemas/*.schema.json` files hold."""
+    return build_schemas(builtin_channels())
+
+
 __all__ = ["EMAIL_RE", "MOBILE_RE", "BUILTIN_MODULES", "Channel", "Part", "SendWindow",
-           "UnitCost", "WriteContext", "builtin_channels"]
+           "UnitCost", "WriteContext", "builtin_channels", "builtin_schemas"]

@@ -34,15 +34,15 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crmspec.core.addresses import EMAIL_RE, MOBILE_RE  # noqa: F401 - part of the channel API
+from crmspec.core.sql import quote_path, sql_ident, sql_str  # noqa: F401 - for writers
+
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
 
-    from crmspec.diagnostics import Diagnostic
-    from crmspec.model import Activity, Plan
+    from crmspec.core.diagnostics import Diagnostic
+    from crmspec.plan.model import Activity, Plan
 
-# A valid mainland China mobile number, as SMS gateways accept it.
-MOBILE_RE = r"^1[3-9][0-9]{9}$"
-EMAIL_RE = r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$"
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 PART_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
@@ -153,19 +153,6 @@ class WriteContext:
 def rows_view(table: str) -> str:
     """The quoted name of WriteContext.rows' view for a send table (dropped with it)."""
     return sql_ident(table.strip('"') + "__rows")
-
-
-def quote_path(path: Path) -> str:
-    """A file path as a SQL string literal (DuckDB cannot bind COPY targets everywhere)."""
-    return "'" + str(path).replace("'", "''") + "'"
-
-
-def sql_str(value: str) -> str:
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def sql_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 # Options every channel accepts.

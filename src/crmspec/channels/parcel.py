@@ -11,7 +11,10 @@ rendered per customer; the insert is the option `insert_sku`.
 from __future__ import annotations
 
 from crmspec import hookimpl
-from crmspec.channels.base import Channel, Part, UnitCost, WriteContext, sql_ident, sql_str
+from crmspec.channels.base import Channel, Part, UnitCost, WriteContext
+from crmspec.compile.sql import DIALECT
+from crmspec.compile.triggers import activity_order_condition, order_flag_column
+from crmspec.core.sql import sql_ident, sql_str
 
 
 class ParcelChannel(Channel):
@@ -42,11 +45,9 @@ class ParcelChannel(Channel):
 
     def orders_sql(self, ctx: WriteContext) -> str:
         """The packing list rows: qualifying orders of the activity's send rows."""
-        from crmspec.compile import DIALECT, order_condition
-        from crmspec.triggers import order_flag_column
-
         flag = order_flag_column(ctx.activity.trigger)
-        cond = order_condition(ctx.activity, ctx.plan, ctx.as_of, orders="o", customers="r")
+        cond = activity_order_condition(ctx.activity, ctx.plan, ctx.as_of, orders="o",
+                                        customers="r")
         if flag:  # the orders the trigger fired on, found once by the build
             orders, where = "trigger_orders", f"o.{sql_ident(flag)}"
         elif cond is None:  # state trigger: orders awaiting shipment

@@ -1,0 +1,401 @@
+"""The command line: thin wiring from click options to one library function each.
+
+Every expected failure is a PlanError carrying diagnostics: printed, exit code 1, no
+traceback. Anything else is a bug: a one-line message, and the traceback only with
+--debug.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from datetime import date
+from functools import wraps
+from pathlib import Path
+
+import click
+
+from crmspec import __version__
+from crmspec.core.diagnostics import PlanError, render
+
+
+def _date(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date; write YYYY-MM-DD") from None
+
+
+def _root(project: str | None) -> Path:
+    from crmspec.plan.project import find_root
+
+    return find_root(Path(project or "."))
+
+
+def handled(fn):
+    """Turn PlanError into printed diagnostics and exit 1; hide tracebacks unless --debug."""
+
+    @wraps(fn)
+    def wrapper(*args, **kwargs):
+        ctx = click.get_current_context()
+        try:
+            return fn(*args, **kwargs)
+        except PlanError as exc:
+            fmt = kwargs.get("fmt") or "text"
+            if fmt not in ("text", "json", "github"):
+                fmt = "text"
+            if ctx.find_root().params.get("debug"):
+                for original in getattr(exc, "originals", []):  # a plugin's exception
+                    click.echo("".join(traceback.format_exception(original)), err=True)
+            click.echo(render(exc.diagnostics, fmt), err=fmt == "text")
+            ctx.exit(1)
+        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if ctx.find_root().params.get("debug"):
+                raise
+            click.echo(f"crmspec: internal error: {type(exc).__name__}: {exc}", err=True)
+            click.echo("run again with --debug for the traceback, and report it", err=True)
+            ctx.exit(2)
+
+    return wrapper
+
+
+project_option = click.option(
+    "--project", "project", type=click.Path(file_okay=False), default=None,
+    help="Shop repository root (the folder holding plans/). Default: the current folder.",
+)
+
+
+def _local_root() -> Path | None:
+    """The current folder when it is a shop project (for its plugins/ folder)."""
+    cwd = Path.cwd()
+    return cwd if (cwd / "plans").is_dir() else None
+
+
+class PluginGroup(click.Group):
+    """The crmspec group: built-in commands plus those plugins add (register_commands).
+
+    Plugin commands are looked up only when a name is not built in (or for --help), from
+    the installed plugins and the plugins/ folder of the current folder: a broken plugin
+    cannot break a built-in command, and is reported when its command is asked for.
+    """
+
+    def _plugin_commands(self, ctx: click.Context) -> dict:
+        if "crmspec_commands" not in ctx.meta:
+            from crmspec.plugins import collect_commands, get_plugin_manager
+
+            try:
+                pm = get_plugin_manager(_local_root())
+                found = collect_commands(pm)
+            except PlanError as exc:
+                ctx.meta["crmspec_plugin_error"] = exc
+                found = {}
+            ctx.meta["crmspec_commands"] = {
+                name: _guarded(plugin, cmd) for name, (plugin, cmd) in found.items()
+                if name not in self.commands
+            }
+        return ctx.meta["crmspec_commands"]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._plugin_commands(ctx)))
+
+    def get_command(self, ctx: click.Context, cmd_name: str):
+        cmd = super().get_command(ctx, cmd_name)
+        if cmd is not None:
+            return cmd
+        cmd = self._plugin_commands(ctx).get(cmd_name)
+        error = ctx.meta.get("crmspec_plugin_error")
+        if cmd is None and error is not None:  # the command may be the broken plugin's
+            if ctx.params.get("debug"):
+                for original in getattr(error, "originals", []):
+                    click.echo("".join(traceback.format_exception(original)), err=True)
+            click.echo(render(error.diagnostics), err=True)
+            ctx.exit(1)
+        return cmd
+
+
+def _guarded(plugin: str, cmd: click.Command) -> click.Command:
+    """A plugin's command whose exceptions are reported with the plugin's name."""
+    callback = cmd.callback
+    if callback is None:
+        return cmd
+
+    @wraps(callback)
+    def run(*args, **kwargs):
+        from crmspec.plugins import command_failure
+
+        try:
+            return callback(*args, **kwargs)
+        except (PlanError, click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise command_failure(plugin, cmd.name or "", exc, callback, _local_root()
+                                  ) from None
+
+    cmd.callback = handled(run)
+    return cmd
+
+
+@click.group(cls=PluginGroup)
+@click.version_option(__version__, prog_name="crmspec")
+@click.option("--debug", is_flag=True, help="Show tracebacks of internal errors and of "
+              "plugin failures.")
+def main(debug: bool) -> None:
+    """crmspec: repeat-purchase CRM plans as code."""
+
+
+@main.command()
+@project_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
+              help="text for people, json for tools, github for Actions annotations.")
+@handled
+def validate(project: str | None, fmt: str) -> None:
+    """Check the plan: every problem, with file, line and column."""
+    from crmspec.validate import validate_with_history
+
+    result = validate_with_history(_root(project))
+    output = render(result.diagnostics, fmt)
+    if output:
+        click.echo(output)
+    sys.exit(0 if result.ok else 1)
+
+
+@main.command()
+@project_option
+@click.option("--as-of", "as_of", callback=_date, help="Build as of this date (YYYY-MM-DD).")
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Output folder (default: out/ in the project).")
+@click.option("--strict", is_flag=True, help="Data problems are errors, not warnings.")
+@click.option("--dry-run", is_flag=True,
+              help="Compute and report; write no files and record nothing in the ledger.")
+@click.option("--force", is_flag=True,
+              help="Build even though the ledger holds a later run (rewrites the past).")
+@handled
+def build(project, as_of, out, strict, dry_run, force) -> None:
+    """Compile the plan to SQL, run it on the shop's data, write send lists, record the
+    contacts in the ledger."""
+    from crmspec.build import build as run_build
+    from crmspec.cli.console import print_build
+
+    result = run_build(_root(project), as_of=as_of, out=Path(out) if out else None,
+                       strict=strict, dry_run=dry_run, force=force,
+                       progress=lambda m: click.echo(m, err=True))
+    print_build(result)
+
+
+@main.command()
+@click.argument("customer_id")
+@project_option
+@click.option("--as-of", "as_of", callback=_date, help="Explain as of this date.")
+@handled
+def explain(customer_id, project, as_of) -> None:
+    """For every activity: is CUSTOMER_ID contacted, and if not, exactly why not."""
+    from crmspec.analysis.explain import UnknownCustomer
+    from crmspec.analysis.explain import explain as run_explain
+    from crmspec.cli.console import print_explanation
+
+    try:
+        result = run_explain(_root(project), customer_id, as_of)
+    except UnknownCustomer:
+        raise click.ClickException(f"no customer '{customer_id}' in the data") from None
+    print_explanation(result)
+
+
+@main.command("compile")
+@project_option
+@click.option("--as-of", "as_of", callback=_date, help="Compile as of this date.")
+@handled
+def compile_cmd(project, as_of) -> None:
+    """Print the SQL the plan compiles to (needs the data for the default as-of date)."""
+    from crmspec.build import compiled_sql
+
+    click.echo(compiled_sql(_root(project), as_of), nl=False)
+
+
+@main.command()
+@click.option("--out", "out", type=click.Path(file_okay=False), default="data/demo",
+              show_default=True, help="Folder to write customers/orders/events.parquet to.")
+@click.option("--customers", type=click.IntRange(100, 20_000_000), default=20_000,
+              show_default=True, help="Number of customers.")
+@click.option("--seed", type=click.IntRange(0), default=7, show_default=True,
+              help="Random seed: same seed, same bytes.")
+@click.option("--end-date", callback=_date, default="2026-06-30", show_default=True,
+              help="Date of the last order.")
+@handled
+def demo(out, customers, seed, end_date) -> None:
+    """Write a realistic, deterministic demo shop."""
+    from crmspec.data.demo import generate_demo
+
+    s = generate_demo(Path(out), customers=customers, seed=seed, end_date=end_date)
+    click.echo(f"wrote {s.customers} customers, {s.orders} orders, {s.events} events to {out}/ "
+               f"(orders {s.first_order} to {s.last_order})")
+
+
+def _optional_root(project: str | None) -> Path | None:
+    if project:
+        return _root(project)
+    return _local_root()
+
+
+@main.command("plugins")
+@project_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table",
+              show_default=True, help="A table for people, JSON for tools.")
+@handled
+def plugins_cmd(project, fmt) -> None:
+    """List the loaded plugins, the channels they provide and the hooks they implement."""
+    import json
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from crmspec.plugins import channel_set, describe_plugins, get_plugin_manager
+
+    pm = get_plugin_manager(_optional_root(project))
+    infos = describe_plugins(pm)
+    if fmt == "json":
+        channels = channel_set(pm).channels
+        click.echo(json.dumps({
+            "plugins": [{"name": i.name, "source": i.source, "hooks": i.hooks,
+                         "channels": i.channels, "overridden": i.overridden} for i in infos],
+            "channels": {n: c.describe() for n, c in channels.items()},
+        }, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="crmspec plugins", title_justify="left")
+    for name in ("plugin", "source", "channels", "hooks"):
+        table.add_column(name)
+    for i in infos:
+        chans = ", ".join(i.channels)
+        if i.overridden:
+            chans += (", " if chans else "") + "overridden: " + ", ".join(i.overridden)
+        table.add_row(i.name, i.source, chans or "-", ", ".join(i.hooks))
+    cs = channel_set(pm)
+    chans_table = Table(title="channels", title_justify="left")
+    for name in ("channel", "plugin", "address", "opt-out", "cost", "parts", "default windows"):
+        chans_table.add_column(name)
+    days = {(1, 2, 3, 4, 5): "Mon-Fri", (1, 2, 3, 4, 5, 6, 7): "every day", (2, 3, 4): "Tue-Thu"}
+    for name, ch in cs.channels.items():
+        windows = "; ".join(
+            ("" if len(w.kinds) > 1 else w.kinds[0] + " ")
+            + f"{days.get(w.days, ','.join(map(str, w.days)))} {w.start}-{w.end}"
+            for w in ch.windows) or "-"
+        parts = ", ".join(p.name + ("" if p.required else "?") for p in ch.parts) or (
+            "any field" if ch.open_part else "-")
+        chans_table.add_row(name, cs.owner[name], ch.contact_field, ch.opt_out_field or "-",
+                            f"{ch.cost.price:g} per {ch.cost.unit}", parts, windows)
+    # piped (CI logs, grep): wide enough that every row stays on one line
+    console = Console(width=None if sys.stdout.isatty() else 240)
+    console.print(table)
+    console.print(chans_table)
+
+
+@main.command()
+@project_option
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Folder for <kind>.schema.json (default: schemas/ in the project).")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 when the files there "
+              "differ from the schemas (for CI).")
+@handled
+def schemas(project, out, check) -> None:
+    """Write the plan's JSON Schemas, with the options of the project's plugin channels.
+
+    The plan files' `# yaml-language-server: $schema=../schemas/<kind>.schema.json` line
+    then gives editors completion and checks for every channel the project uses.
+    """
+    from crmspec.plan.schemas import build_schemas, dumps
+    from crmspec.plugins import collect_channels, get_plugin_manager
+
+    root = _root(project)
+    folder = Path(out) if out else root / "schemas"
+    schemas_ = build_schemas(collect_channels(get_plugin_manager(root)))
+    stale = []
+    for kind, schema in schemas_.items():
+        target = folder / f"{kind}.schema.json"
+        text = dumps(schema)
+        if target.exists() and target.read_text(encoding="utf-8") == text:
+            continue
+        stale.append(target)
+        if not check:
+            folder.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    verb = "differ" if check else "written"
+    for t in stale:
+        click.echo(f"{t}: {verb}")
+    if not stale:
+        click.echo(f"schemas in {folder} are current")
+    if check and stale:
+        sys.exit(1)
+
+
+@main.command()
+@project_option
+@click.option("--period", type=click.Choice(["week", "month"]), default="week",
+              show_default=True, help="ISO weeks (Monday to Sunday) or calendar months.")
+@click.option("--from", "date_from", callback=_date,
+              help="Start with the period containing this date (default: the last 12).")
+@click.option("--to", "date_to", callback=_date,
+              help="Data as of this date; periods not over by then are left out "
+              "(default: the plan's as-of date).")
+@click.option("--format", "out_format", type=click.Choice(["table", "csv", "json", "markdown"]),
+              default="table", show_default=True, help="Output format.")
+@click.option("--monitoring", is_flag=True,
+              help="The monitoring table of kpis.yaml: one row a period, KPIs as columns.")
+@click.option("--kpi", "kpi_ids", multiple=True, help="Only this KPI id (repeatable).")
+@handled
+def kpi(project, period, date_from, date_to, out_format, monitoring, kpi_ids) -> None:
+    """KPIs of kpis.yaml per period: value, previous value, change, target status."""
+    from crmspec.analysis.kpi import kpi_report
+
+    if date_from and date_to and date_from > date_to:
+        raise click.BadParameter("--from is after --to", param_hint="'--from'")
+    click.echo(kpi_report(_root(project), period, date_from, date_to, out_format, monitoring,
+                          kpi_ids, say=lambda m: click.echo(m, err=True)), nl=False)
+
+
+@main.command()
+@click.argument("activity", required=False)
+@project_option
+@click.option("--window", "window", type=click.IntRange(1, 365), default=None,
+              help="Days after the send within which a purchase is a response "
+              "(default: shop.yaml evaluation.window_days).")
+@click.option("--as-of", "as_of", callback=_date,
+              help="The data as of this date (default: the plan's as-of date).")
+@click.option("--format", "out_format", type=click.Choice(["table", "csv", "json", "markdown"]),
+              default="table", show_default=True, help="Output format.")
+@handled
+def evaluate(activity, project, window, as_of, out_format) -> None:
+    """Control-group evaluation from the ledger: uplift, confidence interval, p-value,
+    incremental orders and revenue, cost, ROI per activity and run (stored in the ledger)."""
+    from crmspec.analysis.evaluate import evaluate_report
+
+    click.echo(evaluate_report(_root(project), activity, window, as_of, out_format,
+                               say=lambda m: click.echo(m, err=True)), nl=False)
+
+
+@main.command()
+@project_option
+@click.option("--truth", "truth", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="YAML file: seed, baseline, uplift, window_days, order_value and "
+              "per-activity baseline/uplift (docs/evaluate.md).")
+@click.option("--uplift", type=click.FloatRange(-1, 1), default=None,
+              help="True uplift of every activity not in the truth file (default 0).")
+@click.option("--baseline", type=click.FloatRange(0, 1), default=None,
+              help="Response probability without effect (default: shop.yaml "
+              "evaluation.baseline_response).")
+@click.option("--seed", type=click.IntRange(0), default=None, help="Seed (default 1).")
+@handled
+def simulate(project, truth, uplift, baseline, seed) -> None:
+    """Demo only: simulated customers respond to the ledger's contacts with a known
+    uplift (new paid orders after each send), so that `crmspec evaluate` can be checked."""
+    from crmspec.analysis.simulate import TruthError, describe
+    from crmspec.analysis.simulate import simulate as run_simulation
+
+    try:
+        summary = run_simulation(_root(project), Path(truth) if truth else None, seed=seed,
+                                 baseline=baseline, uplift=uplift)
+    except TruthError as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(describe(summary), nl=False)

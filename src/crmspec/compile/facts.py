@@ -1,0 +1,231 @@
+"""The facts per customer that every segment, trigger and report reads: purchases,
+spend, recency, lifecycle stage, customer type, member tier (now, at the previous
+build, at the next review), RFM scores, recent intent and order-trigger flags, in the
+one `features` table."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlglot import exp
+
+from crmspec.compile.segments import Intent
+from crmspec.compile.sql import DIALECT, col, date_lit, lit
+from crmspec.compile.triggers import order_flags_sql
+from crmspec.plan.model import Plan, Shop, stage_bands
+
+
+def purchase_orders_sql(shop: Shop, as_of: date) -> str:
+    """The orders that count as purchases, one row per order: customer_id, purchase_date,
+    paid_at, amount. The single definition of shop.yaml `purchase.statuses` (dated by
+    paid_at, on or before the as-of date) shared by the facts and the KPIs (crmspec.kpi);
+    `purchase.same_day` is applied by each user (facts count distinct days)."""
+    asof = date_lit(as_of).sql(DIALECT)
+    statuses = ", ".join(lit(s).sql(DIALECT) for s in shop.purchase_statuses)
+    return ("SELECT customer_id, CAST(paid_at AS DATE) AS purchase_date, paid_at, amount\n"
+            "  FROM orders\n"
+            f"  WHERE status IN ({statuses}) AND paid_at IS NOT NULL "
+            f"AND CAST(paid_at AS DATE) <= {asof}")
+
+
+def next_review_date(review: str | None, as_of: date) -> date | None:
+    """The first tier review date (MM-DD each year) after the as-of date."""
+    if not review:
+        return None
+    month, day = (int(x) for x in review.split("-"))
+    for year in (as_of.year, as_of.year + 1, as_of.year + 2):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:  # 02-29 in a common year
+            continue
+        if candidate > as_of:
+            return candidate
+    return None
+
+
+def tier_rank_sql(plan: Plan, spend: str, purchases: str, ids: bool = False) -> str:
+    """The tier (id, or rank with 0 below every tier) for spend/purchases columns."""
+    cases = []
+    for t in sorted(plan.tiers, key=lambda t: -t.rank):
+        cond = f"{spend} >= {float(t.min_spend)!r}"
+        if t.min_purchases:
+            cond += f" AND {purchases} >= {int(t.min_purchases)}"
+        cases.append(f"WHEN {cond} THEN {lit(t.id).sql(DIALECT) if ids else t.rank}")
+    if not cases:
+        return "NULL" if ids else "0"
+    return f"CASE {' '.join(cases)} ELSE {'NULL' if ids else '0'} END"
+
+
+def last_review_date(review: str | None, as_of: date) -> date | None:
+    """The latest tier review date (MM-DD each year) on or before the as-of date."""
+    if not review:
+        return None
+    month, day = (int(x) for x in review.split("-"))
+    for year in (as_of.year, as_of.year - 1, as_of.year - 2):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:  # 02-29 in a common year
+            continue
+        if candidate <= as_of:
+            return candidate
+    return None
+
+
+def facts_sql(plan: Plan, as_of: date, previous: date | None = None,
+              previous_in_ledger: bool = False) -> str:
+    """One row per customer: purchases, spend, recency, stage, type, tier, RFM, and the
+    tier as of the previous build and at the next review (for the tier triggers).
+
+    Tiers: with an evaluation window and a review date, spend counts over the window and
+    a tier reached is kept until the next review (upgrades at once, downgrades on the
+    review date): the tier is the higher of the one today and the one at the last review.
+    The previous tier is the one the previous build recorded in the ledger
+    (`previous_in_ledger`); without a previous run, the tier on purchases up to two days
+    before, so that a first morning build on data up to yesterday sees yesterday's
+    upgrades.
+    """
+    shop = plan.shop
+    asof = date_lit(as_of).sql(DIALECT)
+    prev = date_lit(as_of - timedelta(days=2)).sql(DIALECT)
+    once = shop.same_day == "once"
+    window = int(plan.tier_window_days) if plan.tier_window_days else None
+
+    def count(cond: str | None = None) -> str:
+        # With same_day: once, `days` holds one row per customer and purchase day.
+        return f"count(*) FILTER (WHERE {cond})" if cond else "count(*)"
+
+    def spend(end: str) -> str:
+        conds = [f"purchase_date <= {end}"]
+        if window:
+            conds.append(f"purchase_date > {end} - INTERVAL {window} DAY")
+        return f"coalesce(sum(amount) FILTER (WHERE {' AND '.join(conds)}), 0)"
+
+    review = next_review_date(plan.tier_review_date, as_of)
+    review_sql = date_lit(review).sql(DIALECT) if review else "CAST(NULL AS DATE)"
+    kept = last_review_date(plan.tier_review_date, as_of) if window else None
+    kept_sql = date_lit(kept).sql(DIALECT) if kept else None
+    # Spend that will still count on the review date: purchases known so far.
+    review_spend = (f"coalesce(sum(amount) FILTER (WHERE purchase_date > {review_sql} - "
+                    f"INTERVAL {window} DAY), 0)" if review and window else spend(asof))
+    stage_cases = []
+    for s in stage_bands(plan):
+        cond = f"days_since_last_purchase >= {int(s.from_days or 0)}"
+        if s.to_days is not None:
+            cond += f" AND days_since_last_purchase < {int(s.to_days)}"
+        stage_cases.append(f"WHEN {cond} THEN {lit(s.id).sql(DIALECT)}")
+    never = next((s for s in plan.stages if s.never_purchased), None)
+    never_sql = lit(never.id).sql(DIALECT) if never else "NULL"
+    fans = int(shop.fans_min_purchases)
+    tier_id = ("CASE tier_rank " + " ".join(f"WHEN {t.rank} THEN {lit(t.id).sql(DIALECT)}"
+                                            for t in plan.tiers) + " END"
+               if plan.tiers else "CAST(NULL AS VARCHAR)")
+    if previous_in_ledger and previous is not None:
+        previous_rank = "coalesce(pt.tier_rank, 0)"
+        previous_join = (f"\n  LEFT JOIN ledger.tiers AS pt ON pt.customer_id = b.customer_id "
+                         f"AND pt.as_of = {date_lit(previous).sql(DIALECT)}")
+    else:
+        previous_rank = tier_rank_sql(plan, "previous_spend", "previous_purchases")
+        previous_join = ""
+    # Several orders on one day are one purchase: group by day first (a plain count per
+    # customer then; much faster than count(DISTINCT purchase_date) on 10M orders).
+    days_sql = ("SELECT customer_id, purchase_date, max(paid_at) AS paid_at, "
+                "sum(amount) AS amount\n  FROM purchases GROUP BY customer_id, purchase_date"
+                if once else "SELECT * FROM purchases")
+    return f"""WITH purchases AS (
+  {purchase_orders_sql(shop, as_of)}
+), days AS (
+  {days_sql}
+), per_customer AS (
+  SELECT customer_id, {count()} AS purchases, {spend(asof)} AS spend,
+         min(purchase_date) AS first_purchase_date, max(purchase_date) AS last_purchase_date,
+         max(paid_at) AS last_purchase_at,
+         {count(f"purchase_date <= {prev}")} AS previous_purchases,
+         {spend(prev)} AS previous_spend,
+         {review_spend} AS review_spend,
+         {count(f"purchase_date <= {kept_sql}") if kept_sql else "0"} AS kept_purchases,
+         {spend(kept_sql) if kept_sql else "0"} AS kept_spend
+  FROM days GROUP BY customer_id
+), rfm AS (
+  -- Scores over the buyers (the rows of per_customer) on this narrow table: sorting
+  -- three columns is far cheaper than sorting the wide customer rows.
+  SELECT customer_id,
+    CAST(ceil(5 * cume_dist() OVER (ORDER BY last_purchase_date)) AS INTEGER) AS r,
+    CAST(ceil(5 * cume_dist() OVER (ORDER BY purchases)) AS INTEGER) AS f,
+    CAST(ceil(5 * cume_dist() OVER (ORDER BY spend)) AS INTEGER) AS m
+  FROM per_customer
+), base AS (
+  SELECT c.*, CAST(coalesce(p.purchases, 0) AS INTEGER) AS purchases,
+         CAST(coalesce(p.spend, 0) AS DECIMAL(14,2)) AS spend,
+         p.first_purchase_date, p.last_purchase_date, p.last_purchase_at,
+         CAST(date_diff('day', p.last_purchase_date, {asof}) AS INTEGER)
+           AS days_since_last_purchase,
+         {asof} AS as_of,
+         coalesce(p.previous_purchases, 0) AS previous_purchases,
+         coalesce(p.previous_spend, 0) AS previous_spend,
+         coalesce(p.review_spend, 0) AS review_spend,
+         coalesce(p.kept_purchases, 0) AS kept_purchases,
+         coalesce(p.kept_spend, 0) AS kept_spend, rfm.r, rfm.f, rfm.m
+  FROM customers AS c LEFT JOIN per_customer AS p USING (customer_id)
+  LEFT JOIN rfm USING (customer_id)
+), ranked AS (
+  SELECT b.*,
+    greatest({tier_rank_sql(plan, "spend", "purchases")},
+             {tier_rank_sql(plan, "kept_spend", "kept_purchases")}) AS tier_rank,
+    {previous_rank} AS previous_tier_rank
+  FROM base AS b{previous_join}
+)
+SELECT * EXCLUDE (previous_purchases, previous_spend, review_spend, kept_purchases,
+                  kept_spend, r, f, m),
+  CASE WHEN purchases = 0 THEN {never_sql} {' '.join(stage_cases)} END AS stage,
+  CASE WHEN purchases = 0 THEN 'potential' WHEN purchases = 1 THEN 'new'
+       WHEN purchases >= {fans} THEN 'fans' ELSE 'returning' END AS customer_type,
+  {tier_id} AS tier,
+  {review_sql} AS review_date,
+  {tier_rank_sql(plan, "review_spend", "purchases")} AS review_tier_rank,
+  r, f, m
+FROM ranked"""
+
+
+FACTS_VIEW = "CREATE OR REPLACE TEMP VIEW facts AS SELECT * FROM features"
+
+
+def features_sql(facts: str, intents: list[Intent], flags: dict[str, exp.Expression],
+                 as_of: date) -> str:
+    """The `facts` query plus the intent signals and the order-trigger flags, one row per
+    customer, in one statement (a separate facts table was a second copy of every
+    customer's row)."""
+    asof = date_lit(as_of).sql(DIALECT)
+    ctes, joins, picked = [f"facts AS (\n{facts}\n)"], [], ["f.*"]
+    if intents:
+        widest = max(i.within_days for i in intents)
+        cols = []
+        for i in intents:
+            types = ", ".join(lit(t).sql(DIALECT) for t in i.events)
+            cols.append(
+                f"max(event_at) FILTER (WHERE event_type IN ({types}) AND "
+                f"CAST(event_at AS DATE) > {asof} - INTERVAL {int(i.within_days)} DAY) "
+                f"AS {col(i.column).sql(DIALECT)}"
+            )
+        ctes.append(f"""signals AS (
+  SELECT customer_id, event_type, event_at FROM events
+  WHERE CAST(event_at AS DATE) <= {asof} AND CAST(event_at AS DATE) > {asof} - INTERVAL {widest} DAY
+  UNION ALL
+  SELECT customer_id, 'unpaid_order' AS event_type, created_at AS event_at FROM orders
+  WHERE status = 'unpaid' AND CAST(created_at AS DATE) <= {asof}
+    AND CAST(created_at AS DATE) > {asof} - INTERVAL {widest} DAY
+), intents AS (
+  SELECT customer_id,
+    {(',' + chr(10) + '    ').join(cols)}
+  FROM signals GROUP BY customer_id
+)""")
+        joins.append("LEFT JOIN intents AS i USING (customer_id)")
+        picked += ["i." + col(i.column).sql(DIALECT) for i in intents]
+    if flags:
+        ctes.append(f"order_flags AS (\n  {order_flags_sql(list(flags))}\n)")
+        joins.append("LEFT JOIN order_flags AS o USING (customer_id)")
+        picked += [f"coalesce(o.{col(name).sql(DIALECT)}, false) AS {col(name).sql(DIALECT)}"
+                   for name in flags]
+    return f"""CREATE OR REPLACE TEMP TABLE features AS
+WITH {(', ').join(ctes)}
+SELECT {', '.join(picked)}
+FROM facts AS f {' '.join(joins)}"""

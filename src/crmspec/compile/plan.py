@@ -1,0 +1,88 @@
+"""The compiled plan: every statement a build runs, in order, and each activity's
+audience query; `compile_plan` puts the facts, segments, triggers and audiences
+together for one as-of date."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from crmspec.compile.audiences import CompiledActivity, audience_select
+from crmspec.compile.facts import FACTS_VIEW, facts_sql, features_sql
+from crmspec.compile.segments import Needs, SegmentCompiler
+from crmspec.compile.sql import DIALECT, conjunction, false_if_null
+from crmspec.compile.triggers import (
+    activity_order_condition,
+    activity_trigger_condition,
+    order_flag_column,
+    trigger_orders_sql,
+)
+from crmspec.plan.model import Plan
+
+if TYPE_CHECKING:  # channels sit above the compiler; it only reads their attributes
+    from crmspec.channels import Channel
+
+
+@dataclass
+class CompiledPlan:
+    as_of: date
+    statements: list[tuple[str, str]]  # (name, sql) run in order
+    activities: list[CompiledActivity]
+    segments: dict[str, str]  # segment id -> boolean SQL over features
+    needs: Needs
+
+    def script(self) -> str:
+        """All SQL as one readable script (for `crmspec compile` and reviews)."""
+        out = [f"-- crmspec compiled plan, as of {self.as_of.isoformat()}"]
+        for name, sql in self.statements:
+            out.append(f"\n-- {name}\n{sql};")
+        for seg_id, cond in self.segments.items():
+            out.append(f"\n-- segment {seg_id}\n-- WHERE {cond}")
+        for ca in self.activities:
+            out.append(f"\n-- activity {ca.activity.id} ({ca.channel.name})\n{ca.audience_sql};")
+        return "\n".join(out) + "\n"
+
+
+def compile_plan(plan: Plan, as_of: date, channels: dict[str, Channel],
+                 previous_as_of: date | None = None, previous_in_ledger: bool = False
+                 ) -> CompiledPlan:
+    """The plan's SQL as of a date; `channels` come from the plugin manager
+    (`crmspec.plugins.collect_channels`); `previous_as_of` is the date of the previous
+    build, whose tiers the ledger holds when `previous_in_ledger` (tier upgrades are
+    measured against them; see facts_sql for the fallback)."""
+    needs = Needs()
+    segc = SegmentCompiler(plan, needs)
+    segments = {s.id: segc.segment(s.id) for s in plan.segments}
+    activities = []
+    for a in plan.activities:
+        channel = channels[a.channel]
+        needs.add(channel.contact_field, a.src.at("channel"))
+        cond = conjunction([false_if_null(segments[a.segment].copy()),
+                            activity_trigger_condition(a, plan, as_of)])
+        activities.append(CompiledActivity(a, channel, audience_select(a, channel, cond)))
+    intents = sorted(segc.intents, key=lambda i: i.column)
+    flags = {}
+    for a in plan.activities:
+        name = order_flag_column(a.trigger)
+        if name and name not in flags:
+            flags[name] = activity_order_condition(a, plan, as_of)
+    flags = dict(sorted(flags.items()))
+    statements = [
+        ("trigger_orders: the orders today's order triggers refer to",
+         "CREATE OR REPLACE TEMP TABLE trigger_orders AS "
+         + (trigger_orders_sql(flags) if flags else
+            "SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS order_id WHERE false")),
+        ("features: purchases, stage, type, tier and RFM per customer (the facts), recent "
+         "intent signals and order-trigger flags",
+         features_sql(facts_sql(plan, as_of, previous_as_of, previous_in_ledger), intents,
+                      flags, as_of)),
+        ("facts: the customer facts by their old name", FACTS_VIEW),
+    ]
+    return CompiledPlan(
+        as_of=as_of,
+        statements=statements,
+        activities=activities,
+        segments={k: v.sql(DIALECT) for k, v in segments.items()},
+        needs=needs,
+    )

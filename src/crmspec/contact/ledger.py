@@ -1,0 +1,142 @@
+"""The contact ledger: what every build sent and held out, kept across builds.
+
+Limits, cooldowns, "the contact goes once" windows, month-to-date budgets, and the
+evaluation of control groups all read it. It is a DuckDB file in the project
+(shop.yaml `ledger.path`, default `state/ledger.duckdb`), attached to the build's
+connection as `ledger`.
+
+Rules:
+- one run per as-of date: re-running a date replaces that run's records, so a re-run
+  gives the same outputs and leaves no duplicates;
+- a build dated before the latest recorded run is refused unless forced (the past
+  would be rewritten while later runs already read it);
+- a run's records change in one transaction: a build killed at any moment leaves the
+  ledger as it was before, or with the whole new run;
+- records hold customer ids, never contact details.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from crmspec.core.diagnostics import PlanError, Src
+
+DEFAULT_PATH = "state/ledger.duckdb"
+
+SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS ledger.runs (
+        as_of DATE PRIMARY KEY,
+        plan_hash VARCHAR NOT NULL,
+        data_fingerprint VARCHAR NOT NULL,
+        contacts BIGINT NOT NULL,
+        controls BIGINT NOT NULL,
+        cost DECIMAL(14, 4) NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS ledger.contacts (
+        as_of DATE NOT NULL,
+        activity_id VARCHAR NOT NULL,
+        customer_id VARCHAR NOT NULL,
+        channel VARCHAR NOT NULL,
+        grp VARCHAR NOT NULL,            -- treatment | control
+        service BOOLEAN NOT NULL,        -- exempt from marketing limits
+        stage VARCHAR,                   -- the customer's stage when contacted
+        scheduled_at TIMESTAMP,
+        cost DECIMAL(12, 4) NOT NULL     -- 0 for the control group
+    )""",
+    # Each run's member tiers, so that the next build sees who moved up since; only the
+    # last KEEP_TIER_RUNS runs are kept (a build needs the previous one).
+    """CREATE TABLE IF NOT EXISTS ledger.tiers (
+        as_of DATE NOT NULL,
+        customer_id VARCHAR NOT NULL,
+        tier_rank INTEGER NOT NULL
+    )""",
+)
+KEEP_TIER_RUNS = 3
+
+# The columns a build's `decisions` table provides for recording.
+RECORD_COLUMNS = ("activity_id", "customer_id", "channel", "grp", "service", "stage",
+                  "scheduled_at", "cost")
+
+
+def _quote(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def attach_ledger(con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool) -> None:
+    """Attach the ledger as `ledger`; an absent ledger is an empty one.
+
+    Read-only use (dry runs, explain) of a ledger that does not exist yet attaches an
+    empty in-memory stand-in, so that nothing is created on disk.
+    """
+    if read_only and not path.exists():
+        con.execute("ATTACH ':memory:' AS ledger")
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mode = " (READ_ONLY)" if read_only else ""
+        con.execute(f"ATTACH {_quote(path)} AS ledger{mode}")
+    if not read_only or not path.exists():
+        for statement in SCHEMA:
+            con.execute(statement)
+
+
+def latest_run(con: duckdb.DuckDBPyConnection) -> date | None:
+    return con.execute("SELECT max(as_of) FROM ledger.runs").fetchone()[0]
+
+
+def check_order(con: duckdb.DuckDBPyConnection, as_of: date, force: bool, src: Src) -> None:
+    """Refuse a build dated before the latest recorded run, unless forced."""
+    latest = latest_run(con)
+    if latest is not None and as_of < latest and not force:
+        raise PlanError([src.diag(
+            "E601", f"the ledger already holds a run as of {latest.isoformat()}, after "
+            f"{as_of.isoformat()}",
+            "later runs read the ledger: rebuilding the past would change what they saw; "
+            "use --force if you mean it, or --dry-run to look without recording")])
+
+
+def history_view(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
+    """`history`: the ledger's records of earlier runs (a re-run ignores its own)."""
+    con.execute(
+        "CREATE OR REPLACE TEMP VIEW history AS SELECT * FROM ledger.contacts "
+        f"WHERE as_of < DATE '{as_of.isoformat()}'"
+    )
+
+
+def record_run(con: duckdb.DuckDBPyConnection, as_of: date, decisions: str, plan_hash: str,
+               fingerprint: str, tiers: str | None = None) -> None:
+    """Replace the run of `as_of` with the contacts and controls in table `decisions`.
+
+    `decisions` must have RECORD_COLUMNS and a `status` column; rows with status
+    'send' (treatment) or 'control' are recorded; `tiers` (a table with customer_id and
+    tier_rank, e.g. the build's facts) gives the members' tiers. One transaction.
+    """
+    day = f"DATE '{as_of.isoformat()}'"
+    cols = ", ".join(RECORD_COLUMNS)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"DELETE FROM ledger.contacts WHERE as_of = {day}")
+        con.execute(f"DELETE FROM ledger.runs WHERE as_of = {day}")
+        con.execute(f"DELETE FROM ledger.tiers WHERE as_of = {day}")
+        if tiers:
+            con.execute(f"INSERT INTO ledger.tiers SELECT {day}, customer_id, tier_rank "
+                        f"FROM {tiers} WHERE tier_rank > 0 ORDER BY customer_id")
+            con.execute(
+                "DELETE FROM ledger.tiers WHERE as_of NOT IN (SELECT DISTINCT as_of FROM "
+                f"ledger.tiers ORDER BY as_of DESC LIMIT {KEEP_TIER_RUNS})")
+        con.execute(
+            f"INSERT INTO ledger.contacts (as_of, {cols}) SELECT {day}, {cols} FROM {decisions} "
+            "WHERE status IN ('send', 'control') ORDER BY activity_id, customer_id"
+        )
+        con.execute(
+            f"INSERT INTO ledger.runs SELECT {day}, ?, ?, "
+            "count(*) FILTER (WHERE grp = 'treatment'), count(*) FILTER (WHERE grp = 'control'), "
+            f"coalesce(sum(cost), 0) FROM ledger.contacts WHERE as_of = {day}",
+            [plan_hash, fingerprint],
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

@@ -1,0 +1,173 @@
+"""Problems found in a plan or its data, and how they are reported.
+
+Every check in crmspec yields `Diagnostic` values instead of raising, so that one
+`crmspec validate` run shows every problem at once, sorted by place. A diagnostic always
+names a file, line and column (1-based) because plans live in git and are fixed in an
+editor: "somewhere in the plan" is not actionable.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+ERROR = "error"
+WARNING = "warning"
+
+# Code -> one-line title. The docs (docs/errors.md) and the golden tests cover each one.
+CODES: dict[str, str] = {
+    # reading files
+    "E101": "YAML syntax error",
+    "E102": "duplicate key",
+    "E103": "file is not UTF-8",
+    "E104": "empty file",
+    "E105": "document is not a mapping",
+    "E106": "too many aliases (alias bomb)",
+    "E107": "more than one YAML document in a file",
+    "E108": "unknown file in the plan folder",
+    "E109": "required plan file missing",
+    "E110": "ambiguous YAML 1.1 value",
+    # schema
+    "E201": "value does not match the schema",
+    "E202": "unknown key",
+    "E203": "required key missing",
+    # plan semantics
+    "E301": "unknown reference",
+    "E302": "duplicate id",
+    "E303": "lifecycle stages overlap",
+    "E304": "lifecycle stages leave a gap",
+    "E305": "tier thresholds not increasing",
+    "E306": "activity targets every customer without saying so",
+    "W307": "lifecycle stage without a maintenance activity",
+    "E308": "marketing/maintenance ratio outside the declared bounds",
+    "E309": "invalid SQL filter",
+    "E310": "segment refers to itself",
+    # data
+    "E401": "data source not found",
+    "E402": "table missing in the data",
+    "E403": "column missing in the data",
+    "W404": "data quality problem",
+    "E404": "data quality problem (strict mode)",
+    "E405": "column has the wrong type",
+    # plugins (crmspec.plugins)
+    "E501": "plugin failed to load",
+    "E502": "plugin hook failed",
+    "E503": "plugin returned or declared something invalid",
+    "E504": "plugin implements an unknown hook",
+    "E505": "CRMSPEC_PLUGINS names an unknown plugin",
+    # message templates (crmspec.templates)
+    "E511": "message template not found",
+    "E512": "template syntax error",
+    "E513": "undefined template variable",
+    "E514": "message longer than the channel allows",
+    "E515": "template fails to render",
+    "E516": "template file for a part the channel does not have",
+    "E517": "template assigns a template variable's name",
+    "W518": "no send file written for an activity",
+    "W519": "template file not used",
+    "W520": "messages over the channel's limit in the data",
+    # the contact plan (crmspec.contacts, crmspec.ledger)
+    "W311": "trigger can never fire",
+    "E312": "send window closes before it opens",
+    "E601": "build dated before the latest ledger run",
+    "W602": "control group too small to show the plan's minimum effect",
+    # evaluation and the demo simulation (crmspec.evaluate, crmspec.simulate)
+    "E603": "the contact ledger holds no runs to evaluate or respond to",
+    "E604": "simulation refused: the shop's data is not the demo",
+}
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    path: str
+    line: int
+    col: int
+    code: str
+    message: str
+    hint: str | None = field(default=None, compare=False)
+
+    @property
+    def severity(self) -> str:
+        return WARNING if self.code.startswith("W") else ERROR
+
+    def text(self) -> str:
+        out = f"{self.path}:{self.line}:{self.col}: {self.severity}[{self.code}]: {self.message}"
+        if self.hint:
+            out += f"\n  hint: {self.hint}"
+        return out
+
+    def github(self) -> str:
+        # Workflow commands: newlines and % must be escaped in the message part.
+        msg = f"[{self.code}] {self.message}" + (f" (hint: {self.hint})" if self.hint else "")
+        msg = msg.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        path = self.path.replace("%", "%25").replace(",", "%2C").replace(":", "%3A")
+        kind = "warning" if self.severity == WARNING else "error"
+        return f"::{kind} file={path},line={self.line},col={self.col}::{msg}"
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["severity"] = self.severity
+        return d
+
+
+class PlanError(Exception):
+    """Raised when work cannot go on; carries the diagnostics that explain why.
+
+    The CLI turns it into printed diagnostics and exit code 1, never a traceback.
+    """
+
+    def __init__(self, diagnostics: Iterable[Diagnostic]):
+        self.diagnostics = sorted(diagnostics)
+        super().__init__("\n".join(d.text() for d in self.diagnostics))
+
+
+def has_errors(diagnostics: Iterable[Diagnostic]) -> bool:
+    return any(d.severity == ERROR for d in diagnostics)
+
+
+def render(diagnostics: Iterable[Diagnostic], fmt: str = "text") -> str:
+    diags = sorted(diagnostics)
+    if fmt == "json":
+        errors = sum(d.severity == ERROR for d in diags)
+        return json.dumps(
+            {
+                "errors": errors,
+                "warnings": len(diags) - errors,
+                "diagnostics": [d.as_dict() for d in diags],
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    if fmt == "github":
+        return "\n".join(d.github() for d in diags)
+    lines = [d.text() for d in diags]
+    errors = sum(d.severity == ERROR for d in diags)
+    warnings = len(diags) - errors
+    lines.append(f"{errors} error(s), {warnings} warning(s)" if diags else "plan is valid")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Src:
+    """Where a value of the plan came from: a document (`crmspec.plan.load.Document`)
+    and the JSON path inside it, so that a later stage (semantic checks, data checks in a
+    build) can still point at the plan line responsible for a problem."""
+
+    doc: Any
+    path: tuple
+
+    def at(self, *sub: Any) -> "Src":
+        return Src(self.doc, self.path + sub)
+
+    def diag(self, code: str, message: str, hint: str | None = None, key: bool = False):
+        return self.doc.diag(self.path, code, message, hint, key=key)
+
+    def exists(self) -> bool:
+        node = self.doc.data
+        for part in self.path:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                return False
+        return True

@@ -1,0 +1,9 @@
+"""The shop's data: the canonical tables (`tables`) a plan is written against, where a
+shop's own files are and how their columns map (`settings`), attaching them to DuckDB
+as those tables (`sources`), the checking pass that counts and leaves out what would
+poison a build (`cleaning`), the do-not-contact list (`suppressions`) and the demo
+shop (`demo`).
+
+May import: `crmspec.core` and `crmspec.safesql`. Knows nothing of plans: the plan
+package builds a `settings.DataSource` from shop.yaml and hands it in.
+"""

@@ -1,0 +1,247 @@
+"""The checking pass over a shop's canonical tables: what would poison a build is
+counted and left out, never crashed on.
+
+Duplicate ids, orders of unknown customers, negative amounts, unknown statuses, rows
+dated after the as-of date, malformed phone numbers and emails: each is a
+`DataProblem` with a count and up to three examples (contact details masked). One
+aggregate pass per table counts every problem together with the row count and the
+table's fingerprint. `--strict` turns the problems into errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+
+from crmspec.core.addresses import EMAIL_RE, MOBILE_RE
+from crmspec.core.diagnostics import Diagnostic, Src
+from crmspec.core.mask import mask_value
+from crmspec.core.sql import sql_str
+from crmspec.data.tables import EVENT_TYPES, ORDER_STATUSES
+
+
+@dataclass
+class DataProblem:
+    code: str  # short name, e.g. orders_unknown_customer
+    table: str
+    count: int
+    message: str
+    examples: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "table": self.table, "count": self.count,
+                "message": self.message, "examples": self.examples}
+
+
+def _count(con, sql: str) -> int:
+    return con.execute(sql).fetchone()[0]
+
+
+def value_examples(con, sql: str, masked: bool = False) -> list[str]:
+    rows = [r[0] for r in con.execute(sql + " LIMIT 3").fetchall()]
+    return [mask_value(str(v)) if masked else str(v) for v in rows]
+
+
+@dataclass
+class Cleaned:
+    problems: list[DataProblem]
+    rows: dict[str, int]
+    fingerprint: str
+
+
+# The order statuses and event types a build knows; rows with others are left out.
+_ORDER_STATUSES = "(" + ", ".join(map(sql_str, ORDER_STATUSES)) + ")"
+_EVENT_TYPES = "(" + ", ".join(map(sql_str, EVENT_TYPES)) + ")"
+
+
+def clean(con, relations: dict[str, str], selects: dict[str, str], end: str, kind: str
+          ) -> Cleaned:
+    """Clean canonical `customers`, `orders` and `events` (`kind`: VIEW or TABLE) up to
+    `end` (a TIMESTAMP literal); count the problems and hash the rows.
+
+    One aggregate pass per table counts every problem, the rows kept and the
+    order-independent row hash (the fingerprint) together: at 10M orders each separate
+    count was a full scan. Examples are only looked up for problems that occur.
+    """
+    problems: list[DataProblem] = []
+
+    def report(code: str, table: str, n: int, message: str, rows: str, example: str,
+               order: str = "1", masked: bool = False, distinct: bool = False) -> None:
+        """A problem of `n` rows of `rows` (a FROM clause): up to three `example` values."""
+        if n:
+            pick = "DISTINCT " if distinct else ""
+            problems.append(DataProblem(code, table, n, message, value_examples(
+                con, f"SELECT {pick}{example} FROM {rows} ORDER BY {order}", masked)))
+
+    def scan(table: str, counts: dict[str, str], join_customers: bool, key: str | None = None
+             ) -> dict[str, int]:
+        """count(*) FILTER (WHERE cond) per name, plus n, the row hash and (`key`: an id
+        column) the number of distinct hashes of the ids, in one pass."""
+        cols = "".join(f",\n  count(*) FILTER (WHERE {cond}) AS {name}"
+                       for name, cond in counts.items())
+        names = ["n", "h", *counts]
+        if key:  # counted here, the ids are not read a second time when all differ
+            cols += f",\n  count(DISTINCT hash({key})) AS keys"
+            names.append("keys")
+        # The hash is of the source row as exported (every column, mapped or not).
+        frm = (f"(SELECT {selects[table]}, hash(src) AS _row_hash "
+               f"FROM {relations[table]} AS src) AS o")
+        joined = (" LEFT JOIN (SELECT customer_id AS known_id FROM customers) AS c "
+                  "ON c.known_id = o.customer_id" if join_customers else "")
+        row = con.execute(f"SELECT count(*) AS n, coalesce(sum(_row_hash::HUGEINT), 0) AS h"
+                          f"{cols}\nFROM {frm}{joined}").fetchone()
+        return dict(zip(names, row, strict=True))
+
+    def duplicates(table: str, column: str, n: dict[str, int]) -> int:
+        """Ids listed more than once. Equal ids have equal hashes, so as many distinct
+        hashes as rows (counted by the scan) means no duplicates; only otherwise are the
+        ids themselves grouped."""
+        if n["keys"] == n["n"]:
+            return 0
+        return _count(con, f"SELECT count(*) FROM (SELECT {column} FROM raw_{table} "
+                      "GROUP BY 1 HAVING count(*) > 1)")
+
+    bad = "{col} IS NOT NULL AND NOT regexp_full_match({col}, {pattern})"
+    phone_bad = bad.format(col="phone", pattern=sql_str(MOBILE_RE))
+    email_bad = bad.format(col="email", pattern=sql_str(EMAIL_RE))
+    hashes: dict[str, tuple[int, int]] = {}
+    rows: dict[str, int] = {}
+    # customers
+    n = scan("customers", {"missing_id": "customer_id IS NULL", "bad_phone": phone_bad,
+                           "bad_email": email_bad}, join_customers=False, key="customer_id")
+    hashes["customers"] = (n["n"], n["h"])
+    report("customers_missing_id", "customers", n["missing_id"],
+           "customers without an id (ignored)",
+           "raw_customers WHERE customer_id IS NULL", "coalesce(nick, '?')")
+    dup_ids = duplicates("customers", "customer_id", n) if n["n"] - n["missing_id"] else 0
+    report("customers_duplicate_id", "customers", dup_ids,
+           "customer ids listed more than once (the first by registered_at is kept)",
+           "(SELECT customer_id FROM raw_customers WHERE customer_id IS NOT NULL "
+           "GROUP BY 1 HAVING count(*) > 1) AS d", "customer_id")
+    report("customers_bad_phone", "customers", n["bad_phone"],
+           "phone numbers that are not valid mainland mobile numbers (not reachable by SMS)",
+           "raw_customers WHERE " + phone_bad, "phone", order="customer_id", masked=True)
+    report("customers_bad_email", "customers", n["bad_email"],
+           "email addresses that are not valid (not reachable by email)",
+           "raw_customers WHERE " + email_bad, "email", order="customer_id", masked=True)
+    # Without duplicate ids there is nothing to pick from: no window over every row.
+    first_row = ("QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY registered_at "
+                 "NULLS LAST, phone NULLS LAST, email NULLS LAST, nick NULLS LAST) = 1")
+    con.execute(f"""CREATE OR REPLACE TEMP {kind} customers AS
+        SELECT * EXCLUDE (opt_out_sms, opt_out_email, opt_out_wechat, opt_out_phone, opt_out_all),
+          coalesce(opt_out_sms, false) AS opt_out_sms,
+          coalesce(opt_out_email, false) AS opt_out_email,
+          coalesce(opt_out_wechat, false) AS opt_out_wechat,
+          coalesce(opt_out_phone, false) AS opt_out_phone,
+          coalesce(opt_out_all, false) AS opt_out_all
+        FROM raw_customers {"WHERE customer_id IS NOT NULL" if n["missing_id"] else ""}
+        {first_row if dup_ids else ""}""")
+    rows["customers"] = (_count(con, "SELECT count(*) FROM customers") if dup_ids
+                         else n["n"] - n["missing_id"])
+    # orders
+    kept = ("order_id IS NOT NULL AND created_at IS NOT NULL AND amount IS NOT NULL "
+            f"AND amount >= 0 AND created_at <= {end} AND status IN {_ORDER_STATUSES}")
+    n = scan("orders", {
+        "unknown": "c.known_id IS NULL",
+        "negative": "amount < 0",
+        "bad_status": f"status IS NULL OR status NOT IN {_ORDER_STATUSES}",
+        "missing": "order_id IS NULL OR created_at IS NULL OR amount IS NULL",
+        "after": f"created_at > {end}",
+        "kept": f"c.known_id IS NOT NULL AND {kept}",
+        "paid_later": f"paid_at > {end}",
+        "shipped_later": f"shipped_at > {end}",
+        "signed_later": f"signed_at > {end}",
+    }, join_customers=True, key="order_id")
+    hashes["orders"] = (n["n"], n["h"])
+    dup_ids = duplicates("orders", "order_id", n)
+    report("orders_duplicate_id", "orders", dup_ids,
+           "order ids listed more than once (one is kept)",
+           "(SELECT order_id FROM raw_orders GROUP BY 1 HAVING count(*) > 1) AS d", "order_id")
+    report("orders_unknown_customer", "orders", n["unknown"],
+           "orders of customers not in customers (ignored)",
+           "raw_orders o ANTI JOIN customers c USING (customer_id)", "order_id",
+           order="order_id")
+    report("orders_negative_amount", "orders", n["negative"],
+           "orders with a negative amount (ignored)", "raw_orders WHERE amount < 0", "order_id",
+           order="order_id")
+    report("orders_bad_status", "orders", n["bad_status"],
+           "orders with a status other than unpaid/paid/closed/refunded (ignored)",
+           f"raw_orders WHERE status IS NULL OR status NOT IN {_ORDER_STATUSES}", "order_id",
+           order="order_id")
+    report("orders_missing_values", "orders", n["missing"],
+           "orders without id, creation time or amount (ignored)",
+           "raw_orders WHERE order_id IS NULL OR created_at IS NULL OR amount IS NULL",
+           "coalesce(order_id, '(no id)')")
+    report("orders_after_as_of", "orders", n["after"],
+           "orders created after the as-of date (ignored)",
+           f"raw_orders WHERE created_at > {end}", "order_id", order="order_id")
+    # Only when there are orders of unknown customers: a join under the view would keep
+    # DuckDB from pushing readers' filters (e.g. on signed_at) down to the file scan.
+    known = "SEMI JOIN customers c USING (customer_id)"
+    first_order = ("QUALIFY row_number() OVER (PARTITION BY order_id "
+                   "ORDER BY created_at, customer_id) = 1")
+    # A payment/shipment/signature after the as-of date had not happened yet as of then.
+    # Not sorted: every reader orders or aggregates.
+    # Each cleaning step only where its check found something: on clean data the views
+    # are plain projections of the files, so readers' filters reach the Parquet scan.
+    def later(column: str) -> str:
+        return (f"CASE WHEN {column} <= {end} THEN {column} END AS {column}"
+                if n[f"{column.split('_')[0]}_later"] else column)
+
+    status = (f"CASE WHEN status IN ('paid', 'refunded') AND NOT (paid_at <= {end}) "
+              "THEN 'unpaid' ELSE status END AS status" if n["paid_later"] else "status")
+    where = [cond for count, cond in (
+        ("missing", "order_id IS NOT NULL AND created_at IS NOT NULL AND amount IS NOT NULL"),
+        ("negative", "amount >= 0"), ("after", f"created_at <= {end}"),
+        ("bad_status", f"status IN {_ORDER_STATUSES}")) if n[count]]
+    con.execute(f"""CREATE OR REPLACE TEMP {kind} orders AS
+        SELECT order_id, customer_id, created_at, {later("paid_at")}, {later("shipped_at")},
+          {later("signed_at")}, amount, {status}, source
+        FROM raw_orders o {known if n["unknown"] else ""}
+        {"WHERE " + " AND ".join(where) if where else ""}
+        {first_order if dup_ids else ""}""")
+    rows["orders"] = _count(con, "SELECT count(*) FROM orders") if dup_ids else n["kept"]
+    # events
+    n = scan("events", {
+        "unknown": "c.known_id IS NULL",
+        "bad_type": f"event_type IS NULL OR event_type NOT IN {_EVENT_TYPES}",
+        "after": f"event_at > {end}",
+        "kept": f"c.known_id IS NOT NULL AND event_at IS NOT NULL AND event_at <= {end} "
+                f"AND event_type IN {_EVENT_TYPES}",
+        "no_time": "event_at IS NULL",
+    }, join_customers=True)
+    hashes["events"] = (n["n"], n["h"])
+    report("events_unknown_customer", "events", n["unknown"],
+           "events of customers not in customers (ignored)",
+           "raw_events e ANTI JOIN customers c USING (customer_id)", "customer_id",
+           distinct=True)
+    report("events_bad_type", "events", n["bad_type"],
+           "events of a type other than visit/favorite/cart/inquiry/search/ad_click (ignored)",
+           f"raw_events WHERE event_type IS NULL OR event_type NOT IN {_EVENT_TYPES}",
+           "coalesce(event_type, '(empty)')", distinct=True)
+    report("events_after_as_of", "events", n["after"], "events after the as-of date (ignored)",
+           f"raw_events WHERE event_at > {end}", "customer_id", order="customer_id")
+    where = [cond for count, cond in (
+        ("no_time", "event_at IS NOT NULL"), ("after", f"event_at <= {end}"),
+        ("bad_type", f"event_type IN {_EVENT_TYPES}")) if n[count]]
+    con.execute(f"""CREATE OR REPLACE TEMP {kind} events AS
+        SELECT e.* FROM raw_events e {known if n["unknown"] else ""}
+        {"WHERE " + " AND ".join(where) if where else ""}""")
+    rows["events"] = n["kept"]
+    h = hashlib.sha256()
+    for table in sorted(hashes):
+        count, total = hashes[table]
+        h.update(f"{table}:{count}:{total};".encode())
+    return Cleaned(problems, rows, h.hexdigest()[:16])
+
+
+def problems_as_diagnostics(problems: list[DataProblem], src: Src, strict: bool
+                            ) -> list[Diagnostic]:
+    code = "E404" if strict else "W404"
+    out = []
+    for p in problems:
+        ex = f" (e.g. {', '.join(p.examples)})" if p.examples else ""
+        out.append(src.diag(code, f"{p.table}: {p.count} {p.message}{ex}",
+                            "fix the export, or run without --strict to build anyway"
+                            if strict else None))
+    return out

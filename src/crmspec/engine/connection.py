@@ -1,0 +1,39 @@
+"""The DuckDB connection every command that reads a shop's data runs on: its memory
+cap, no automatic checkpoints, no progress bars. A second engine starts here."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import duckdb
+
+# DuckDB's own default is 80% of the machine's memory, and a build holds on to what it
+# took: about 4.5 GB for a 1M-customer shop with 10M orders. With a cap DuckDB spills to
+# a temporary folder instead (benchmarks/README.md: 1.2 GB peak, ~10% more CPU there).
+# CRMSPEC_MEMORY_LIMIT overrides it ("4GB"; empty: DuckDB's default).
+MEMORY_LIMIT = "1GB"
+
+
+# A build's tables live for seconds. DuckDB checkpoints its in-memory (temporary)
+# storage every 16 MiB of changes, and a checkpoint compresses every table changed since
+# the last one, on one thread: at 1M customers that was 1-2 s of a build spent
+# compressing tables about to be dropped. Without automatic checkpoints they stay as
+# written; the ledger is checkpointed when the connection closes (and, were the build
+# killed first, its write-ahead log is replayed on the next open).
+NO_AUTO_CHECKPOINT = {"checkpoint_threshold": "1TB"}
+
+
+def connect(capped: bool = True) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection for a command that reads the shop's data, its memory capped
+    (CRMSPEC_MEMORY_LIMIT) unless `capped` is false. `crmspec kpi` and `evaluate` are
+    not capped: at 1M customers the KPIs took 27-29 s in 2.5 GB, 31-37 s capped."""
+    limit = os.environ.get("CRMSPEC_MEMORY_LIMIT", MEMORY_LIMIT if capped else "")
+    config = dict(NO_AUTO_CHECKPOINT)
+    if limit:
+        spill = os.path.join(tempfile.gettempdir(), f"crmspec-duckdb-{os.getpid()}")
+        config.update(memory_limit=limit, temp_directory=spill)
+    con = duckdb.connect(config=config)
+    # DuckDB would print its own progress bars into the build's output.
+    con.execute("SET enable_progress_bar = false")
+    return con

@@ -1,0 +1,53 @@
+"""The contact pass of a build: the contact rules (`crmspec.contact`) over the
+candidates, with the messages whose cost depends on them rendered and costed first."""
+
+from __future__ import annotations
+
+import duckdb
+
+from crmspec.compile import CompiledPlan
+from crmspec.contact.budgets import apply_budgets
+from crmspec.contact.ledger import history_view
+from crmspec.contact.limits import apply_limits
+from crmspec.contact.rules import rules_for
+from crmspec.outputs.render import (
+    Rendered,
+    activity_options,
+    cost_sql,
+    not_ready,
+    priced_by_message,
+    render_activities,
+)
+from crmspec.outputs.write import create_send_rows
+from crmspec.plan.model import Plan
+
+
+def decide_contacts(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: CompiledPlan,
+                    templates: dict) -> dict[str, Rendered]:
+    """The contact plan: limits, the messages whose cost depends on them rendered and
+    costed (SMS), budgets and control groups, then the other messages rendered for the
+    contacts kept. Leaves `sends` (the final decisions) and the rendered rows."""
+    options = {ca.activity.id: activity_options(plan, ca, templates.get(ca.activity.id))
+               for ca in compiled.activities}
+    unsendable = {ca.activity.id: not_ready(plan, ca, templates.get(ca.activity.id))
+                  for ca in compiled.activities}
+    rules = rules_for(plan, compiled, options, unsendable)
+    history_view(con, compiled.as_of)
+    apply_limits(con, rules, compiled.as_of)
+    con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * EXCLUDE (reason), "
+                "coalesce(reason, 'send') AS status FROM decisions_pre")
+    early = [ca for ca in compiled.activities
+             if priced_by_message(ca, options[ca.activity.id], unsendable[ca.activity.id])]
+    rendered = render_activities(con, plan, compiled, templates, early)
+    costs = [sql for ca in early
+             if (sql := cost_sql(plan, ca, rendered[ca.activity.id])) is not None]
+    con.execute("CREATE OR REPLACE TEMP TABLE row_costs AS "
+                + ("\nUNION ALL\n".join(costs) if costs else
+                   "SELECT NULL::VARCHAR AS activity_id, NULL::VARCHAR AS customer_id, "
+                   "NULL::DOUBLE AS cost WHERE false"))
+    apply_budgets(con, rules, compiled.as_of, costs="row_costs")
+    con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * FROM decisions")
+    rendered.update(render_activities(con, plan, compiled, templates,
+                                      [ca for ca in compiled.activities if ca not in early]))
+    create_send_rows(con)
+    return {ca.activity.id: rendered[ca.activity.id] for ca in compiled.activities}

@@ -1,0 +1,93 @@
+"""Run a compiled plan on DuckDB: facts, features, then every activity's audience.
+
+All activities land in one `candidates` table (one row per activity and qualifying
+customer, with the channel's verdict in `status`) in a single set-based statement; the
+contact plan (`crmspec.contacts`) then decides who is contacted, and counts are read
+from its `sends`. No Python touches individual customers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from crmspec.compile import CompiledPlan
+from crmspec.plan.model import Plan
+
+
+@dataclass
+class ActivityCounts:
+    activity_id: str
+    eligible: int
+    suppressed: dict[str, int]  # reason -> customers not contacted (control excluded)
+    sent: int
+    control: int = 0
+
+
+@dataclass
+class RunResult:
+    activities: list[ActivityCounts]  # filled by count_activities once decided
+    stages: dict[str, int]
+    customer_types: dict[str, int]
+    tiers: dict[str, int]
+    segments: dict[str, int]
+
+
+def _histogram(con, column: str, keys: list[str]) -> dict[str, int]:
+    """Counts per value, every expected key present (zeros are news too), in plan order."""
+    found = dict(con.execute(
+        f'SELECT coalesce(CAST("{column}" AS VARCHAR), \'none\'), count(*) FROM facts '
+        f"GROUP BY 1"
+    ).fetchall())
+    out = {k: found.pop(k, 0) for k in keys}
+    out.update(sorted(found.items()))
+    return out
+
+
+def run_plan(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan, plan: Plan) -> RunResult:
+    """Facts, features and the `candidates` of every activity; counts per stage/segment."""
+    for _, sql in compiled.statements:
+        con.execute(sql)
+    if compiled.activities:
+        union = "\nUNION ALL\n".join(ca.audience_sql for ca in compiled.activities)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE candidates AS {union}")
+    else:
+        con.execute("CREATE OR REPLACE TEMP TABLE candidates AS SELECT NULL::VARCHAR AS "
+                    "customer_id, NULL::VARCHAR AS activity_id, NULL::VARCHAR AS channel, "
+                    "NULL::VARCHAR AS stage, NULL::VARCHAR AS status WHERE false")
+    seg_counts: dict[str, int] = {}
+    if compiled.segments:
+        items = list(compiled.segments.items())
+        select = ", ".join(f"count(*) FILTER (WHERE coalesce(({cond}), false))"
+                           for _, cond in items)
+        values = con.execute(f"SELECT {select} FROM features").fetchone()
+        seg_counts = {sid: n for (sid, _), n in zip(items, values)}
+    return RunResult(
+        activities=[],
+        stages=_histogram(con, "stage", [s.id for s in plan.stages]),
+        customer_types=_histogram(con, "customer_type",
+                                  ["potential", "new", "returning", "fans"]),
+        tiers=_histogram(con, "tier", ["none"] + [t.id for t in plan.tiers]),
+        segments=seg_counts,
+    )
+
+
+def count_activities(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan
+                     ) -> list[ActivityCounts]:
+    """Per activity from `sends`: qualified, why not contacted, contacted, held out."""
+    counts = {
+        (a, s): n
+        for a, s, n in con.execute(
+            "SELECT activity_id, status, count(*) FROM sends GROUP BY 1, 2"
+        ).fetchall()
+    }
+    out = []
+    for ca in compiled.activities:
+        aid = ca.activity.id
+        by_status = {s: n for (a, s), n in counts.items() if a == aid}
+        suppressed = {s: n for s, n in sorted(by_status.items())
+                      if s not in ("send", "control")}
+        out.append(ActivityCounts(aid, sum(by_status.values()), suppressed,
+                                  by_status.get("send", 0), by_status.get("control", 0)))
+    return out

@@ -1,0 +1,54 @@
+"""Output folders that appear whole or not at all, and JSON written the same way every
+time.
+
+Everything is written into a temporary sibling folder and swapped into place at the
+end, so a build that crashes or is killed leaves the previous outputs untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+
+def _recover(out_dir: Path) -> None:
+    """Finish a swap that was interrupted between its two renames."""
+    if out_dir.exists():
+        return
+    olds = sorted(out_dir.parent.glob(f".{out_dir.name}.old-*"))
+    if olds:
+        os.replace(olds[-1], out_dir)
+
+
+@contextmanager
+def atomic_dir(out_dir: Path) -> Iterator[Path]:
+    """Yield a fresh temporary folder that replaces `out_dir` only if the block succeeds."""
+    out_dir = out_dir.resolve()
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    _recover(out_dir)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    old = None
+    if out_dir.exists():
+        # mkdtemp reserves a unique name; the empty folder is then replaced by out_dir.
+        old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+        old.rmdir()
+        os.replace(out_dir, old)
+    os.replace(tmp, out_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    for stale in out_dir.parent.glob(f".{out_dir.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

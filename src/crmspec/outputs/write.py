@@ -1,0 +1,130 @@
+"""Write an activity's files: the channel's send file(s), by the channel's writer
+(`crmspec.channels`), and `audience/<activity>.csv`, who is contacted and why, for
+review and evaluation; with the cost of what was written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import duckdb
+
+from crmspec.channels import WriteContext
+from crmspec.channels.base import rows_view
+from crmspec.compile import ROW_ATTRIBUTES, CompiledActivity
+from crmspec.contact.rules import send_windows
+from crmspec.contact.schedule import first_slot
+from crmspec.core.diagnostics import Diagnostic, PlanError
+from crmspec.core.sql import quote_path, sql_str
+from crmspec.outputs.render import Rendered
+from crmspec.plan.model import Plan
+from crmspec.plugins import writer_failure
+from crmspec.templates.loading import ActivityTemplates
+from crmspec.templates.rendering import over_limit
+
+SEND_COLUMNS = ("customer_id", "activity_id", "channel", "address", "segment") + ROW_ATTRIBUTES
+
+
+@dataclass
+class ActivityOutput:
+    files: list[str]  # relative to the output folder: the channel's files, then audience/
+    template: str | None
+    parts: list[str]  # rendered message parts
+    renderings: int  # distinct template renderings (not customers)
+    cost: dict | None  # unit, units, unit_price, total (None: no send file)
+    not_written: str | None  # why the channel's file was not written
+    warnings: list[Diagnostic] = field(default_factory=list)
+
+    def manifest(self) -> dict:
+        return {"files": self.files, "template": self.template,
+                "message": {"parts": self.parts, "renderings": self.renderings},
+                "cost": self.cost, "not_written": self.not_written}
+
+
+def create_send_rows(con: duckdb.DuckDBPyConnection) -> None:
+    """`send_rows`: the contacts to list in audience files (status send or not_sent) with
+    the customers' attributes, ordered by activity and customer: each activity's list
+    is then one contiguous slice (the other 1M candidate rows never join `features`)."""
+    attributes = ", ".join(f'f."{c}"' for c in ROW_ATTRIBUTES)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE send_rows AS
+        SELECT d.customer_id, d.activity_id, d.channel, d.address, d.segment, {attributes},
+          d.scheduled_at, d.status, d.cost
+        FROM decisions d JOIN features f USING (customer_id)
+        WHERE d.status IN ('send', 'not_sent') ORDER BY d.activity_id, d.customer_id""")
+
+
+def write_audience(con: duckdb.DuckDBPyConnection, activity_id: str, folder: Path) -> str:
+    """audience/<activity>.csv: who is contacted and why (stage, type, tier, RFM...), and
+    when; for an activity without a send file (`not_sent`), who would have been."""
+    rel = f"audience/{activity_id}.csv"
+    target = folder / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    cols = ", ".join(f'"{c}"' for c in SEND_COLUMNS)
+    con.execute(
+        f"COPY (SELECT {cols}, strftime(scheduled_at, '%Y-%m-%d %H:%M') AS scheduled_at "
+        f"FROM send_rows WHERE activity_id = {sql_str(activity_id)} "
+        f"ORDER BY customer_id) TO {quote_path(target)} "
+        "(FORMAT csv, HEADER true)"
+    )
+    return rel
+
+
+def write_activity(con: duckdb.DuckDBPyConnection, plan: Plan, ca: CompiledActivity,
+                   at: ActivityTemplates | None, r: Rendered, folder: Path | None,
+                   as_of: date, owner: str | None = None, root: Path | None = None
+                   ) -> ActivityOutput:
+    """Keep the rows still to be sent after the final decisions, write the channel's file
+    and the audience list into `folder` (None: a dry run), and count the cost."""
+    a, ch = ca.activity, ca.channel
+    con.execute(f"DELETE FROM {r.table} WHERE customer_id NOT IN (SELECT customer_id FROM "
+                f"send_rows WHERE activity_id = {sql_str(a.id)} AND status = 'send')")
+    try:
+        warnings = over_limit(con, r.table, at, r.parts)
+        files: list[str] = []
+        cost = None
+        if r.not_ready is None:
+            # The slot the contact plan gave every row (contacts.rules_for), not a query.
+            first = first_slot(as_of, send_windows(a, ch), plan.blackout_dates)
+            slot = first.strftime("%Y-%m-%d %H:%M") if first else None
+            ctx = WriteContext(con, plan, a, ch, r.options, as_of,
+                               folder if folder is not None else Path("."), r.table, r.parts,
+                               scheduled_at=slot)
+            try:
+                if folder is not None:
+                    files = _checked_files(ch.write(ctx), folder, ch)
+                units = ch.count_units(ctx)
+            except PlanError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a channel writer of a plugin failed
+                raise writer_failure(owner or ch.name, ch, exc, root) from None
+            price = ch.unit_price(r.options)
+            (total,) = con.execute(
+                f"SELECT coalesce(sum(cost), 0) FROM send_rows WHERE activity_id = "
+                f"{sql_str(a.id)} AND status = 'send'").fetchone()
+            cost = {"unit": ch.cost.unit, "units": units, "unit_price": price,
+                    "total": round(float(total), 2), "currency": plan.shop.currency}
+        else:
+            warnings.append(a.src.at("channel").diag(
+                "W518", f"activity '{a.id}': no {ch.name} send file written: {r.not_ready}",
+                f"only audience/{a.id}.csv lists its customers"))
+        if folder is not None:
+            files.append(write_audience(con, a.id, folder))
+    finally:
+        con.execute(f"DROP VIEW IF EXISTS {rows_view(r.table)}")
+        con.execute(f"DROP TABLE IF EXISTS {r.table}")
+    return ActivityOutput(files, a.template, list(r.parts), r.renderings, cost,
+                          r.not_ready, warnings)
+
+
+def _checked_files(files, folder: Path, ch) -> list[str]:
+    out = []
+    for rel in files or []:
+        p = (folder / rel).resolve()
+        if not p.is_relative_to(folder.resolve()) or not p.is_file():
+            raise ValueError(f"channel '{ch.name}' reported a file it did not write inside "
+                             f"the output folder: {rel}")
+        out.append(Path(rel).as_posix())
+    return out
+
+

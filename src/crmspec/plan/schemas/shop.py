@@ -1,0 +1,222 @@
+"""shop.yaml: the shop, its data, purchase rules, contact rules, budget, evaluation
+settings and shop-wide channel options."""
+
+from __future__ import annotations
+
+from crmspec.plan.schemas.common import (
+    DATE,
+    LIMIT_WINDOW,
+    MIN_EFFECT,
+    MONEY,
+    NAME,
+    RANGE,
+    SHARE,
+    described,
+    obj,
+    sorted_channels,
+)
+
+
+def shop_schema(channels: dict) -> dict:
+    column_map = {
+        "type": "object",
+        "description": "Canonical column name -> the column name in your data.",
+        "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+        "additionalProperties": {"type": "string", "minLength": 1},
+        "examples": [{"customer_id": "buyer_id", "phone": "mobile"}],
+    }
+    data = obj(
+        "Data",
+        "Where the shop's customers, orders and events are. `source: demo` generates a "
+        "deterministic demo shop on first use.",
+        {
+            "source": {
+               "type": "string",
+               "enum": ["demo", "duckdb", "parquet", "csv"],
+               "description": "demo (generated), a DuckDB database file, or a folder of "
+               "Parquet or CSV files.",
+            },
+            "path": {
+               "type": "string",
+               "minLength": 1,
+               "description": "Database file (duckdb) or folder (parquet, csv, demo), "
+               "relative to the project root.",
+            },
+            "tables": obj(
+               "Table names",
+               "Canonical table -> your table name (duckdb) or file name (parquet/csv). "
+               "Defaults: customers, orders, events (+ .parquet / .csv).",
+               {
+                    "customers": {"type": "string", "minLength": 1, "description": "Customers."},
+                    "orders": {"type": "string", "minLength": 1, "description": "Orders."},
+                    "events": {"type": "string", "minLength": 1, "description": "Events."},
+               },
+            ),
+            "columns": obj(
+               "Column mapping",
+               "Per table, canonical column -> your column, for the columns named "
+               "differently in your export.",
+               {
+                    "customers": described(column_map, "Mapping for customers."),
+                    "orders": described(column_map, "Mapping for orders."),
+                    "events": described(column_map, "Mapping for events."),
+               },
+            ),
+            "demo": obj(
+               "Demo shop",
+               "Size and seed of the generated demo data (source: demo).",
+               {
+                    "customers": {"type": "integer", "minimum": 100, "maximum": 20000000,
+                                  "description": "Number of customers.", "default": 20000},
+                    "seed": {"type": "integer", "minimum": 0, "description": "Random seed.",
+                             "default": 7},
+                    "end_date": described(DATE, "Date of the last order in the demo data."),
+               },
+            ),
+        },
+        required=["source", "path"],
+        examples=[{"source": "parquet", "path": "data/export",
+                   "columns": {"customers": {"customer_id": "buyer_id"}}}],
+    )
+    return obj(
+        "Shop settings",
+        "shop.yaml: the shop, its data, and plan-wide rules.",
+        {
+            "name": described(NAME, "The shop's name, as customers know it (SMS "
+                              "signatures use it)."),
+            "platform": {"type": "string", "enum": ["taobao", "tmall", "jd", "pinduoduo",
+                                                    "douyin", "own"],
+                         "description": "Where the shop sells."},
+            "timezone": {"type": "string", "default": "Asia/Shanghai",
+                         "description": "IANA timezone of the shop; dates and send times are "
+                         "in it.", "examples": ["Asia/Shanghai"]},
+            "currency": {"type": "string", "pattern": "^[A-Z]{3}$", "default": "CNY",
+                         "description": "ISO 4217 currency code."},
+            "as_of": {
+               "description": "Default as-of date of a build: a date, or `latest` (the day "
+               "after the last order in the data). `crmspec build --as-of` overrides it.",
+               "oneOf": [described(DATE, "A fixed date."),
+                         {"const": "latest", "description": "Day after the last order."}],
+               "default": "latest",
+            },
+            "data": data,
+            "customers": obj(
+               "Customer types",
+               "How purchases split customers into new, returning and fans.",
+               {
+                    "fans_min_purchases": {"type": "integer", "minimum": 3, "default": 4,
+                                           "description": "Returning customers with at least "
+                                           "this many purchases are fans (粉丝)."},
+               },
+            ),
+            "purchase": obj(
+               "What counts as a purchase",
+               "Stated once and used everywhere: lifecycle recency, purchases, spend, KPIs.",
+               {
+                    "statuses": {"type": "array", "items": {"type": "string",
+                                 "enum": ["paid", "refunded"]}, "minItems": 1,
+                                 "uniqueItems": True, "default": ["paid"],
+                                 "description": "Order statuses that count (refunded orders "
+                                 "are excluded by default)."},
+                    "same_day": {"type": "string", "enum": ["once", "each"], "default": "once",
+                                 "description": "Several orders on one day count as one "
+                                 "purchase (once) or each (each)."},
+               },
+            ),
+            "rules": obj(
+               "Plan rules",
+               "Bounds the contact plan must respect (domain rule 2: the service/marketing "
+               "ratio, e.g. 7 parts service to 3 parts marketing).",
+               {
+                    "maintenance_share": described(RANGE, "Allowed share of maintenance activities "
+                                                   "among all activities of each lifecycle stage.",
+                                                   examples=[{"min": 0.3, "max": 0.8}]),
+               },
+            ),
+            "contact": obj(
+               "Contact rules",
+               "Who may be contacted how often: limits, suppression, hold-outs.",
+               {
+                    "salt": {"type": "string", "minLength": 1,
+                             "description": "Secret-ish text mixed into the control-group "
+                             "hash: change it to draw new control groups."},
+                    "global_holdout": described(SHARE, "Share of customers excluded from all "
+                                                "marketing (a standing control group).",
+                                                maximum=0.5),
+                    "refund_days": {"type": ["integer", "null"], "minimum": 1, "default": 30,
+                                    "description": "Customers with a refunded order placed "
+                                    "within this many days get no marketing (null: off)."},
+                    "birthday_greetings": {"type": "boolean", "default": True,
+                                           "description": "false: birthday-triggered "
+                                           "activities send nothing (some customers find "
+                                           "them creepy)."},
+                    "limits": obj(
+                        "Contact limits",
+                        "Per customer, counted in calendar days; service activities are "
+                        "exempt and not counted.",
+                        {
+                           "overall": {"type": "array", "items": LIMIT_WINDOW,
+                                       "description": "Limits over all channels."},
+                           "channels": {
+                                "type": "object",
+                                "description": "Limits per channel: channel -> windows.",
+                                "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
+                                "additionalProperties": {"type": "array",
+                                                         "items": LIMIT_WINDOW},
+                           },
+                        },
+                    ),
+               },
+            ),
+            "budget": obj(
+               "Budget",
+               "Spending caps across activities.",
+               {
+                    "monthly_cap": described(MONEY, "Most the plan may cost in a calendar month "
+                                             "(month-to-date from the ledger); over it, marketing "
+                                             "is trimmed by priority."),
+                    "months": {
+                        "type": "object",
+                        "description": "Caps of particular months, in place of monthly_cap "
+                                       "(e.g. a bigger budget in the month of 618 or 双11): "
+                                       "YYYY-MM -> amount.",
+                        "propertyNames": {"pattern": "^[0-9]{4}-(0[1-9]|1[0-2])$"},
+                        "additionalProperties": described(MONEY, "The cap of that month."),
+                        "examples": [{"2026-11": 40000}],
+                    },
+               },
+            ),
+            "evaluation": obj(
+               "Evaluation",
+               "What control groups must be able to show (the power check).",
+               {
+                    "baseline_response": described(SHARE, "Share of customers who buy within the "
+                                                   "evaluation window without a contact.",
+                                                   default=0.05),
+                    "min_effect": MIN_EFFECT,
+                    "alpha": {"type": "number", "exclusiveMinimum": 0, "maximum": 0.5,
+                              "default": 0.05, "description": "Significance level."},
+                    "power": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1,
+                              "default": 0.8, "description": "Wanted power."},
+                    "window_days": {"type": "integer", "minimum": 1, "default": 7,
+                                    "description": "Days after the send in which a paid "
+                                    "order counts as a response."},
+               },
+            ),
+            "ledger": obj(
+               "Contact ledger",
+               "Where the record of every contact and hold-out is kept.",
+               {"path": {"type": "string", "minLength": 1, "default": "state/ledger.duckdb",
+                         "description": "DuckDB file, relative to the project root."}},
+            ),
+            "channels": obj(
+               "Channel settings",
+               "Shop-wide defaults of channel options (e.g. the SMS signature); an "
+               "activity's channel_options override them.",
+               {name: ch.options_schema() for name, ch in sorted_channels(channels).items()},
+               examples=[{"sms": {"signature": "暖暖家居", "opt_out_text": "回T退订"}}],
+            ),
+        },
+        required=["name", "data"],
+        examples=[{"name": "暖暖家居旗舰店", "data": {"source": "demo", "path": "data/demo"}}],
+    )

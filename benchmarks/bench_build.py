@@ -117,7 +117,7 @@ def project(n: int, rev: str) -> tuple[Path, float | None, str]:
         if {k: made.get(k) for k in wanted} == wanted and (data / "events.parquet").exists():
             return root, made.get("generate_s"), plans
     print(f"generating the {n:,}-customer demo shop ...", flush=True)
-    gen = ("from pathlib import Path; from crmspec.demo import generate_demo; "
+    gen = ("from pathlib import Path; from crmspec.data.demo import generate_demo; "
            f"generate_demo(Path({str(data)!r}), customers={n}, seed={SEED}, "
            f"orders_per_customer={ORDERS_PER_CUSTOMER}, "
            f"events_per_customer={EVENTS_PER_CUSTOMER})")
@@ -168,30 +168,30 @@ def best(runs: list[dict]) -> dict:
 
 # --- the instrumented build (child) --------------------------------------------------
 
-# (label, module, function, depth): the build's own functions, timed where build.py calls
-# them (names looked up in crmspec.build at call time) or inside crmspec.sources.
+# (label, module, function, depth): the build's own functions, timed in the module that
+# calls them (names looked up there at call time).
 PHASES = (
     ("plugins", "crmspec.build", "get_plugin_manager", 0),
-    ("prepare", "crmspec.build", "prepare", 0),
-    ("validate", "crmspec.build", "open_plan", 1),
-    ("attach", "crmspec.build", "attach", 1),
-    ("clean", "crmspec.sources", "_clean", 2),
-    ("compile", "crmspec.build", "compile_plan", 1),
-    ("ledger_attach", "crmspec.build", "attach_ledger", 1),
+    ("prepare", "crmspec.engine.session", "prepare", 0),
+    ("validate", "crmspec.engine.session", "open_plan", 1),
+    ("attach", "crmspec.engine.session", "attach", 1),
+    ("clean", "crmspec.data.sources", "clean", 2),
+    ("compile", "crmspec.engine.session", "compile_plan", 1),
+    ("ledger_attach", "crmspec.engine.session", "attach_ledger", 1),
     ("run_plan", "crmspec.build", "run_plan", 0),
     ("decide_contacts", "crmspec.build", "decide_contacts", 0),
-    ("limits", "crmspec.build", "apply_limits", 1),
-    ("render", "crmspec.build", "render_activities|render_activity", 1),
-    ("budgets", "crmspec.build", "apply_budgets", 1),
+    ("limits", "crmspec.engine.decide", "apply_limits", 1),
+    ("render", "crmspec.engine.decide", "render_activities", 1),
+    ("budgets", "crmspec.engine.decide", "apply_budgets", 1),
     ("report", "", "", 0),  # the sum of the four below
     ("count", "crmspec.build", "count_activities", 1),
     ("contact_report", "crmspec.build", "contact_report", 1),
-    ("power_warnings", "crmspec.build", "power_warnings", 1),
+    ("power_warnings", "crmspec.build", "power_summary", 1),
     ("manifest", "crmspec.build", "_manifest", 1),
     ("write", "crmspec.build", "write_activity", 0),
     ("write", "crmspec.build", "write_json", 0),
     ("ledger", "crmspec.build", "record_run", 0),
-    ("close", "crmspec.build", "duckdb.connect().close", 0),  # freeing DuckDB's memory
+    ("close", "crmspec.engine.connection", "duckdb.connect().close", 0),  # freeing memory
 )
 TOP = ("plugins", "prepare", "run_plan", "decide_contacts", "report", "write", "ledger",
        "close")
@@ -209,6 +209,7 @@ def child_phases(root: Path) -> None:
     import duckdb
 
     import crmspec.build as B
+    import crmspec.engine.connection as C
 
     wall: dict[str, float] = {}
     cpu: dict[str, float] = {}
@@ -238,7 +239,7 @@ def child_phases(root: Path) -> None:
         def close(self):
             return timed("close", self._con.close)()
 
-    B.duckdb = SimpleNamespace(**{**vars(B.duckdb),
+    C.duckdb = SimpleNamespace(**{**vars(C.duckdb),
                                   "connect": lambda *a, **k: Connection(duckdb.connect(*a, **k))})
     for label, module, names, _ in PHASES:
         if label == "close" or not module:
@@ -477,7 +478,7 @@ def render_reference(root: Path, out_dir: Path) -> tuple[str, date]:
 
     # The contact plan's constants (a first build: no earlier contacts in the ledger).
     contact = plan.shop.contact
-    # crmspec.sources.attach_suppressions: no such file, an empty do-not-contact list.
+    # crmspec.data.suppressions.attach_suppressions: no such file, an empty do-not-contact list.
     named = plan.shop.data.tables.get("suppressions")
     if (data / named).exists() if named else any(data.glob("suppressions.*")):
         sys.exit("the shop has a do-not-contact list: add it to benchmarks/reference.sql")

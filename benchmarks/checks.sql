@@ -1,5 +1,5 @@
 -- By hand, the data checks `crmspec build` makes before it computes anything
--- (crmspec.sources): one pass per table counting the rows, their order-independent hash
+-- (crmspec.data.sources): one pass per table counting the rows, their order-independent hash
 -- (the data fingerprint), every data problem and the distinct id hashes (no duplicate
 -- ids when there are as many as rows). bench_build.py times it beside the reference
 -- (benchmarks/reference.sql), which reads the files as they are, to show what the build

@@ -42,7 +42,7 @@
 --   $${address_case}                   the address column of each channel
 --   $${copies}                         one COPY per activity, ordered by customer id
 --
--- The contact plan is crmspec's (crmspec.contacts) for a first build: the ledger is empty,
+-- The contact plan is crmspec's (crmspec.contact) for a first build: the ledger is empty,
 -- so no limit or budget counts earlier contacts and no cooldown applies. A contact leaves
 -- at the first rule that excludes it and takes no part in later ones (crmspec keeps it
 -- with its reason but leaves it out of every later window), so each step below simply

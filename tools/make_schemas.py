@@ -1,4 +1,4 @@
-"""Regenerate the JSON Schemas and docs/reference.md from crmspec.schemadefs."""
+"""Regenerate the JSON Schemas and docs/reference.md from crmspec.plan.schemas."""
 
 from pathlib import Path
 

@@ -18,7 +18,7 @@ drawn at the baseline, so the true uplift of every activity is exactly the confi
 one.
 
 Deterministic and set-based: every draw is md5(seed, field, run, activity, customer)
-(crmspec.contacts.bucket_sql, in DuckDB), so the same seed and the same ledger give the
+(crmspec.contact.holdout.bucket_sql, in DuckDB), so the same seed and the same ledger give the
 same orders, whatever the order of the rows. The simulated orders (id `SIM-<run>-<activity>-
 <customer>`, source `simulated`) are appended to the demo's orders.parquet; a new
 simulation replaces those of the previous one, so running it after every build is safe.

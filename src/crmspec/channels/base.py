@@ -109,7 +109,7 @@ class WriteContext:
     parts: tuple[str, ...]  # message parts rendered into msg_<part> columns
     files: list[str] = field(default_factory=list)
     # The activity's first send slot, 'YYYY-MM-DD HH:MM' in the shop's timezone
-    # (crmspec.schedule: the channel's or activity's windows, blackout dates skipped).
+    # (crmspec.contact.schedule: the channel's or activity's windows, blackout dates skipped).
     scheduled_at: str | None = None
     _view: str | None = field(default=None, init=False, repr=False)
 

@@ -18,7 +18,7 @@ from crmspec.plan.model import Plan, Shop, stage_bands
 def purchase_orders_sql(shop: Shop, as_of: date) -> str:
     """The orders that count as purchases, one row per order: customer_id, purchase_date,
     paid_at, amount. The single definition of shop.yaml `purchase.statuses` (dated by
-    paid_at, on or before the as-of date) shared by the facts and the KPIs (crmspec.kpi);
+    paid_at, on or before the as-of date) shared by the facts and the KPIs (crmspec.analysis.kpi);
     `purchase.same_day` is applied by each user (facts count distinct days)."""
     asof = date_lit(as_of).sql(DIALECT)
     statuses = ", ".join(lit(s).sql(DIALECT) for s in shop.purchase_statuses)

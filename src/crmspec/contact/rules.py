@@ -32,7 +32,7 @@ class ActivityRule:
     budget_cap: float | None = None
     trim_by: str = "spend"
     trim_desc: bool = True
-    scheduled_at: datetime | None = None  # the first send slot (crmspec.schedule)
+    scheduled_at: datetime | None = None  # the first send slot (crmspec.contact.schedule)
     not_sent: bool = False  # the channel cannot write a send file (no template...)
 
 

@@ -67,12 +67,12 @@ CODES: dict[str, str] = {
     "W518": "no send file written for an activity",
     "W519": "template file not used",
     "W520": "messages over the channel's limit in the data",
-    # the contact plan (crmspec.contacts, crmspec.ledger)
+    # the contact plan (crmspec.contact, crmspec.contact.ledger)
     "W311": "trigger can never fire",
     "E312": "send window closes before it opens",
     "E601": "build dated before the latest ledger run",
     "W602": "control group too small to show the plan's minimum effect",
-    # evaluation and the demo simulation (crmspec.evaluate, crmspec.simulate)
+    # evaluation and the demo simulation (crmspec.analysis.evaluate, crmspec.analysis.simulate)
     "E603": "the contact ledger holds no runs to evaluate or respond to",
     "E604": "simulation refused: the shop's data is not the demo",
 }

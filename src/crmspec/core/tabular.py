@@ -1,10 +1,11 @@
-"""Plain-text renderings shared by the report commands (kpi, evaluate)."""
+"""Plain-text renderings shared by the report commands (kpi, evaluate): CSV, and a table
+as Markdown or as a rich table rendered to text."""
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 
 def csv_text(columns: list[str], rows: Iterable[dict]) -> str:
@@ -13,4 +14,30 @@ def csv_text(columns: list[str], rows: Iterable[dict]) -> str:
     writer = csv.DictWriter(buf, columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
+    return buf.getvalue()
+
+
+def text_table(title: str, header: list[str], lines: list[list[str]], fmt: str, *,
+               right: Collection[int], sections: Collection[int] = (),
+               wrap: Collection[int] = (), width: int | None = None,
+               default_width: int = 160) -> str:
+    """`lines` under `header` as Markdown (`fmt` "markdown") or a rich table rendered to
+    text: columns in `right` right-aligned, those in `wrap` allowed to wrap, a rule
+    after each line index in `sections`."""
+    if fmt == "markdown":
+        out = [f"**{title}**", "", "| " + " | ".join(header) + " |",
+               "|" + "|".join("---:" if i in right else "---" for i in range(len(header)))
+               + "|"]
+        out += ["| " + " | ".join(c.replace("|", "\\|") for c in line) + " |" for line in lines]
+        return "\n".join(out) + "\n"
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for i, h in enumerate(header):
+        table.add_column(h, justify="right" if i in right else "left", no_wrap=i not in wrap)
+    for i, line in enumerate(lines):
+        table.add_row(*line, end_section=(i + 1) in sections)
+    buf = io.StringIO()
+    Console(file=buf, width=width or default_width, highlight=False).print(table)
     return buf.getvalue()

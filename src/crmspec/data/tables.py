@@ -1,7 +1,7 @@
 """The canonical tables every plan is compiled against.
 
 A shop's own export rarely uses these names; `shop.yaml` maps its columns onto them
-(see `crmspec.sources`). Keeping the contract in one place lets the loader check a
+(see `crmspec.data.sources`). Keeping the contract in one place lets the loader check a
 shop's data, the demo generator produce it, the SQL filter allowlist know which
 columns exist, and the docs describe every column from the same source of truth.
 

@@ -2,7 +2,7 @@
 
 All activities land in one `candidates` table (one row per activity and qualifying
 customer, with the channel's verdict in `status`) in a single set-based statement; the
-contact plan (`crmspec.contacts`) then decides who is contacted, and counts are read
+contact plan (`crmspec.contact`) then decides who is contacted, and counts are read
 from its `sends`. No Python touches individual customers.
 """
 

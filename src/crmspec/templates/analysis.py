@@ -11,7 +11,7 @@ from typing import Iterable
 from jinja2 import nodes
 from jinja2.sandbox import SandboxedEnvironment
 
-from crmspec.templates.variables import _JINJA_NAMES, OBJECT_FIELDS, SCALARS, TOP_NAMES
+from crmspec.templates.variables import JINJA_NAMES, OBJECT_FIELDS, SCALARS, TOP_NAMES
 
 OUTPUT, TEST, KEY = "output", "test", "key"
 OUTPUT_TEST = "output+test"  # printed, and its truth tested (`{{ x or '亲' }}`)
@@ -92,7 +92,7 @@ def analyse(tree: nodes.Template) -> Usage:
                 return
             if node.name in TOP_NAMES and node.name not in stored:
                 ref(node.name, node, role if node.name in SCALARS else KEY)
-            elif node.name not in stored and node.name not in _JINJA_NAMES \
+            elif node.name not in stored and node.name not in JINJA_NAMES \
                     and node.name not in GLOBAL_NAMES:
                 close = difflib.get_close_matches(node.name, sorted(TOP_NAMES), n=1)
                 usage.problems.append((node.lineno, "E513", f"undefined variable '{node.name}'",

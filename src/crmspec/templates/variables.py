@@ -65,7 +65,7 @@ OBJECT_FIELDS: dict[str, tuple[str, ...]] = {
 }
 SCALARS = tuple(p for p in PER_CUSTOMER if "." not in p) + tuple(CONSTANTS)
 TOP_NAMES = set(OBJECT_FIELDS) | set(SCALARS)
-_JINJA_NAMES = {"loop", "caller", "varargs", "kwargs", "self", "super"}
+JINJA_NAMES = {"loop", "caller", "varargs", "kwargs", "self", "super"}
 
 
 def variables_doc() -> list[tuple[str, str]]:

@@ -21,7 +21,7 @@ send time); the orders say who bought. docs/evaluate.md defines every figure; in
 - a run whose window has not closed by the data's as-of date is *pending*: sizes and
   cost only, no response figures;
 - an estimate whose groups are too small to show the plan's minimum effect at the
-  plan's power (crmspec.power) is flagged *underpowered*, never hidden.
+  plan's power (crmspec.contact.power) is flagged *underpowered*, never hidden.
 
 The heavy part (contacts joined to purchases, per activity and run) is one set-based
 DuckDB query; Python only runs the statistics on the aggregated rows (statsmodels) and

@@ -212,7 +212,7 @@ def _expected(con: duckdb.DuckDBPyConnection, plan: Plan, as_of: date, window_da
 
 
 def _truth(con: duckdb.DuckDBPyConnection) -> dict[str, float]:
-    """The uplift per activity a demo simulation (crmspec.simulate) put in, if any."""
+    """The uplift per activity a demo simulation (crmspec.analysis.simulate) put in, if any."""
     has = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'ledger' "
                       "AND table_name = 'simulation'").fetchone()[0]
     if not has:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import asdict
 
 from crmspec.analysis.evaluate.results import ACTIVITY, COLUMNS, PENDING, RUN, EvalReport, EvalRow
-from crmspec.core.tabular import csv_text
+from crmspec.core.tabular import csv_text, text_table
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -98,28 +97,6 @@ def _human_row(r: EvalRow, simulated: bool) -> list[str]:
     return cells
 
 
-def _table(title: str, header: list[str], lines: list[list[str]], fmt: str,
-           sections: list[int], width: int | None) -> str:
-    if fmt == "markdown":
-        out = [f"**{title}**", "", "| " + " | ".join(header) + " |",
-               "|" + "|".join("---" if i < 3 else "---:" for i in range(len(header))) + "|"]
-        out += ["| " + " | ".join(c.replace("|", "\\|") for c in line) + " |"
-                for line in lines]
-        return "\n".join(out) + "\n"
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for i, h in enumerate(header):
-        table.add_column(h, justify="left" if i < 3 else "right", no_wrap=True)
-    for i, line in enumerate(lines):
-        table.add_row(*line, end_section=(i + 1) in sections)
-    buf = io.StringIO()
-    # wide enough that every row stays on one line (a table, not a wrapped paragraph)
-    Console(file=buf, width=width or 250, highlight=False).print(table)
-    return buf.getvalue()
-
-
 def _notes(report: EvalReport) -> list[str]:
     """The notes of the activity and total rows (pending runs, no control group...)."""
     out = []
@@ -154,7 +131,9 @@ def render(report: EvalReport, fmt: str, width: int | None = None) -> str:
     lines = [_human_row(r, report.simulated) for r in report.rows]
     sections = [i for i in range(1, len(report.rows))
                 if report.rows[i].activity != report.rows[i - 1].activity]
-    text = _table(title, header, lines, fmt, sections, width)
+    # wide enough that every row stays on one line (a table, not a wrapped paragraph)
+    text = text_table(title, header, lines, fmt, right=range(3, len(header)),
+                      sections=sections, width=width, default_width=250)
     bullet = "- " if fmt == "markdown" else "  "
     notes = _notes(report)
     extra = ("\n" if fmt == "markdown" else "") + "notes:\n" + "".join(

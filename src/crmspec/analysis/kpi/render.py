@@ -3,12 +3,11 @@ monitoring table."""
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import asdict
 
 from crmspec.analysis.kpi.results import KpiReport, KpiRow
-from crmspec.core.tabular import csv_text
+from crmspec.core.tabular import csv_text, text_table
 from crmspec.plan.kpis import COUNT, MONEY, RATE
 
 FORMATS = ("table", "csv", "json", "markdown")
@@ -79,34 +78,14 @@ def render(report: KpiReport, fmt: str, width: int | None = None) -> str:
     lines = [_human_row(r) for r in report.rows]
     sections = [i for i in range(1, len(report.rows))
                 if report.rows[i].period != report.rows[i - 1].period]
-    return _table(title, list(HUMAN), lines, fmt, sections, width, right=(4, 5, 6, 8))
+    return text_table(title, list(HUMAN), lines, fmt, right=(4, 5, 6, 8), sections=sections,
+                      wrap=(2,), width=width)
 
 
 def _nothing(report: KpiReport, otherwise: str) -> str:
     if not report.periods:
         return f"no complete {report.unit} in the range (as of {report.as_of.isoformat()})"
     return otherwise
-
-
-def _table(title: str, header: list[str], lines: list[list[str]], fmt: str,
-           sections: list[int], width: int | None, right: tuple[int, ...]) -> str:
-    if fmt == "markdown":
-        out = [f"**{title}**", "", "| " + " | ".join(header) + " |",
-               "|" + "|".join("---:" if i in right else "---" for i in range(len(header)))
-               + "|"]
-        out += ["| " + " | ".join(c.replace("|", "\\|") for c in line) + " |" for line in lines]
-        return "\n".join(out) + "\n"
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left")
-    for i, h in enumerate(header):
-        table.add_column(h, justify="right" if i in right else "left", no_wrap=i != 2)
-    for i, line in enumerate(lines):
-        table.add_row(*line, end_section=(i + 1) in sections)
-    buf = io.StringIO()
-    Console(file=buf, width=width or 160, highlight=False).print(table)
-    return buf.getvalue()
 
 
 def monitoring_table(report: KpiReport) -> tuple[list[str], list[list]]:
@@ -178,4 +157,5 @@ def render_monitoring(report: KpiReport, fmt: str, width: int | None = None) -> 
         lines.append(cells)
     if not report.periods or not report.monitoring:
         return f"{title}\n{_nothing(report, 'plans/kpis.yaml has no monitoring table')}\n"
-    return _table(title, names, lines, fmt, [], width, right=tuple(range(1, len(names))))
+    return text_table(title, names, lines, fmt, right=range(1, len(names)), wrap=(2,),
+                      width=width)

@@ -34,20 +34,16 @@ _TRUE = {"true", "True", "TRUE"}
 _FALSE = {"false", "False", "FALSE"}
 
 
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that composes nodes only: typing is done by `_construct`."""
+class _BoundedComposer(yaml.composer.Composer):
+    """PyYAML's composer with the nesting bounded before Python's stack is."""
 
     # Own copy, so that resolvers of other SafeLoader users are untouched. With no
     # implicit resolvers every plain scalar composes as a str-tagged node; `_scalar`
     # then applies crmspec's small, YAML-1.2-like typing.
     yaml_implicit_resolvers: dict = {}
-
-    def __init__(self, stream):
-        super().__init__(stream)
-        self.depth = 0
+    depth = 0
 
     def compose_node(self, parent, index):
-        # PyYAML composes recursively: bound the nesting before Python's stack does.
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
@@ -57,6 +53,72 @@ class _Loader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
+
+
+class _Loader(_BoundedComposer, yaml.SafeLoader):
+    """SafeLoader that composes nodes only: typing is done by `_construct`. Pure Python:
+    the reference, whose messages the diagnostics quote."""
+
+
+if yaml.__with_libyaml__:
+    from yaml._yaml import CParser
+
+    class _FastLoader(_BoundedComposer, CParser, yaml.resolver.BaseResolver):
+        """The same node tree from libyaml's parser (ten times faster: most of
+        `crmspec validate` was PyYAML's pure-Python scanner), composed by the bounded
+        composer above (libyaml's own composer recurses in C without a bound). Used for
+        files that parse; a file that does not is parsed again by `_Loader`, so that its
+        diagnostic is the same whichever parser is installed."""
+
+        def __init__(self, stream):
+            CParser.__init__(self, stream)
+            yaml.composer.Composer.__init__(self)
+            yaml.resolver.BaseResolver.__init__(self)
+
+        def compose_scalar_node(self, anchor):
+            node = super().compose_scalar_node(anchor)
+            if node.style == "":  # libyaml's plain style; PyYAML's is None
+                node.style = None
+            return node
+
+else:  # pragma: no cover - PyYAML built without libyaml
+    _FastLoader = None
+
+
+def _with_source(node: Node, text: str, seen: set[int] | None = None) -> Node:
+    """Give libyaml's marks the source text and position PyYAML's carry (`buffer`,
+    `pointer`): locating a spot inside a scalar (an `sql:` filter's error) reads them.
+    libyaml counts `index` in characters, as PyYAML counts `pointer` in a str."""
+    seen = set() if seen is None else seen
+    if id(node) in seen:
+        return node
+    seen.add(id(node))
+    for attr in ("start_mark", "end_mark"):
+        m = getattr(node, attr)
+        setattr(node, attr, yaml.Mark(m.name, m.index, m.line, m.column, text, m.index))
+    if isinstance(node, SequenceNode):
+        for child in node.value:
+            _with_source(child, text, seen)
+    elif isinstance(node, MappingNode):
+        for k, v in node.value:
+            _with_source(k, text, seen)
+            _with_source(v, text, seen)
+    return node
+
+
+def _compose(text: str) -> Node | None:
+    """The node tree of a file that parses, through libyaml when it is there; None
+    when it does not parse (`load_text` then reports why with the reference loader)."""
+    if _FastLoader is None or yaml.reader.Reader.NON_PRINTABLE.search(text):
+        return None
+    loader = _FastLoader(text)
+    try:
+        root = loader.get_single_node()
+        return None if root is None else _with_source(root, text)
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
 
 
 @dataclass
@@ -210,6 +272,36 @@ class _Builder:
 
 def load_text(text: str, path: str) -> Document:
     """Parse YAML text shown as `path` in diagnostics. Raises PlanError."""
+    root = _compose(text)
+    if root is None:
+        root = _compose_reporting(text, path)
+    if root is None or (
+        isinstance(root, ScalarNode) and root.value == "" and root.style is None
+    ):
+        raise PlanError(
+            [Diagnostic(path, 1, 1, "E104", "the file is empty", "remove it or fill it in")]
+        )
+    data = _Builder(path).build(root)
+    if not isinstance(data, dict):
+        m = root.start_mark
+        raise PlanError(
+            [
+                Diagnostic(
+                    path,
+                    m.line + 1,
+                    m.column + 1,
+                    "E105",
+                    f"the document is {_KIND_OF.get(type(data), 'a value')}, "
+                    "not a mapping of keys to values",
+                    "a plan file starts with keys, e.g. `name: ...`",
+                )
+            ]
+        )
+    return Document(path, data, root)
+
+
+def _compose_reporting(text: str, path: str) -> Node | None:
+    """The node tree by the pure-Python loader, whose errors become diagnostics."""
     try:
         loader = _Loader(text)  # checks every character first (ReaderError)
     except yaml.reader.ReaderError as exc:
@@ -247,29 +339,7 @@ def load_text(text: str, path: str) -> Document:
         raise PlanError([Diagnostic(path, 1, 1, "E101", str(exc).splitlines()[0])]) from None
     finally:
         loader.dispose()
-    if root is None or (
-        isinstance(root, ScalarNode) and root.value == "" and root.style is None
-    ):
-        raise PlanError(
-            [Diagnostic(path, 1, 1, "E104", "the file is empty", "remove it or fill it in")]
-        )
-    data = _Builder(path).build(root)
-    if not isinstance(data, dict):
-        m = root.start_mark
-        raise PlanError(
-            [
-                Diagnostic(
-                    path,
-                    m.line + 1,
-                    m.column + 1,
-                    "E105",
-                    f"the document is {_KIND_OF.get(type(data), 'a value')}, "
-                    "not a mapping of keys to values",
-                    "a plan file starts with keys, e.g. `name: ...`",
-                )
-            ]
-        )
-    return Document(path, data, root)
+    return root
 
 
 def load_file(file: Path, shown_as: str | None = None) -> Document:

@@ -151,7 +151,7 @@ def _parse_log(out: str) -> list[Commit]:
     commits = []
     for record in out.split(REC)[1:]:
         head, _, raw = record.partition("\n")
-        sha, when, author, message = head.split(SEP, 3)
+        sha, when, author, message = head.rstrip("\0").split(SEP, 3)
         fields = [f for f in raw.strip("\n\0").split("\0") if f != ""]
         files = []
         for meta, path in zip(fields[0::2], fields[1::2]):

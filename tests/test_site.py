@@ -26,8 +26,8 @@ from crmspec.cli import main
 from crmspec.core.diagnostics import PlanError
 from crmspec.plugins import get_plugin_manager
 from crmspec.site import build_site, gather, render_pages
-from crmspec.site.history import Change, History, revisions
 from crmspec.site.activity import subject
+from crmspec.site.history import Change, History, revisions
 
 SOP = """activity: winback
 portrait:

@@ -3,9 +3,9 @@
 References between files, lifecycle bands that overlap or leave gaps, tier thresholds,
 and the domain's contact-plan rules (every stage has maintenance, the
 maintenance/marketing ratio stays within the plan's bounds, no activity targets every
-customer by accident), KPI parameters and targets, SOPs that agree with their activity. Each check returns located
-diagnostics; none raises. One module per part of the plan; `references` holds what
-they share.
+customer by accident), KPI parameters and targets, SOPs that agree with their
+activity. Each check returns located diagnostics; none raises. One module per part of
+the plan; `references` holds what they share.
 """
 
 from __future__ import annotations

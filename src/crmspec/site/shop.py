@@ -6,11 +6,11 @@ and the budget by month."""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import date, timedelta
 
 from crmspec.analysis.kpi import render_monitoring
 from crmspec.plan.kpis import RATE
+from crmspec.plan.model import kinds_per_stage
 from crmspec.site import charts, words
 from crmspec.site.activity import page_path
 from crmspec.site.inputs import SiteData
@@ -31,11 +31,7 @@ def _built(data: SiteData) -> str:
 
 def overview(data: SiteData) -> dict[str, str]:
     plan = data.plan
-    kinds: dict[str, Counter] = {s.id: Counter() for s in plan.stages}
-    for a in plan.activities:
-        for s in a.stages:
-            if s in kinds:
-                kinds[s][a.kind] += 1
+    kinds = kinds_per_stage(plan)
     bounds = plan.shop.maintenance_share
     lo, hi = bounds if bounds else (None, None)
     contacts = (data.manifest or {}).get("stage_contacts", {})

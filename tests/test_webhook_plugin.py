@@ -63,7 +63,8 @@ def test_the_entry_point_plugin_loads_with_its_distribution(installed, channels_
     assert cs.owner["webhook"] == "webhook"
     info = next(i for i in describe_plugins(pm) if i.name == "webhook")
     assert info.source == "entry point (crmspec-webhook 0.1.0)"
-    assert info.hooks == ["register_channels"] and info.channels == ["webhook"]
+    assert info.hooks == ["register_channels", "register_site_pages"]
+    assert info.channels == ["webhook"]
 
 
 def test_a_build_writes_the_webhook_json_lines(installed, channels_shop):

@@ -1,7 +1,7 @@
 """crmspec-webhook: the `webhook` channel (JSON lines for a generic HTTP importer).
 
 Registered through the entry point group `crmspec` (see pyproject.toml); crmspec finds it
-once the distribution is installed.
+once the distribution is installed. It also adds a page to the SOP site (`crmspec site`).
 """
 
 from __future__ import annotations
@@ -47,3 +47,19 @@ class WebhookChannel(Channel):
 @hookimpl
 def register_channels():
     return [WebhookChannel()]
+
+
+@hookimpl
+def register_site_pages(plan, manifest):
+    """A page of the SOP site: the activities sent through the webhook, with the latest
+    build's counts (the importer's team reads it to know what to expect)."""
+    built = {a["id"]: a for a in (manifest or {}).get("activities", [])}
+    lines = ["# Webhook exports", "",
+             "Activities whose contacts are written as JSON lines for the HTTP importer "
+             "(`webhook/<activity>.jsonl`).", "",
+             "| activity | name | sent in the latest build |", "|---|---|---:|"]
+    for a in plan.activities:
+        if a.channel == "webhook":
+            sent = built.get(a.id, {}).get("sent")
+            lines.append(f"| `{a.id}` | {a.name} | {'' if sent is None else sent} |")
+    return [("webhook.md", "\n".join(lines) + "\n")]

@@ -377,6 +377,30 @@ def evaluate(activity, project, window, as_of, out_format) -> None:
 
 @main.command()
 @project_option
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Folder for the built site (default: mkdocs.yml site_dir, site/build).")
+@click.option("--as-of", "as_of", callback=_date,
+              help="The data as of this date (default: the plan's as-of date).")
+@click.option("--serve", is_flag=True, help="Serve the built site on 127.0.0.1 until Ctrl-C.")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
+              help="Port for --serve.")
+@handled
+def site(project, out, as_of, serve, port) -> None:
+    """Write the SOP site's pages and charts and build it with MkDocs (Material): every
+    activity's ID card, portrait, battle record and evolution, and the shop's pages."""
+    from crmspec.site import build_site, serve_forever
+
+    result = build_site(_root(project), Path(out) if out else None, as_of)
+    for line in result.notes + [f"mkdocs: {w}" for w in result.warnings]:
+        click.echo(line, err=True)
+    click.echo(f"site: {len(result.pages)} pages in {result.out_dir} "
+               f"({result.seconds:.1f} s)")
+    if serve:
+        serve_forever(result.out_dir, port, say=lambda m: click.echo(m, err=True))
+
+
+@main.command()
+@project_option
 @click.option("--truth", "truth", type=click.Path(exists=True, dir_okay=False), default=None,
               help="YAML file: seed, baseline, uplift, window_days, order_value and "
               "per-activity baseline/uplift (docs/evaluate.md).")

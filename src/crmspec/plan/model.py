@@ -8,6 +8,7 @@ responsible for a problem.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -339,6 +340,16 @@ def channel_options(plan: Plan, activity: Activity, defaults: dict) -> dict:
     """An activity's channel options: channel defaults < shop.yaml channels < activity."""
     return {**defaults, **plan.shop.channel_options.get(activity.channel, {}),
             **activity.channel_options}
+
+
+def kinds_per_stage(plan: Plan) -> dict[str, Counter]:
+    """Per stage id, how many activities of each kind reach it (domain rules 1 and 2)."""
+    per_stage: dict[str, Counter] = {s.id: Counter() for s in plan.stages}
+    for a in plan.activities:
+        for st in a.stages:
+            if st in per_stage:
+                per_stage[st][a.kind] += 1
+    return per_stage
 
 
 def stage_bands(plan: Plan) -> list[Stage]:

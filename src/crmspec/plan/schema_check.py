@@ -89,15 +89,20 @@ def _diagnostics(doc: Document, error: ValidationError) -> list[Diagnostic]:
 
 
 def _unknown_keys(doc: Document, error: ValidationError) -> list[Diagnostic]:
-    """One E202 per unknown key, at the key, with the closest allowed key as a hint."""
+    """One E202 per unknown key, at the key, with the closest allowed key as a hint, or,
+    for a key the file kind no longer has, where its content went (the schema's
+    `x-crmspec-removed`: key -> explanation)."""
     path = tuple(error.absolute_path)
     allowed = list(error.schema.get("properties", {}))
+    removed = error.schema.get("x-crmspec-removed", {})
     out = []
     for key in (k for k in error.instance if k not in allowed):
         close = difflib.get_close_matches(key, allowed, n=1)
         hint = f"did you mean '{close[0]}'?" if close else (
             "allowed keys: " + ", ".join(allowed) if allowed else None
         )
+        if key in removed:
+            hint = f"'{key}' was removed: {removed[key]}"
         out.append(doc.diag(path + (key,), "E202", f"unknown key '{key}'", hint, key=True))
     return out
 

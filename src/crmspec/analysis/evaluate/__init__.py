@@ -38,7 +38,7 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from crmspec.analysis.evaluate.compute import compute, response_sql
+from crmspec.analysis.evaluate.compute import compute, pool_runs, response_sql
 from crmspec.analysis.evaluate.render import render
 from crmspec.analysis.evaluate.results import EvalReport, EvalRow
 from crmspec.analysis.evaluate.stats import Stats, compare
@@ -103,4 +103,4 @@ def evaluate_report(root: Path, activity: str | None = None, window_days: int | 
 
 
 __all__ = ["EvalReport", "EvalRow", "Stats", "compare", "compute", "evaluate",
-           "evaluate_report", "render", "response_sql", "store"]
+           "evaluate_report", "pool_runs", "render", "response_sql", "store"]

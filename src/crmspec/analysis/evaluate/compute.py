@@ -129,6 +129,15 @@ def _pool(activity: str, runs: list[EvalRow], window: int) -> EvalRow:
     return row
 
 
+def pool_runs(plan: Plan, activity: str, runs: list[EvalRow], window_days: int) -> EvalRow:
+    """Some runs of one activity (run rows of `compute`) pooled and evaluated like an
+    activity's row: the SOP site's battle record before and after a revision."""
+    ev = plan.shop.evaluation
+    effect = next((a.min_effect for a in plan.activities if a.id == activity), None)
+    return _fill(_pool(activity, runs, window_days), ev.alpha, ev.power,
+                 ev.baseline_response, effect or ev.min_effect)
+
+
 def _total(rows: list[EvalRow], window: int) -> EvalRow:
     """The activities with a measured uplift, added up: sizes, cost, incremental orders and
     revenue, ROI. No pooled rate or test: the activities' audiences differ."""

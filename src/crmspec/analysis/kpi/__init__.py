@@ -30,12 +30,14 @@ from datetime import date
 from pathlib import Path
 from typing import Callable, Iterable
 
+import duckdb
+
 from crmspec.analysis.kpi.metrics import compute
 from crmspec.analysis.kpi.periods import make_period, report_periods, shift
 from crmspec.analysis.kpi.render import render, render_monitoring
 from crmspec.analysis.kpi.results import KpiReport
 from crmspec.core.diagnostics import PlanError
-from crmspec.engine.session import open_session
+from crmspec.engine.session import Prepared, open_session
 
 
 def compute_kpis(root: Path, unit: str = "week", date_from: date | None = None,
@@ -47,31 +49,39 @@ def compute_kpis(root: Path, unit: str = "week", date_from: date | None = None,
     from the one containing `date_from` (default: the last 12)."""
     say = say or (lambda _msg: None)
     with open_session(root, date_to, capped=False, say=say) as (con, prepared):
-        plan, data, warnings = prepared.plan, prepared.data, prepared.warnings
-        if warnings:
-            say(f"{len(warnings)} data warning(s) (`crmspec build` lists them)")
-        problems = []
-        known = [k.id for k in plan.kpis]
-        wanted = list(plan.monitoring) if monitoring and not kpi_ids else list(kpi_ids)
-        for kid in wanted:
-            if kid not in known:
-                problems.append(plan.shop.src.diag(
-                    "E301", f"unknown KPI '{kid}' (crmspec kpi --kpi)",
-                    "KPIs of kpis.yaml: " + (", ".join(known) or "none")))
-        if problems:
-            raise PlanError(problems)
-        doc = plan.files.documents.get("kpis")
-        changes = list(doc.data.get("monitoring", {}).get("changes", [])) if doc else []
-        report = KpiReport(plan.shop.name, data.as_of, unit, [], [], list(plan.monitoring),
-                           changes, {k.id: k.name for k in plan.kpis})
-        report.periods = report_periods(unit, data.as_of, date_from, date_to)
-        chosen = [k for k in plan.kpis if k.id in wanted] if wanted or monitoring \
-            else list(plan.kpis)
-        if report.periods and chosen:
-            before = make_period(shift(report.periods[0].start, unit, -1), unit)
-            report.rows = compute(con, plan, data.as_of, unit, [before] + report.periods,
-                                  chosen)
-        return report
+        if prepared.warnings:
+            say(f"{len(prepared.warnings)} data warning(s) (`crmspec build` lists them)")
+        return kpis_on(con, prepared, unit, date_from, date_to, kpi_ids, monitoring)
+
+
+def kpis_on(con: duckdb.DuckDBPyConnection, prepared: Prepared, unit: str = "week",
+            date_from: date | None = None, date_to: date | None = None,
+            kpi_ids: Iterable[str] = (), monitoring: bool = False) -> KpiReport:
+    """`compute_kpis` on a session already open (`open_session`), for callers that
+    compute more than KPIs on it (the SOP site)."""
+    plan, data = prepared.plan, prepared.data
+    problems = []
+    known = [k.id for k in plan.kpis]
+    wanted = list(plan.monitoring) if monitoring and not kpi_ids else list(kpi_ids)
+    for kid in wanted:
+        if kid not in known:
+            problems.append(plan.shop.src.diag(
+                "E301", f"unknown KPI '{kid}' (crmspec kpi --kpi)",
+                "KPIs of kpis.yaml: " + (", ".join(known) or "none")))
+    if problems:
+        raise PlanError(problems)
+    doc = plan.files.documents.get("kpis")
+    changes = list(doc.data.get("monitoring", {}).get("changes", [])) if doc else []
+    report = KpiReport(plan.shop.name, data.as_of, unit, [], [], list(plan.monitoring),
+                       changes, {k.id: k.name for k in plan.kpis})
+    report.periods = report_periods(unit, data.as_of, date_from, date_to)
+    chosen = [k for k in plan.kpis if k.id in wanted] if wanted or monitoring \
+        else list(plan.kpis)
+    if report.periods and chosen:
+        before = make_period(shift(report.periods[0].start, unit, -1), unit)
+        report.rows = compute(con, plan, data.as_of, unit, [before] + report.periods,
+                              chosen)
+    return report
 
 
 def kpi_report(root: Path, unit: str = "week", date_from: date | None = None,
@@ -86,5 +96,5 @@ def kpi_report(root: Path, unit: str = "week", date_from: date | None = None,
 
 
 __all__ = ["KpiReport", "KpiRow", "Period", "check_kpis", "compute", "compute_kpis",
-           "kpi_report", "monitoring_table", "render", "render_monitoring", "report_periods",
-           "target_status"]
+           "kpi_report", "kpis_on", "monitoring_table", "render", "render_monitoring",
+           "report_periods", "target_status"]

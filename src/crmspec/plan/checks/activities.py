@@ -5,12 +5,11 @@ ratio stays within the plan's bounds)."""
 from __future__ import annotations
 
 import difflib
-from collections import Counter
 from typing import Iterable
 
 from crmspec.core.diagnostics import Diagnostic
 from crmspec.plan.checks.references import unknown_reference
-from crmspec.plan.model import Plan
+from crmspec.plan.model import Plan, kinds_per_stage
 from crmspec.plan.triggers import PURCHASE_DAY_EVENTS
 
 
@@ -89,11 +88,7 @@ def _check_trigger(plan: Plan, a) -> list[Diagnostic]:
 def check_contact_rules(plan: Plan) -> list[Diagnostic]:
     """Domain rules 1 (maintenance in every stage) and 2 (the ratio within bounds)."""
     out = []
-    per_stage: dict[str, Counter] = {s.id: Counter() for s in plan.stages}
-    for a in plan.activities:
-        for st in a.stages:
-            if st in per_stage:
-                per_stage[st][a.kind] += 1
+    per_stage = kinds_per_stage(plan)
     bounds = plan.shop.maintenance_share
     for s in plan.stages:
         if not s.maintenance_required:

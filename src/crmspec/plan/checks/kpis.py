@@ -1,5 +1,5 @@
-"""KPIs and SOPs: parameters that fit the metric, bands and targets that make sense,
-and the activities and KPIs they name."""
+"""KPIs: parameters that fit the metric, bands and targets that make sense, and the
+activities and KPIs they name."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from crmspec.plan.kpis import PARAMS, SLEEPING_DEFAULT
 from crmspec.plan.model import Plan
 
 
-def check_kpi_and_sop_references(plan: Plan) -> list[Diagnostic]:
+def check_kpi_references(plan: Plan) -> list[Diagnostic]:
     out = []
     acts = {a.id for a in plan.activities}
     kpis = {k.id for k in plan.kpis}
@@ -21,19 +21,6 @@ def check_kpi_and_sop_references(plan: Plan) -> list[Diagnostic]:
     for i, kid in enumerate(plan.monitoring):
         if kid not in kpis and kp is not None:
             out.append(unknown_reference(Src(kp, ("monitoring", "kpis", i)), "KPI", kid, kpis))
-    seen: dict[str, Src] = {}
-    for sop in plan.sops:
-        if sop.activity not in acts:
-            out.append(unknown_reference(sop.src.at("activity"), "activity", sop.activity, acts))
-        elif sop.activity in seen:
-            out.append(sop.src.at("activity").diag(
-                "E302", f"a second SOP for activity '{sop.activity}' "
-                f"(first: {seen[sop.activity].doc.path})"))
-        else:
-            seen[sop.activity] = sop.src
-        metric = sop.data.get("portrait", {}).get("metric")
-        if metric is not None and metric not in kpis:
-            out.append(unknown_reference(sop.src.at("portrait", "metric"), "KPI", metric, kpis))
     return out
 
 

@@ -288,12 +288,7 @@ def test_manifest_reports_stage_contact_bounds(tiny):
     json.dumps(m)  # the manifest stays plain JSON
 
 
-def test_tier_upgrades_compare_with_the_tiers_the_previous_run_recorded(tiny):
-    """c03 (80 spent) pays 500 more on 03-02: vip1 from then on. The 03-01 run recorded
-    the members' tiers; the 03-02 build congratulates c03 only. Without a previous run
-    the comparison is with purchases up to two days before: nobody moved up between
-    02-27 and 03-01 (c01's 100 on 03-01 reaches no tier)."""
-    append(tiny, "activities.yaml", """  - id: upgrade_reward
+UPGRADE_REWARD = """  - id: upgrade_reward
     name: 升级礼
     template: winback
     kind: maintenance
@@ -301,11 +296,19 @@ def test_tier_upgrades_compare_with_the_tiers_the_previous_run_recorded(tiny):
     segment: vip1_plus
     channel: sms
     trigger: {type: tier_upgrade}
-""")
-    append(tiny, "segments.yaml", """  - id: vip1_plus
+"""
+VIP1_PLUS = """  - id: vip1_plus
     name: 会员
     where: {tier_at_least: vip1}
-""")
+"""
+
+
+def test_tier_upgrades_compare_with_the_tiers_the_previous_run_recorded(tiny):
+    """c03 (80 spent) pays 500 more on 03-02: vip1 from then on. The 03-01 run recorded
+    the members' tiers; the 03-02 build congratulates c03 only. The first build has no
+    earlier tiers on record: nobody has upgraded (docs/contact-plan.md)."""
+    append(tiny, "activities.yaml", UPGRADE_REWARD)
+    append(tiny, "segments.yaml", VIP1_PLUS)
     add = "o30,c03,2026-03-02 09:00:00,2026-03-02 09:05:00,,,500.00,paid,normal\n"
     with open(tiny / "data/orders.csv", "a", encoding="utf-8") as f:
         f.write(add)
@@ -317,6 +320,33 @@ def test_tier_upgrades_compare_with_the_tiers_the_previous_run_recorded(tiny):
     assert statuses(result.manifest, "upgrade_reward") == {"sent": 1, "control": 0}
     with open(result.out_dir / "audience/upgrade_reward.csv", encoding="utf-8") as f:
         assert [(r["customer_id"], r["tier"]) for r in csv.DictReader(f)] == [("c03", "vip1")]
+
+
+def test_members_whose_spend_did_not_change_are_not_congratulated(tiny):
+    """Tiers over 365 days, kept until the 01-01 review. c07 paid 5000 on 2025-03-01:
+    as of 03-03 that purchase is out of the window (it counts after 2025-03-03), but it
+    was in the window of the 2026-01-01 review, so c07 keeps vip3. Nobody buys between
+    the 03-03 and 03-04 builds except c03 (80 + 500 on 03-04: vip1). The first build
+    congratulates nobody (no tiers on record; the old fallback compared with the spend of
+    two days before, ignoring the kept tier, and congratulated c07); the second one c03
+    only, although c07's windowed spend is still 0."""
+    edit(tiny, "tiers.yaml", "tiers:\n",
+         'evaluation: {window_days: 365, review_date: "01-01"}\ntiers:\n')
+    append(tiny, "activities.yaml", UPGRADE_REWARD)
+    append(tiny, "segments.yaml", VIP1_PLUS)
+    with open(tiny / "data/orders.csv", "a", encoding="utf-8") as f:
+        f.write("o30,c03,2026-03-04 09:00:00,2026-03-04 09:05:00,,,500.00,paid,normal\n")
+    first = build(tiny, as_of=date(2026, 3, 3))
+    assert first.manifest["tiers"]["vip3"] == 1  # c07, by the kept tier
+    assert statuses(first.manifest, "upgrade_reward") == {"sent": 0, "control": 0}
+    second = build(tiny, as_of=date(2026, 3, 4))
+    assert statuses(second.manifest, "upgrade_reward") == {"sent": 1, "control": 0}
+    with open(second.out_dir / "audience/upgrade_reward.csv", encoding="utf-8") as f:
+        assert [(r["customer_id"], r["tier"], r["spend"]) for r in csv.DictReader(f)] == [
+            ("c03", "vip1", "580.00")]
+    # a third build the next day: c03 is vip1 on record now, nobody else moved
+    third = build(tiny, as_of=date(2026, 3, 5))
+    assert statuses(third.manifest, "upgrade_reward") == {"sent": 0, "control": 0}
 
 
 def test_validate_checks_hold_outs_against_the_latest_build(tiny):

@@ -112,7 +112,8 @@ def test_manifest_lists_counts_and_files(tiny):
     }
     # 9 SMS (1 + 1 + 4 + 3) at 0.05 and 2 emails at 0.01
     assert m["costs"] == {"currency": "CNY", "by_channel": {"email": 0.02, "sms": 0.45},
-                          "total": 0.47, "month_to_date": 0.47, "monthly_cap": None}
+                          "total": 0.47, "month_to_date": 0.47, "monthly_cap": None,
+                          "over_cap": None}
     assert [a["id"] for a in m["activities"]] == [
         "payment_reminder", "review_invite", "cart_recovery", "active_care", "winback"]
     assert m["data_problems"] == [{

@@ -388,3 +388,52 @@ def test_messages_are_rendered_after_the_budgets_unless_they_price_the_contact(t
             == activity(full, "winback")["message"]["renderings"] > 0)
     email = (tiny / "out" / "email" / "cart_recovery.csv").read_text(encoding="utf-8")
     assert email.splitlines() == ["email,subject,html,text,preheader,send_at"]
+
+
+def test_a_month_over_its_budget_is_a_warning_and_with_strict_an_error(tiny):
+    """Maintenance and service contacts are never trimmed: as of 03-01 they cost 0.30
+    (payment_reminder 0.05, review_invite 0.05, active_care 4 x 0.05); the marketing ones
+    (cart_recovery 0.02, winback 0.15) are trimmed. A cap of exactly 0.30 is kept; 0.29
+    is exceeded by 0.01: W605 at the cap's line, in the manifest and in the summary;
+    --strict stops the build before anything is written or recorded."""
+    from click.testing import CliRunner
+
+    from crmspec.cli import main
+
+    edit(tiny, "../data/customers.csv", "c13,1380000013,", "c13,13800000013,")  # no W404
+    append(tiny, "shop.yaml", "budget:\n  monthly_cap: 0.35\n")
+    at_cap = build(tiny, as_of=D1, dry_run=True)
+    assert at_cap.manifest["costs"]["month_to_date"] == 0.35  # c13 reached now: 0.35
+    assert at_cap.manifest["costs"]["over_cap"] == 0.0
+    assert [w for w in at_cap.warnings if w.code == "W605"] == []
+    edit(tiny, "shop.yaml", "monthly_cap: 0.35", "monthly_cap: 0.34")
+    over = build(tiny, as_of=D1, dry_run=True)
+    assert over.manifest["costs"]["over_cap"] == 0.01
+    (w,) = [w for w in over.warnings if w.code == "W605"]
+    assert (w.path, w.line, w.col) == ("plans/shop.yaml", 15, 16)
+    assert w.message == ("the contacts of 2026-03 cost 0.35 CNY to date (0.00 in earlier "
+                         "runs, 0.35 in this build), 0.01 over the month's budget of 0.34")
+    cli = CliRunner().invoke(main, ["build", "--dry-run", "--project", str(tiny)])
+    assert cli.exit_code == 0
+    assert "month to date 0.35 of 0.34, OVER THE BUDGET by 0.01 (W605)" in cli.stdout
+    assert "warning[W605]" in cli.stderr
+    strict = CliRunner().invoke(main, ["build", "--strict", "--project", str(tiny)])
+    assert strict.exit_code == 1
+    assert "plans/shop.yaml:15:16: error[E605]: the contacts of 2026-03 cost 0.35" in strict.stderr
+    assert not (tiny / "out").exists()
+    assert ledger(tiny, "SELECT count(*) FROM runs") == [(0,)]
+
+
+def test_earlier_runs_of_the_month_count_towards_its_budget(tiny):
+    """03-01 costs 0.47 under a 0.50 cap (nothing trimmed). On 03-02 the care messages
+    (not trimmed) alone take the month over it: the warning names both parts."""
+    append(tiny, "shop.yaml", "budget:\n  monthly_cap: 0.5\n")
+    first = build(tiny, as_of=D1)
+    assert first.manifest["costs"]["month_to_date"] == 0.47
+    assert [w.code for w in first.warnings if w.code == "W605"] == []
+    second = build(tiny, as_of=D2)
+    costs = second.manifest["costs"]
+    assert costs["month_to_date"] == round(0.47 + costs["total"], 2)
+    assert costs["over_cap"] == round(costs["month_to_date"] - 0.5, 2) > 0
+    (w,) = [w for w in second.warnings if w.code == "W605"]
+    assert "(0.47 in earlier runs, " in w.message

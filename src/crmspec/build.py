@@ -26,8 +26,8 @@ import pluggy
 from crmspec import __version__
 from crmspec.contact.ledger import check_order, record_run
 from crmspec.contact.power import power_summary
-from crmspec.contact.report import contact_report
-from crmspec.core.diagnostics import Diagnostic
+from crmspec.contact.report import budget_problems, contact_report
+from crmspec.core.diagnostics import Diagnostic, PlanError, has_errors
 from crmspec.data.sources import AttachedData
 from crmspec.engine.decide import decide_contacts
 from crmspec.engine.run import RunResult, count_activities, run_plan
@@ -65,7 +65,8 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
 
     `pm`: the plugin manager to use (default: `get_plugin_manager(root)`). A dry run
     reads the ledger but records nothing and writes no files; `force` allows a build
-    dated before the latest recorded run.
+    dated before the latest recorded run; `strict` makes data problems and a month over
+    its budget (W605) errors.
     """
     notes: list[str] = []
 
@@ -91,7 +92,10 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
         result.activities = count_activities(con, compiled)
         manifest = _manifest(plan, root, data, result)
         manifest.update(contact_report(con, plan, compiled, data.as_of))
-        warnings = p.warnings + power_summary(plan, audiences(result))
+        budget = budget_problems(plan, manifest["costs"], data.as_of, strict)
+        if has_errors(budget):  # --strict: nothing written, nothing recorded
+            raise PlanError(budget)
+        warnings = p.warnings + budget + power_summary(plan, audiences(result))
 
         def write(folder: Path | None) -> dict[str, ActivityOutput]:
             return {ca.activity.id: write_activity(

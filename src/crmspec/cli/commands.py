@@ -168,7 +168,8 @@ def validate(project: str | None, fmt: str) -> None:
 @click.option("--as-of", "as_of", callback=_date, help="Build as of this date (YYYY-MM-DD).")
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: out/ in the project).")
-@click.option("--strict", is_flag=True, help="Data problems are errors, not warnings.")
+@click.option("--strict", is_flag=True, help="Data problems and a month over its budget are "
+              "errors, not warnings: nothing is written or recorded.")
 @click.option("--dry-run", is_flag=True,
               help="Compute and report; write no files and record nothing in the ledger.")
 @click.option("--force", is_flag=True,

@@ -46,7 +46,9 @@ def print_build(result: BuildResult, console: Console | None = None) -> None:
             f"cost {costs['currency']}: this build {costs['total']:,.2f}"
             + (f" ({parts})" if parts else "")
             + f"; month to date {costs['month_to_date']:,.2f}"
-            + (f" of {cap:,.2f}" if cap is not None else ""), markup=False, highlight=False)
+            + (f" of {cap:,.2f}" if cap is not None else "")
+            + (f", OVER THE BUDGET by {costs['over_cap']:,.2f} (W605)"
+               if costs.get("over_cap") else ""), markup=False, highlight=False)
     below = {k: v for k, v in m.get("stage_contacts", {}).items() if v["below_min"]}
     if below:
         console.print("below the stage minimum of contacts: " + ", ".join(

@@ -75,6 +75,9 @@ CODES: dict[str, str] = {
     # evaluation and the demo simulation (crmspec.analysis.evaluate, crmspec.analysis.simulate)
     "E603": "the contact ledger holds no runs to evaluate or respond to",
     "E604": "simulation refused: the shop's data is not the demo",
+    # budgets (crmspec.contact.report)
+    "W605": "the month's contacts cost more than its budget",
+    "E605": "the month's contacts cost more than its budget (strict mode)",
 }
 
 

@@ -536,6 +536,28 @@ def test_cli_json_on_the_tiny_shop(tiny):
     ]
 
 
+def test_cli_says_which_warnings_the_plan_and_data_have(tiny):
+    """The tiny shop has one data warning (c13's 10-digit phone: W404); taking the
+    churning stage off active_care leaves churning without maintenance (W307, a plan
+    warning). kpi names both instead of calling them all data warnings."""
+    (tiny / "plans/kpis.yaml").write_text(TINY_KPIS, encoding="utf-8")
+    acts = tiny / "plans/activities.yaml"
+    text = acts.read_text(encoding="utf-8")
+    old = "    stage: [active, silent, sleeping, churning]\n"
+    assert text.count(old) == 1
+    acts.write_text(text.replace(old, "    stage: [active, silent, sleeping]\n"),
+                    encoding="utf-8")
+    shop = tiny / "plans/shop.yaml"  # churning is all marketing now: allow it (no E308)
+    shop.write_text(shop.read_text(encoding="utf-8").replace("{min: 0.3, max: 1}",
+                                                             "{min: 0, max: 1}"),
+                    encoding="utf-8")
+    result = CliRunner().invoke(main, ["kpi", "--project", str(tiny), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "2 warnings: 1 W307 (lifecycle stage without a maintenance activity), 1 W404 (data "
+        "quality problem); `crmspec validate` lists the plan's, `crmspec build` the data's\n")
+
+
 def test_cli_csv_on_the_tiny_shop_exactly(tiny):
     """The same numbers as above, byte for byte as CSV: rates and ratios to 6 decimals,
     money to 2, counts as integers, empty cells for missing values."""

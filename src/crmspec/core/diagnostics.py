@@ -151,6 +151,29 @@ def render(diagnostics: Iterable[Diagnostic], fmt: str = "text") -> str:
     return "\n".join(lines)
 
 
+DATA_CODES = ("W404",)  # warnings about the shop's data; every other one is the plan's
+
+
+def warning_summary(diagnostics: Iterable[Diagnostic]) -> str | None:
+    """One line for commands that do not print the plan's and data's warnings (kpi,
+    evaluate): how many of each code, what they are, and which command lists them."""
+    counts: dict[str, int] = {}
+    for d in diagnostics:
+        if d.severity == WARNING:
+            counts[d.code] = counts.get(d.code, 0) + 1
+    if not counts:
+        return None
+    n = sum(counts.values())
+    kinds = ", ".join(f"{k} {code} ({CODES.get(code, 'warning')})"
+                      for code, k in sorted(counts.items()))
+    where = []
+    if any(c not in DATA_CODES for c in counts):
+        where.append("`crmspec validate` lists the plan's")
+    if any(c in DATA_CODES for c in counts):
+        where.append("`crmspec build` the data's" if where else "`crmspec build` lists them")
+    return f"{n} warning{'s' if n != 1 else ''}: {kinds}; {', '.join(where)}"
+
+
 @dataclass(frozen=True)
 class Src:
     """Where a value of the plan came from: a document (`crmspec.plan.load.Document`)

@@ -43,7 +43,7 @@ from crmspec.analysis.evaluate.render import render
 from crmspec.analysis.evaluate.results import EvalReport, EvalRow
 from crmspec.analysis.evaluate.stats import Stats, compare
 from crmspec.analysis.evaluate.store import store
-from crmspec.core.diagnostics import PlanError, Src
+from crmspec.core.diagnostics import PlanError, Src, warning_summary
 from crmspec.engine.session import open_session
 from crmspec.plan.checks import unknown_reference
 from crmspec.plan.model import Plan
@@ -68,8 +68,9 @@ def evaluate(root: Path, activity: str | None = None, window_days: int | None = 
     say = say or (lambda _msg: None)
     with open_session(root, as_of, capped=False, say=say) as (con, p):
         plan, data = p.plan, p.data
-        if p.warnings:
-            say(f"{len(p.warnings)} data warning(s) (`crmspec build` lists them)")
+        summary = warning_summary(p.warnings)
+        if summary:
+            say(summary)
         window = int(window_days or plan.shop.evaluation.window_days)
         runs = con.execute("SELECT count(*) FROM ledger.runs").fetchone()[0]
         if not runs:

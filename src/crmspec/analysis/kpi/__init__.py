@@ -34,7 +34,7 @@ from crmspec.analysis.kpi.metrics import compute
 from crmspec.analysis.kpi.periods import make_period, report_periods, shift
 from crmspec.analysis.kpi.render import render, render_monitoring
 from crmspec.analysis.kpi.results import KpiReport
-from crmspec.core.diagnostics import PlanError
+from crmspec.core.diagnostics import PlanError, warning_summary
 from crmspec.engine.session import open_session
 
 
@@ -48,8 +48,9 @@ def compute_kpis(root: Path, unit: str = "week", date_from: date | None = None,
     say = say or (lambda _msg: None)
     with open_session(root, date_to, capped=False, say=say) as (con, prepared):
         plan, data, warnings = prepared.plan, prepared.data, prepared.warnings
-        if warnings:
-            say(f"{len(warnings)} data warning(s) (`crmspec build` lists them)")
+        summary = warning_summary(warnings)
+        if summary:
+            say(summary)
         problems = []
         known = [k.id for k in plan.kpis]
         wanted = list(plan.monitoring) if monitoring and not kpi_ids else list(kpi_ids)

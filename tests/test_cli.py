@@ -1,0 +1,126 @@
+"""The command line itself: exit codes, --project before and after the command, explain's
+JSON and its suggestions for unknown ids (the tiny shop: customers in test_build_tiny)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+from conftest import add_plugins
+
+import crmspec.build
+from crmspec.cli import main
+
+
+def run(*args, **kwargs):
+    return CliRunner().invoke(main, list(args), **kwargs)
+
+
+# -- exit codes (README: 0 success, 1 problems, 2 usage, 3 internal, 130 interrupted) ------
+
+def test_exit_codes_tell_problems_usage_and_bugs_apart(tiny, monkeypatch):
+    assert run("validate", "--project", str(tiny)).exit_code == 0
+    plan = tiny / "plans/segments.yaml"
+    plan.write_text(plan.read_text(encoding="utf-8") + "  - {id: x}\n", encoding="utf-8")
+    assert run("validate", "--project", str(tiny)).exit_code == 1  # a plan problem
+    usage = run("build", "--no-such-option", "--project", str(tiny))
+    assert usage.exit_code == 2 and "No such option" in usage.output
+    bad_date = run("build", "--as-of", "yesterday", "--project", str(tiny))
+    assert bad_date.exit_code == 2 and "'yesterday' is not a date" in bad_date.output
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    plan.write_text(plan.read_text(encoding="utf-8").replace("  - {id: x}\n", ""),
+                    encoding="utf-8")
+    monkeypatch.setattr(crmspec.build, "build", broken)
+    bug = run("build", "--project", str(tiny))
+    assert bug.exit_code == 3
+    assert bug.stderr == ("crmspec: internal error: RuntimeError: a bug\n"
+                          "run again with --debug for the traceback, and report it\n")
+    debug = run("--debug", "build", "--project", str(tiny))
+    assert isinstance(debug.exception, RuntimeError)  # --debug lets the traceback through
+
+
+def test_ctrl_c_exits_130_without_a_traceback(tiny, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(crmspec.build, "build", interrupted)
+    result = run("build", "--project", str(tiny))
+    assert result.exit_code == 130
+    assert "Traceback" not in result.output and "interrupted" in result.stderr
+
+
+# -- --project -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["--project", "{root}", "validate"],
+    ["validate", "--project", "{root}"],
+    ["--project", "{root}", "validate", "--project", "{root}"],
+])
+def test_project_before_or_after_the_command(tiny, tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)  # not a project: only --project finds it
+    result = run(*[a.format(root=tiny) for a in args])
+    assert result.exit_code == 0, result.output
+    assert result.output == "plan is valid\n"
+
+
+def test_two_different_projects_are_a_usage_error(tiny, tmp_path):
+    result = run("--project", str(tmp_path), "validate", "--project", str(tiny))
+    assert result.exit_code == 2
+    assert "--project is given twice" in result.output
+
+
+def test_project_before_the_command_finds_its_plugin_commands(tiny, tmp_path, monkeypatch):
+    add_plugins(tiny, "all_hooks")
+    monkeypatch.chdir(tmp_path)
+    result = run("--project", str(tiny), "hello", "店主")
+    assert result.exit_code == 0, result.output
+    assert result.output == "hello 店主\n"
+
+
+# -- explain ---------------------------------------------------------------------------
+
+def test_explain_json(tiny):
+    result = run("explain", "c05", "--format", "json", "--project", str(tiny))
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["customer_id"] == "c05" and out["as_of"] == "2026-03-01"
+    # R: 90 days is 3rd of the 13 buyers from the oldest: ceil(5 x 3/13) = 2; M: 1500 is
+    # 11th of 13: 5 (test_build_tiny)
+    assert out["facts"] == {"stage": "sleeping", "customer_type": "new", "tier": "vip2",
+                            "purchases": 1, "spend": 1500.0, "days_since_last_purchase": 90,
+                            "r": 2, "f": 5, "m": 5}
+    by_id = {a["id"]: a for a in out["activities"]}
+    assert list(by_id) == ["payment_reminder", "review_invite", "cart_recovery",
+                           "active_care", "winback"]
+    assert by_id["winback"] == {"id": "winback", "name": "召回", "channel": "sms",
+                                "contacted": True, "status": "send",
+                                "why": ["sms to 138****0005 at 2026-03-02 10:00"]}
+    assert by_id["active_care"]["status"] == "not_qualified"
+    assert "13800000005" not in result.stdout  # masked, as on the terminal
+
+
+@pytest.mark.parametrize("typed, closest", [
+    ("5", "c05"),            # the number without prefix and zeros: c05 first
+    ("C05", "c05"),          # case
+    ("c5", "c05"),           # the same number
+    ("c1", "c01"),           # c01 first (same number), then ids containing c1: c10, c11...
+])
+def test_explain_suggests_the_closest_ids(tiny, typed, closest):
+    result = run("explain", typed, "--project", str(tiny))
+    assert result.exit_code == 1
+    found = re.search(r"no customer '(.+)' in the data \(closest ids: (.+)\)", result.output)
+    assert found and found.group(1) == typed
+    assert found.group(2).split(", ")[0] == closest
+
+
+def test_explain_suggestions_in_order_and_none_when_nothing_is_close(tiny):
+    result = run("explain", "c1", "--project", str(tiny))
+    assert "(closest ids: c01, c10, c11)" in result.output
+    far = run("explain", "zzzzzzzzzzzz", "--project", str(tiny))
+    assert far.exit_code == 1
+    assert far.output.strip() == "Error: no customer 'zzzzzzzzzzzz' in the data"

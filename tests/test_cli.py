@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 
 import pytest
 from click.testing import CliRunner
@@ -124,3 +125,55 @@ def test_explain_suggestions_in_order_and_none_when_nothing_is_close(tiny):
     far = run("explain", "zzzzzzzzzzzz", "--project", str(tiny))
     assert far.exit_code == 1
     assert far.output.strip() == "Error: no customer 'zzzzzzzzzzzz' in the data"
+
+
+# -- compile ---------------------------------------------------------------------------
+
+def _features(con) -> list[tuple]:
+    return con.execute("SELECT * FROM features ORDER BY customer_id").fetchall()
+
+
+def test_compile_prints_a_script_that_runs_as_printed(tiny):
+    """After a build on 03-01 the 03-02 plan compares tiers with the ledger's: the script
+    attaches the CSV data, the ledger (read-only) and the plugin's macro itself, and run
+    on an empty connection gives the features and audiences the build computes."""
+    import duckdb
+
+    from crmspec.build import build
+    from crmspec.engine.run import run_plan
+    from crmspec.engine.session import open_session
+
+    add_plugins(tiny, "all_hooks")
+    build(tiny)
+    result = run("compile", "--as-of", "2026-03-02", "--project", str(tiny))
+    assert result.exit_code == 0, result.output
+    script = result.stdout
+    assert script.startswith("-- crmspec compiled plan, as of 2026-03-02: runs as printed on "
+                             "an empty DuckDB connection")
+    assert "LEFT JOIN ledger.tiers" in script and "ATTACH '" in script
+    assert "CREATE OR REPLACE MACRO shout(x)" in script
+    con = duckdb.connect()
+    winback = con.execute(script).fetchall()  # the last statement: winback's audience
+    assert sorted(r[0] for r in winback) == ["c04", "c05", "c06"]
+    with open_session(tiny, date(2026, 3, 2)) as (ref, p):
+        run_plan(ref, p.compiled, p.plan)
+        assert _features(con) == _features(ref)
+
+
+def test_compile_says_what_it_assumes_when_a_step_cannot_be_printed(tiny):
+    """A plugin that makes a table with a bound parameter: that statement cannot be
+    printed, so the first line says what the script assumes instead."""
+    (tiny / "plugins").mkdir()
+    (tiny / "plugins/bound.py").write_text(
+        "from crmspec import hookimpl\n\n\n@hookimpl\ndef prepare_connection(con, plan):\n"
+        "    con.execute('CREATE TEMP TABLE bound AS SELECT ? AS x', [1])\n",
+        encoding="utf-8")
+    result = run("compile", "--project", str(tiny))
+    assert result.exit_code == 0, result.output
+    first = result.stdout.splitlines()[0]
+    assert first == (
+        "-- crmspec compiled plan, as of 2026-03-01: assumes a DuckDB connection with the "
+        "canonical tables customers, orders and events, suppressions and the ledger "
+        "attached as `ledger`, as crmspec build prepares it (a statement with bound "
+        "parameters (CREATE TEMP TABLE bound ...) cannot be printed)")
+    assert "ATTACH" not in result.stdout

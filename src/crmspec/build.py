@@ -31,6 +31,7 @@ from crmspec.core.diagnostics import Diagnostic, PlanError, has_errors
 from crmspec.data.sources import AttachedData
 from crmspec.engine.decide import decide_contacts
 from crmspec.engine.run import RunResult, count_activities, run_plan
+from crmspec.engine.script import RecordingConnection
 from crmspec.engine.session import open_session, prepare
 from crmspec.outputs.files import atomic_dir, write_json
 from crmspec.outputs.write import ActivityOutput, write_activity
@@ -163,10 +164,13 @@ def _manifest(plan: Plan, root: Path, data: AttachedData, result: RunResult) -> 
 
 def compiled_sql(root: Path, as_of: date | None = None,
                  pm: pluggy.PluginManager | None = None) -> str:
-    """The SQL script of the plan as of a date (`crmspec compile`)."""
+    """The SQL script of the plan as of a date (`crmspec compile`), with the statements
+    that attach the shop's data and the ledger: it runs as printed."""
     con = duckdb.connect()
     try:
-        return prepare(root, as_of, con, pm=pm).compiled.script()
+        recording = RecordingConnection(con)
+        compiled = prepare(root, as_of, recording, pm=pm).compiled  # type: ignore[arg-type]
+        return compiled.script(recording.statements, recording.unprintable)
     finally:
         con.close()
 

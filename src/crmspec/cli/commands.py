@@ -245,7 +245,8 @@ def explain(customer_id, project, as_of, fmt) -> None:
 @click.option("--as-of", "as_of", callback=_date, help="Compile as of this date.")
 @handled
 def compile_cmd(project, as_of) -> None:
-    """Print the SQL the plan compiles to (needs the data for the default as-of date)."""
+    """Print the SQL the plan compiles to: a script that runs as printed on an empty
+    DuckDB connection (it attaches the shop's data and the ledger read-only)."""
     from crmspec.build import compiled_sql
 
     click.echo(compiled_sql(_root(project), as_of), nl=False)

@@ -67,6 +67,7 @@ CODES: dict[str, str] = {
     "W518": "no send file written for an activity",
     "W519": "template file not used",
     "W520": "messages over the channel's limit in the data",
+    "E521": "marketing email without an unsubscribe link",
     # the contact plan (crmspec.contact, crmspec.contact.ledger)
     "W311": "trigger can never fire",
     "E312": "send window closes before it opens",

@@ -454,6 +454,12 @@ def test_build_then_evaluate_the_tiny_shop_through_the_cli(tiny):
     assert (run["uplift"], run["revenue_per_responder"], run["incremental_orders"]) == (
         0.5, 88.0, 1.0)
     assert (run["cost"], run["roi"]) == (0.1, 880.0)
+    as_csv = runner.invoke(main, ["evaluate", "winback", "--project", str(tiny), "--as-of",
+                                  "2026-03-10", "--format", "csv"])
+    assert as_csv.stdout_bytes.startswith(b"\xef\xbb\xbflevel,activity,run,")  # for Excel
+    assert runner.invoke(main, ["evaluate", "winback", "--project", str(tiny), "--as-of",
+                                "2026-03-10", "--format", "csv", "--no-bom"]
+                         ).stdout_bytes == as_csv.stdout_bytes[3:]
     kpi = runner.invoke(main, ["kpi", "--project", str(tiny), "--to", "2026-03-10",
                                "--from", "2026-02-23", "--format", "csv"])
     assert kpi.exit_code == 0, kpi.output

@@ -560,12 +560,17 @@ def test_cli_says_which_warnings_the_plan_and_data_have(tiny):
 
 def test_cli_csv_on_the_tiny_shop_exactly(tiny):
     """The same numbers as above, byte for byte as CSV: rates and ratios to 6 decimals,
-    money to 2, counts as integers, empty cells for missing values."""
+    money to 2, counts as integers, empty cells for missing values. A UTF-8 byte order
+    mark first (Excel on Chinese Windows), none with --no-bom."""
     (tiny / "plans/kpis.yaml").write_text(TINY_KPIS, encoding="utf-8")
-    result = CliRunner().invoke(main, ["kpi", "--project", str(tiny), "--period", "month",
-                                       "--from", "2026-01-01", "--format", "csv"])
+    args = ["kpi", "--project", str(tiny), "--period", "month", "--from", "2026-01-01",
+            "--format", "csv"]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert result.stdout == (
+    assert result.stdout_bytes.startswith(b"\xef\xbb\xbfperiod,start,")
+    plain = CliRunner().invoke(main, args + ["--no-bom"])
+    assert plain.stdout_bytes == result.stdout_bytes[3:]
+    assert plain.stdout == (
         "period,start,end,kpi,name,metric,group,unit,value,previous,change,ratio,status,"
         "numerator,denominator,note\n"
         "2026-01,2026-01-01,2026-01-31,purchasers,购买人数,purchasers,,count,1,2,-1,0.5,,1,,\n"
@@ -583,7 +588,7 @@ def test_cli_csv_on_the_tiny_shop_exactly(tiny):
 def test_cli_monitoring_csv_and_bad_range(week_shop):
     result = CliRunner().invoke(main, ["kpi", "--project", str(week_shop), "--monitoring",
                                        "--from", "2026-03-09", "--to", "2026-03-15",
-                                       "--format", "csv"])
+                                       "--format", "csv", "--no-bom"])
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         "period,start,end,rep45_n,buyers,rep45,rep45_change,aov,aov_change,combined_change\n"

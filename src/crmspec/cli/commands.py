@@ -88,6 +88,13 @@ project_option = click.option(
 )
 
 
+bom_option = click.option(
+    "--bom/--no-bom", default=True, show_default=True,
+    help="--format csv: start with a UTF-8 byte order mark, so that Excel on Chinese "
+    "Windows opens the file as UTF-8 (not GBK); --no-bom for tools that do not expect one.",
+)
+
+
 def _local_root() -> Path | None:
     """The group's --project, or the current folder when it is a shop project (for its
     plugins/ folder)."""
@@ -381,15 +388,16 @@ def schemas(project, out, check) -> None:
 @click.option("--monitoring", is_flag=True,
               help="The monitoring table of kpis.yaml: one row a period, KPIs as columns.")
 @click.option("--kpi", "kpi_ids", multiple=True, help="Only this KPI id (repeatable).")
+@bom_option
 @handled
-def kpi(project, period, date_from, date_to, out_format, monitoring, kpi_ids) -> None:
+def kpi(project, period, date_from, date_to, out_format, monitoring, kpi_ids, bom) -> None:
     """KPIs of kpis.yaml per period: value, previous value, change, target status."""
     from crmspec.analysis.kpi import kpi_report
 
     if date_from and date_to and date_from > date_to:
         raise click.BadParameter("--from is after --to", param_hint="'--from'")
     click.echo(kpi_report(_root(project), period, date_from, date_to, out_format, monitoring,
-                          kpi_ids, say=lambda m: click.echo(m, err=True)), nl=False)
+                          kpi_ids, say=lambda m: click.echo(m, err=True), bom=bom), nl=False)
 
 
 @main.command()
@@ -402,14 +410,15 @@ def kpi(project, period, date_from, date_to, out_format, monitoring, kpi_ids) ->
               help="The data as of this date (default: the plan's as-of date).")
 @click.option("--format", "out_format", type=click.Choice(["table", "csv", "json", "markdown"]),
               default="table", show_default=True, help="Output format.")
+@bom_option
 @handled
-def evaluate(activity, project, window, as_of, out_format) -> None:
+def evaluate(activity, project, window, as_of, out_format, bom) -> None:
     """Control-group evaluation from the ledger: uplift, confidence interval, p-value,
     incremental orders and revenue, cost, ROI per activity and run (stored in the ledger)."""
     from crmspec.analysis.evaluate import evaluate_report
 
     click.echo(evaluate_report(_root(project), activity, window, as_of, out_format,
-                               say=lambda m: click.echo(m, err=True)), nl=False)
+                               say=lambda m: click.echo(m, err=True), bom=bom), nl=False)
 
 
 @main.command()

@@ -7,6 +7,13 @@ import csv
 import io
 from collections.abc import Collection, Iterable
 
+BOM = "\ufeff"  # Excel on Chinese Windows reads UTF-8 CSV without this mark as GBK
+
+
+def for_excel(text: str, fmt: str, bom: bool) -> str:
+    """A report's text, with the byte order mark in front when it is CSV for people."""
+    return BOM + text if fmt == "csv" and bom else text
+
 
 def csv_text(columns: list[str], rows: Iterable[dict]) -> str:
     """CSV with a header and \\n line ends: the same bytes on every platform."""

@@ -44,6 +44,7 @@ from crmspec.analysis.evaluate.results import EvalReport, EvalRow
 from crmspec.analysis.evaluate.stats import Stats, compare
 from crmspec.analysis.evaluate.store import store
 from crmspec.core.diagnostics import PlanError, Src, warning_summary
+from crmspec.core.tabular import for_excel
 from crmspec.engine.session import open_session
 from crmspec.plan.checks import unknown_reference
 from crmspec.plan.model import Plan
@@ -98,9 +99,12 @@ def evaluate(root: Path, activity: str | None = None, window_days: int | None = 
 
 def evaluate_report(root: Path, activity: str | None = None, window_days: int | None = None,
                     as_of: date | None = None, fmt: str = "table",
-                    say: Callable[[str], None] | None = None, width: int | None = None) -> str:
-    """`crmspec evaluate`: the report as text in the chosen format."""
-    return render(evaluate(root, activity, window_days, as_of, say=say), fmt, width)
+                    say: Callable[[str], None] | None = None, width: int | None = None,
+                    bom: bool = False) -> str:
+    """`crmspec evaluate`: the report as text in the chosen format; CSV with a UTF-8 byte
+    order mark when `bom` (for Excel)."""
+    text = render(evaluate(root, activity, window_days, as_of, say=say), fmt, width)
+    return for_excel(text, fmt, bom)
 
 
 __all__ = ["EvalReport", "EvalRow", "Stats", "compare", "compute", "evaluate",

@@ -35,6 +35,7 @@ from crmspec.analysis.kpi.periods import make_period, report_periods, shift
 from crmspec.analysis.kpi.render import render, render_monitoring
 from crmspec.analysis.kpi.results import KpiReport
 from crmspec.core.diagnostics import PlanError, warning_summary
+from crmspec.core.tabular import for_excel
 from crmspec.engine.session import open_session
 
 
@@ -78,12 +79,12 @@ def compute_kpis(root: Path, unit: str = "week", date_from: date | None = None,
 def kpi_report(root: Path, unit: str = "week", date_from: date | None = None,
                date_to: date | None = None, fmt: str = "table", monitoring: bool = False,
                kpi_ids: Iterable[str] = (), say: Callable[[str], None] | None = None,
-               width: int | None = None) -> str:
-    """`crmspec kpi`: the report (or the monitoring table) as text in the chosen format."""
+               width: int | None = None, bom: bool = False) -> str:
+    """`crmspec kpi`: the report (or the monitoring table) as text in the chosen format;
+    CSV with a UTF-8 byte order mark when `bom` (for Excel)."""
     report = compute_kpis(root, unit, date_from, date_to, kpi_ids, monitoring, say)
-    if monitoring:
-        return render_monitoring(report, fmt, width)
-    return render(report, fmt, width)
+    text = (render_monitoring if monitoring else render)(report, fmt, width)
+    return for_excel(text, fmt, bom)
 
 
 __all__ = ["KpiReport", "KpiRow", "Period", "check_kpis", "compute", "compute_kpis",

@@ -387,7 +387,7 @@ def test_messages_are_rendered_after_the_budgets_unless_they_price_the_contact(t
     assert (activity(trimmed, "winback")["message"]["renderings"]
             == activity(full, "winback")["message"]["renderings"] > 0)
     email = (tiny / "out" / "email" / "cart_recovery.csv").read_text(encoding="utf-8")
-    assert email.splitlines() == ["email,subject,html,text,preheader,send_at"]
+    assert email.splitlines() == ["email,subject,html,text,preheader,send_at,unsubscribe_url"]
 
 
 def test_a_month_over_its_budget_is_a_warning_and_with_strict_an_error(tiny):
@@ -410,7 +410,7 @@ def test_a_month_over_its_budget_is_a_warning_and_with_strict_an_error(tiny):
     over = build(tiny, as_of=D1, dry_run=True)
     assert over.manifest["costs"]["over_cap"] == 0.01
     (w,) = [w for w in over.warnings if w.code == "W605"]
-    assert (w.path, w.line, w.col) == ("plans/shop.yaml", 15, 16)
+    assert (w.path, w.line, w.col) == ("plans/shop.yaml", 18, 16)  # the cap appended
     assert w.message == ("the contacts of 2026-03 cost 0.35 CNY to date (0.00 in earlier "
                          "runs, 0.35 in this build), 0.01 over the month's budget of 0.34")
     cli = CliRunner().invoke(main, ["build", "--dry-run", "--project", str(tiny)])
@@ -419,7 +419,7 @@ def test_a_month_over_its_budget_is_a_warning_and_with_strict_an_error(tiny):
     assert "warning[W605]" in cli.stderr
     strict = CliRunner().invoke(main, ["build", "--strict", "--project", str(tiny)])
     assert strict.exit_code == 1
-    assert "plans/shop.yaml:15:16: error[E605]: the contacts of 2026-03 cost 0.35" in strict.stderr
+    assert "plans/shop.yaml:18:16: error[E605]: the contacts of 2026-03 cost 0.35" in strict.stderr
     assert not (tiny / "out").exists()
     assert ledger(tiny, "SELECT count(*) FROM runs") == [(0,)]
 

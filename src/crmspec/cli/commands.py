@@ -95,6 +95,15 @@ bom_option = click.option(
 )
 
 
+def _terminal_width() -> int | None:
+    """The terminal's width for report tables; None when piped (the report then keeps
+    every column on one line, for logs and files)."""
+    from rich.console import Console
+
+    console = Console()
+    return console.width if console.is_terminal else None
+
+
 def _local_root() -> Path | None:
     """The group's --project, or the current folder when it is a shop project (for its
     plugins/ folder)."""
@@ -397,7 +406,8 @@ def kpi(project, period, date_from, date_to, out_format, monitoring, kpi_ids, bo
     if date_from and date_to and date_from > date_to:
         raise click.BadParameter("--from is after --to", param_hint="'--from'")
     click.echo(kpi_report(_root(project), period, date_from, date_to, out_format, monitoring,
-                          kpi_ids, say=lambda m: click.echo(m, err=True), bom=bom), nl=False)
+                          kpi_ids, say=lambda m: click.echo(m, err=True),
+                          width=_terminal_width(), bom=bom), nl=False)
 
 
 @main.command()
@@ -418,7 +428,8 @@ def evaluate(activity, project, window, as_of, out_format, bom) -> None:
     from crmspec.analysis.evaluate import evaluate_report
 
     click.echo(evaluate_report(_root(project), activity, window, as_of, out_format,
-                               say=lambda m: click.echo(m, err=True), bom=bom), nl=False)
+                               say=lambda m: click.echo(m, err=True),
+                               width=_terminal_width(), bom=bom), nl=False)
 
 
 @main.command()

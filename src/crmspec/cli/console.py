@@ -9,33 +9,46 @@ from rich.table import Table
 from crmspec.build import BuildResult
 from crmspec.core.diagnostics import render
 from crmspec.core.mask import mask_text
+from crmspec.core.tabular import fitted_table, left_out_line
+
+
+def terminal() -> Console:
+    """The console of a command's output: the terminal's width, or (piped, in CI) a wide
+    fixed one, so that logs keep every column on one line."""
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+
+# The build summary's columns; at 80-120 columns the optional ones go first to last
+# (kind, name, main reason, channel), numbers never (core.tabular.fitted_table).
+BUILD_COLUMNS = ["activity", "name", "kind", "channel", "eligible", "not\ncontacted",
+                 "control", "sent", "cost", "main reason"]
+BUILD_OPTIONAL = (2, 1, 9, 3)
+# activity ids stay whole while an optional column can go instead; names wrap
+BUILD_WRAP = {0: 64, 1: 12}
 
 
 def print_build(result: BuildResult, console: Console | None = None) -> None:
-    if console is None:
-        console = Console()
-        if not console.is_terminal:  # piped or in CI: do not squeeze the table to 80
-            console = Console(width=160)
+    console = console or terminal()
     if result.warnings:
         # Plain text, never wrapped: one diagnostic per line, as editors and CI parse them.
         click.echo(mask_text(render(result.warnings)), err=True)
     m = result.manifest
-    table = Table(title=f"{m['shop']} · as of {m['as_of']}", title_justify="left")
-    table.add_column("activity", no_wrap=True)
-    table.add_column("name")
-    for name in ("kind", "channel"):
-        table.add_column(name, no_wrap=True)
-    for name in ("eligible", "not contacted", "control", "sent", "cost"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("main reason", no_wrap=True)
+    lines = []
     for a in m["activities"]:
         sup = sum(a["suppressed"].values())
         main = max(a["suppressed"].items(), key=lambda kv: (kv[1], kv[0]))[0] if sup else ""
         cost = a.get("cost") or {}
-        table.add_row(a["id"], a["name"], a["kind"], a["channel"], f"{a['eligible']:,}",
+        lines.append([a["id"], a["name"], a["kind"], a["channel"], f"{a['eligible']:,}",
                       f"{sup:,}", f"{a.get('control', 0):,}", f"{a['sent']:,}",
-                      f"{cost['total']:,.2f}" if cost else "-", main)
+                      f"{cost['total']:,.2f}" if cost else "-", main])
+    table, left_out = fitted_table(f"{m['shop']} · as of {m['as_of']}", BUILD_COLUMNS, lines,
+                                   console.width, right=range(4, 9), wrap=BUILD_WRAP,
+                                   optional=BUILD_OPTIONAL)
     console.print(table)
+    if left_out:
+        console.print(left_out_line(left_out, console.width, "out/manifest.json"),
+                      markup=False, highlight=False)
     stages = ", ".join(f"{k} {v:,}" for k, v in m["stages"].items())
     console.print(f"stages: {stages}", markup=False, highlight=False)
     costs = m.get("costs")
@@ -60,10 +73,7 @@ def print_build(result: BuildResult, console: Console | None = None) -> None:
 
 def print_explanation(result, console: Console | None = None) -> None:
     """`crmspec explain`: one line per activity, contacted or why not."""
-    if console is None:
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=160)
+    console = console or terminal()
     f = result.facts
     console.print(
         f"{result.customer_id} as of {result.as_of.isoformat()}: stage {f['stage']}, "

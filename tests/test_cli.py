@@ -177,3 +177,64 @@ def test_compile_says_what_it_assumes_when_a_step_cannot_be_printed(tiny):
         "attached as `ledger`, as crmspec build prepares it (a statement with bound "
         "parameters (CREATE TEMP TABLE bound ...) cannot be printed)")
     assert "ATTACH" not in result.stdout
+
+
+# -- progress --------------------------------------------------------------------------
+
+PHASES = ["checking the plan, attaching and checking the data",
+          "running the plan as of 2026-03-01",
+          "deciding the contacts (limits, budgets, control groups)",
+          "writing the files of 5 activities",
+          "recording the run in the ledger"]
+
+
+def test_a_build_in_a_log_prints_its_phases_as_plain_lines(tiny):
+    result = run("build", "--project", str(tiny))  # CliRunner: not a terminal
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[:5] == PHASES
+    dry = run("build", "--dry-run", "--project", str(tiny))
+    assert dry.stderr.splitlines()[:4] == PHASES[:3] + [
+        "costing the messages of 5 activities (dry run)"]
+
+
+def test_a_build_on_a_terminal_shows_a_rich_progress_display(tiny):
+    import io
+
+    from rich.console import Console
+
+    from crmspec.build import build
+    from crmspec.cli.console import RichProgress
+
+    buf = io.StringIO()
+    progress = RichProgress(Console(file=buf, force_terminal=True, width=100,
+                                    color_system=None))
+    build(tiny, progress=progress)
+    assert not progress.live  # the build finished the display
+    final = buf.getvalue().rsplit("\x1b[2K", 1)[-1]  # the last redraw
+    lines = [line.split("━")[0].strip() for line in final.splitlines()
+             if line.strip() and not line.startswith("\x1b")]  # not the cursor's codes
+    assert lines == [f"✓ {p}" for p in PHASES]
+    assert "5/5" in final
+
+
+def test_a_failed_build_leaves_no_progress_display_behind(tiny, monkeypatch):
+    """The display is stopped whatever happens, so the diagnostics print cleanly."""
+    import crmspec.cli.console as console
+
+    shown = []
+
+    class Recording(console.Lines):
+        def finish(self):
+            shown.append("finished")
+
+    monkeypatch.setattr(console, "command_progress", lambda: Recording(shown.append))
+    (tiny / "plans/shop.yaml").write_text(
+        (tiny / "plans/shop.yaml").read_text(encoding="utf-8") + "budget:\n  monthly_cap: 0.1\n",
+        encoding="utf-8")
+    edit = tiny / "data/customers.csv"
+    edit.write_text(edit.read_text(encoding="utf-8").replace("c13,1380000013,",
+                                                              "c13,13800000013,"),
+                    encoding="utf-8")
+    result = run("build", "--strict", "--project", str(tiny))
+    assert result.exit_code == 1 and "error[E605]" in result.stderr
+    assert shown[-1] == "finished"

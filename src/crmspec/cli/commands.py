@@ -222,11 +222,14 @@ def build(project, as_of, out, strict, dry_run, force) -> None:
     """Compile the plan to SQL, run it on the shop's data, write send lists, record the
     contacts in the ledger."""
     from crmspec.build import build as run_build
-    from crmspec.cli.console import print_build
+    from crmspec.cli.console import command_progress, print_build
 
-    result = run_build(_root(project), as_of=as_of, out=Path(out) if out else None,
-                       strict=strict, dry_run=dry_run, force=force,
-                       progress=lambda m: click.echo(m, err=True))
+    progress = command_progress()
+    try:
+        result = run_build(_root(project), as_of=as_of, out=Path(out) if out else None,
+                           strict=strict, dry_run=dry_run, force=force, progress=progress)
+    finally:
+        progress.finish()  # a failed build leaves the terminal clean for its diagnostics
     print_build(result)
 
 

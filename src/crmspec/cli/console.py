@@ -1,4 +1,5 @@
-"""Terminal output of a build: the summary table operators read after each run."""
+"""Terminal output of a build: its progress as it runs, the summary table operators read
+after each run, and one customer's explanation."""
 
 from __future__ import annotations
 
@@ -9,7 +10,68 @@ from rich.table import Table
 from crmspec.build import BuildResult
 from crmspec.core.diagnostics import render
 from crmspec.core.mask import mask_text
+from crmspec.core.progress import Lines, Progress
 from crmspec.core.tabular import fitted_table, left_out_line
+
+
+class RichProgress(Progress):
+    """The phases of a command on a terminal (stderr): a line each with a spinner while it
+    runs, a bar and a count for the phases that count (the activities written), the
+    elapsed time; finished phases stay on screen, ticked."""
+
+    def __init__(self, console: Console):
+        from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Display
+
+        self.display = Display(SpinnerColumn(finished_text="✓"),
+                               TextColumn("{task.description}"), BarColumn(),
+                               TextColumn("{task.fields[count]}"), TimeElapsedColumn(),
+                               console=console)
+        self.task = None
+        self.live = False
+
+    def start(self, phase: str, total: int | None = None) -> None:
+        if not self.live:
+            self.display.start()
+            self.live = True
+        self._end()
+        self.task = self.display.add_task(phase, total=total, count=self._count(0, total))
+
+    def advance(self, steps: int = 1) -> None:
+        if self.task is not None:
+            task = self.display.tasks[-1]
+            done = task.completed + steps
+            self.display.update(self.task, completed=done, count=self._count(done, task.total))
+
+    def note(self, message: str) -> None:
+        self.display.console.print(message, markup=False, highlight=False)
+
+    def finish(self) -> None:
+        self._end()
+        if self.live:
+            self.display.stop()
+            self.live = False
+
+    def _end(self) -> None:
+        if self.task is not None:
+            task = self.display.tasks[-1]
+            total = task.total or 1
+            self.display.update(self.task, total=total, completed=total)
+            self.display.stop_task(self.task)
+            self.task = None
+
+    @staticmethod
+    def _count(done: float, total: float | None) -> str:
+        return f"{int(done)}/{int(total)}" if total else ""
+
+
+def command_progress() -> Progress:
+    """How a command shows its progress: a rich display on a terminal, plain lines on
+    stderr otherwise (CI logs, pipes)."""
+    console = Console(stderr=True)
+    if console.is_terminal:
+        return RichProgress(console)
+    return Lines(lambda message: click.echo(message, err=True))
 
 
 def terminal() -> Console:

@@ -119,6 +119,22 @@ def test_explain_suggests_the_closest_ids(tiny, typed, closest):
     assert found.group(2).split(", ")[0] == closest
 
 
+def test_closest_ids_for_zero_padded_numbers():
+    """`explain 1` in a shop whose ids are 00001...: the same number first, then the ids
+    containing 1, then the ones two edits away; the query the command runs."""
+    import duckdb
+
+    from crmspec.analysis.explain import closest_ids
+
+    con = duckdb.connect()
+    con.execute("CREATE TABLE customers AS SELECT * FROM (VALUES ('00001'), ('00010'), "
+                "('00100'), ('20000'), ('99999'), ('C0000001')) t(customer_id)")
+    assert closest_ids(con, "1") == ["00001", "C0000001", "00010"]
+    assert closest_ids(con, "1", n=5) == ["00001", "C0000001", "00010", "00100"]
+    # no 2 and no id containing 00002: 00001 is one edit away, then two (by id)
+    assert closest_ids(con, "00002") == ["00001", "00010", "00100"]
+
+
 def test_explain_suggestions_in_order_and_none_when_nothing_is_close(tiny):
     result = run("explain", "c1", "--project", str(tiny))
     assert "(closest ids: c01, c10, c11)" in result.output

@@ -389,8 +389,6 @@ def render_reference(root: Path, out_dir: Path) -> tuple[str, date]:
     if plan.shop.same_day != "once" or statuses != "'paid'":
         sys.exit("the reference covers purchases counted once a day with status paid: "
                  "update benchmarks/reference.sql for this plan")
-    # The ledger is empty: the previous tier is the one on purchases up to two days before.
-    previous = as_of - timedelta(days=2)
     window = int(plan.tier_window_days or 100_000)
     review = next_review_date(plan.tier_review_date, as_of)
     review_start = (f"DATE '{review}' - {window}" if review and plan.tier_window_days
@@ -563,14 +561,13 @@ def render_reference(root: Path, out_dir: Path) -> tuple[str, date]:
               for sid, cond in compiled.segments.items()]
     sql = Template(REFERENCE.read_text(encoding="utf-8")).substitute(
         customers=files["customers"], orders=files["orders"], events=files["events"],
-        as_of=as_of.isoformat(), previous=previous.isoformat(), stage_case=" ".join(stage),
+        as_of=as_of.isoformat(), stage_case=" ".join(stage),
         tier_window=window, review_window_start=review_start,
         review_date=f"DATE '{review}'" if review else "NULL::DATE",
         kept=f"DATE '{kept}'" if kept else "NULL::DATE",
         tier_case=tier_ids,
         tier_rank_case=(f"greatest({tiers()}, {tiers('kept_spend', 'kept_purchases')})"
                         if kept else tiers()),
-        previous_tier_rank_case=tiers("previous_spend", "previous_purchases"),
         review_tier_rank_case=tiers("review_spend"),
         fans_min=int(plan.shop.fans_min_purchases), order_columns=cols(order_cols),
         order_filter="\n     OR ".join(f"({c})" for c in order_conds) or "false",

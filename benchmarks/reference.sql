@@ -7,14 +7,13 @@
 --
 --   $${customers} $${orders} $${events}  the demo shop's Parquet files, read as they are
 --   $${as_of}                          the build's as-of date (the day after the last order)
---   $${previous}                       the previous tier's date (an empty ledger: two days
---                                     before the as-of date)
 --   $${stage_case} $${tier_case} $${tier_rank_case}  the plan's stage bands and tier rules
 --   $${tier_window} $${review_date} $${kept}  the tier evaluation window (days), the next
 --                                     and the last review date: spend counts the window, a
---                                     tier reached is kept until the next review, tier
---                                     triggers compare the tier with the previous build's
---                                     and the review date's
+--                                     tier reached is kept until the next review; on an
+--                                     empty ledger there is no previous tier (nobody
+--                                     upgrades), the downgrade warnings compare with the
+--                                     review date's
 --   $${fans_min}                       purchases that make a returning customer a fan
 --   $${order_columns} $${order_filter}  per-customer flags of the order-event triggers
 --                                     (bool_or, one per event and window), the unpaid-order
@@ -87,9 +86,7 @@ WITH days AS (  -- purchases: paid orders, several on one day being one purchase
 ), p AS (
   SELECT customer_id, count(*) AS purchases,
     coalesce(sum(amount) FILTER (WHERE day > DATE '${as_of}' - ${tier_window}), 0) AS spend,
-    count(*) FILTER (WHERE day <= DATE '${previous}') AS previous_purchases,
-    sum(amount) FILTER (WHERE day <= DATE '${previous}'
-                        AND day > DATE '${previous}' - ${tier_window}) AS previous_spend,
+    sum(amount) AS total_spend,
     sum(amount) FILTER (WHERE day > ${review_window_start}) AS review_spend,
     count(*) FILTER (WHERE day <= ${kept}) AS kept_purchases,
     sum(amount) FILTER (WHERE day <= ${kept} AND day > ${kept} - ${tier_window}) AS kept_spend,
@@ -100,7 +97,7 @@ WITH days AS (  -- purchases: paid orders, several on one day being one purchase
   SELECT customer_id,
     ceil(5 * cume_dist() OVER (ORDER BY last_purchase_date))::INTEGER AS r,
     ceil(5 * cume_dist() OVER (ORDER BY purchases))::INTEGER AS f,
-    ceil(5 * cume_dist() OVER (ORDER BY spend))::INTEGER AS m
+    ceil(5 * cume_dist() OVER (ORDER BY total_spend))::INTEGER AS m  -- all purchases
   FROM p
 ), o AS (  -- the few orders that fire a trigger today or are recent unpaid ones
   SELECT customer_id${order_columns}
@@ -118,8 +115,6 @@ WITH days AS (  -- purchases: paid orders, several on one day being one purchase
     coalesce(p.spend, 0)::DECIMAL(14, 2) AS spend,
     p.first_purchase_date, p.last_purchase_date, p.last_purchase_at,
     (DATE '${as_of}' - p.last_purchase_date)::INTEGER AS days_since_last_purchase,
-    coalesce(p.previous_purchases, 0) AS previous_purchases,
-    coalesce(p.previous_spend, 0) AS previous_spend,
     coalesce(p.review_spend, 0) AS review_spend,
     coalesce(p.kept_purchases, 0) AS kept_purchases,
     coalesce(p.kept_spend, 0) AS kept_spend, rfm.r, rfm.f, rfm.m${flag_columns}
@@ -129,10 +124,10 @@ WITH days AS (  -- purchases: paid orders, several on one day being one purchase
   LEFT JOIN e USING (customer_id)
 ), ranked AS (
   SELECT *, ${tier_rank_case} AS tier_rank,
-    ${previous_tier_rank_case} AS previous_tier_rank
+    NULL::INTEGER AS previous_tier_rank
   FROM base
 )
-SELECT * EXCLUDE (previous_purchases, previous_spend, review_spend, kept_purchases, kept_spend),
+SELECT * EXCLUDE (review_spend, kept_purchases, kept_spend),
   ${stage_case} AS stage,
   CASE WHEN purchases = 0 THEN 'potential' WHEN purchases = 1 THEN 'new'
        WHEN purchases >= ${fans_min} THEN 'fans' ELSE 'returning' END AS customer_type,

@@ -30,6 +30,7 @@ from click.testing import CliRunner
 
 from crmspec.build import build
 from crmspec.cli import main
+from crmspec.engine.run import run_plan
 
 
 def rows(path):
@@ -111,7 +112,8 @@ def test_manifest_lists_counts_and_files(tiny):
     }
     # 9 SMS (1 + 1 + 4 + 3) at 0.05 and 2 emails at 0.01
     assert m["costs"] == {"currency": "CNY", "by_channel": {"email": 0.02, "sms": 0.45},
-                          "total": 0.47, "month_to_date": 0.47, "monthly_cap": None}
+                          "total": 0.47, "month_to_date": 0.47, "monthly_cap": None,
+                          "over_cap": None}
     assert [a["id"] for a in m["activities"]] == [
         "payment_reminder", "review_invite", "cart_recovery", "active_care", "winback"]
     assert m["data_problems"] == [{
@@ -136,6 +138,55 @@ def test_rfm_scores_follow_cume_dist(tiny):
     assert care["c14"]["r"] == "2"
     # c15/c16 (9 days) are 8th of 13 with their tie: ceil(5*8/13) = 4
     assert care["c15"]["r"] == care["c16"]["r"] == "4"
+
+
+def rfm_scores(root, as_of=None) -> dict[str, tuple]:
+    """(r, f, m) per customer from the build's `features` table (the production SQL)."""
+    from crmspec.engine.session import open_session
+
+    with open_session(root, as_of) as (con, p):
+        run_plan(con, p.compiled, p.plan)
+        return {c: (r, f, m) for c, r, f, m in con.execute(
+            "SELECT customer_id, r, f, m FROM features ORDER BY 1").fetchall()}
+
+
+# spend over all time, ascending: c06 60, c03 80, c13 90, c01 100, c12 120, c15/c16 150,
+# c04 520, c02/c14 550, c05 1500, c07 5000, c11 7000; m = ceil(5 * position / 13)
+M_ALL_TIME = {"c06": 1, "c03": 1, "c13": 2, "c01": 2, "c12": 2, "c15": 3, "c16": 3, "c04": 4,
+              "c02": 4, "c14": 4, "c05": 5, "c07": 5, "c11": 5}
+
+
+def test_rfm_m_counts_all_purchases_not_the_tier_window(tiny):
+    """With a 365-day tier window, c07's 5000 of 2025-03-01 no longer counts for its tier
+    spend as of 2026-03-01 (purchases after 2025-03-01 do), but it is still c07's spend:
+    M ranks all purchases, so c07 is 12th of 13 (M 5), not last with 0 (M 1)."""
+    tiers = tiny / "plans/tiers.yaml"
+    tiers.write_text("evaluation: {window_days: 365}\n" + tiers.read_text(encoding="utf-8"),
+                     encoding="utf-8")
+    scores = rfm_scores(tiny)
+    assert {c: s[2] for c, s in scores.items() if s[2] is not None} == M_ALL_TIME
+    assert build(tiny, dry_run=True).manifest["tiers"]["vip3"] == 0  # the tier does drop
+
+
+def test_rfm_window_scores_the_buyers_of_the_window(tiny):
+    """segments.yaml rfm.window_days: 180 as of 2026-03-01: purchases after 2025-09-02.
+    c07 (last bought 2025-03-01) has no scores; 12 buyers are scored. Spend in the window:
+    c06 60, c03 80, c13 90, c01 100, c12 120, c15/c16 150, c04 520, c02/c14 550, c05 1500,
+    c11 3000 (2000 + 1000; its 2025-05-01 and 08-01 orders are out). F: c02 and c11 have 2
+    purchases in the window, ten have 1: ceil(5 * 10/12) = 5 for all. R by last purchase:
+    c06 10-12, c05 12-01, c04 01-15, c14 02-01, c11 02-10, c15/c16 02-20, c03 02-22, c02
+    02-23, c12 02-24, c13 02-25, c01 03-01."""
+    seg = tiny / "plans/segments.yaml"
+    seg.write_text("rfm: {window_days: 180}\n" + seg.read_text(encoding="utf-8"),
+                   encoding="utf-8")
+    scores = rfm_scores(tiny)
+    assert scores["c07"] == (None, None, None)
+    r = {"c06": 1, "c05": 1, "c04": 2, "c14": 2, "c11": 3, "c15": 3, "c16": 3, "c03": 4,
+         "c02": 4, "c12": 5, "c13": 5, "c01": 5}
+    m = {"c06": 1, "c03": 1, "c13": 2, "c01": 2, "c12": 3, "c15": 3, "c16": 3, "c04": 4,
+         "c02": 5, "c14": 5, "c05": 5, "c11": 5}
+    assert {c: s for c, s in scores.items() if s[0] is not None} == {
+        c: (r[c], 5, m[c]) for c in r}
 
 
 def test_same_plan_data_and_date_give_same_bytes(tiny, tmp_path):

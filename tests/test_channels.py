@@ -11,6 +11,7 @@ intended change with
 and read the diff: the expected rows were checked by hand (see the comments below).
 """
 
+import hashlib
 import json
 import os
 from datetime import date, datetime
@@ -78,12 +79,28 @@ def test_hand_checked_rows(built):
                       "已90天未见 回T退订,2026-03-02 10:00,1")
     email = (out / "email/cart_recovery.csv").read_text(encoding="utf-8")
     # sina.com is in shop.yaml's ad_domains: (AD); the name is HTML-escaped in html only
-    assert email.startswith(
-        'email,subject,html,text,preheader,send_at\nc09@sina.com,"(AD)<李>&""四""，')
+    assert email.startswith('email,subject,html,text,preheader,send_at,unsubscribe_url\n'
+                            'c09@sina.com,"(AD)<李>&""四""，')
     # 2026-03-01 is a Sunday: email goes out on Tuesday morning (Tue-Thu 08:00-10:00)
-    assert email.endswith(",2026-03-03 08:00\n")
+    assert ",2026-03-03 08:00," in email
     assert "&lt;李&gt;&amp;&#34;四&#34;" in email
     assert 'c15@qq.com,"王,五，您加购的宝贝库存不多了"' in email
+    # each recipient's unsubscribe link: the token is sha256("<contact.salt>:<customer>"),
+    # the salt defaulting to the shop's name; HTML-escaped in the html body only
+    for cid in ("c09", "c15"):
+        token = hashlib.sha256(f"小测试店:{cid}".encode()).hexdigest()[:32]
+        url = f"https://shop.example.com/u/{token}?src=edm&v=1"
+        assert f'<p><a href=""{url.replace("&", "&amp;")}"">退订</a></p>' in email
+        assert f'\n\n退订 / Unsubscribe: {url}"' in email  # added to the text body
+        assert email.count(url) == 2  # text body and the unsubscribe_url column
+    phone = (out / "phone/vip_call.csv").read_bytes().decode("utf-8-sig").splitlines()
+    # a state trigger: no order; Monday 03-02 is the first working day: both windows
+    assert phone[0] == "customer_id,name,phone,order_ids,order_amount,call_date,call_hours,script"
+    assert phone[1].startswith('c05,O\'Brien,13800000005,,,2026-03-02,"10:00-12:00, '
+                               '14:00-18:00",您好，请问是O\'Brien吗？')
+    chat = (out / "wangwang/payment_reminder.csv").read_bytes().decode("utf-8-sig")
+    # c08's unpaid order o09 of 199.00, today (service hours every day 09:00-22:00)
+    assert chat.splitlines()[1].endswith(",2026-03-01 09:00,09:00-22:00,o09,199.00")
     parcel = (out / "parcel/parcel_card.csv").read_text(encoding="utf-8").splitlines()
     # orders paid 0-7 days before 03-01 of the after-sale customers: o01, o03, o15, o16
     assert [line.split(",")[0] for line in parcel[1:]] == ["o01", "o03", "o15", "o16"]
@@ -94,6 +111,65 @@ def test_hand_checked_rows(built):
     assert wechat[1]["data"]["remark"] == {"value": "普通会员专享顺丰包邮"}
     assert {w["send_at"] for w in wechat} == {"2026-03-01 09:00"}  # every day from 09:00
     assert built.manifest["activities"][2]["suppressed"] == {"no_address": 1}
+
+
+BOM = b"\xef\xbb\xbf"
+
+
+def test_staff_lists_start_with_a_bom_and_provider_imports_do_not(built):
+    """Excel on Chinese Windows reads a CSV without a byte order mark as GBK: the lists
+    people open (packing, call and chat lists) carry one, the gateways' imports do not."""
+    out = built.out_dir
+    starts = {f: (out / f).read_bytes()[:3] == BOM for f in channel_files(out)
+              if f.endswith(".csv")}
+    assert starts == {"email/cart_recovery.csv": False, "parcel/parcel_card.csv": True,
+                      "phone/vip_call.csv": True, "sms/active_care.csv": False,
+                      "sms/review_invite.csv": False, "sms/winback.csv": False,
+                      "wangwang/payment_reminder.csv": True}
+    assert not (out / "wechat/shipping_notice.jsonl").read_bytes().startswith(BOM)
+
+
+def test_the_bom_option_turns_either_way(channels_shop):
+    """shop.yaml channels.<name>.bom: off for the call list, on for an SMS import."""
+    shop = channels_shop / "plans/shop.yaml"
+    shop.write_text(shop.read_text(encoding="utf-8")
+                    + "  phone: {bom: false}\n  sms: {bom: true}\n", encoding="utf-8")
+    out = build(channels_shop, pm=get_plugin_manager(channels_shop, entry_points=False)).out_dir
+    assert (out / "phone/vip_call.csv").read_bytes().startswith(b"customer_id,")
+    assert (out / "sms/winback.csv").read_bytes().startswith(BOM + b"phone,")
+    assert (out / "parcel/parcel_card.csv").read_bytes().startswith(BOM)  # unchanged
+
+
+def _subjects(out: Path) -> dict[str, str]:
+    import csv
+
+    with open(out / "email/cart_recovery.csv", encoding="utf-8", newline="") as f:
+        return {r["email"]: r["subject"] for r in csv.DictReader(f)}
+
+
+def test_ad_marks_marketing_email_to_every_domain_by_default(tiny):
+    """The tiny shop sets no ad_domains: every marketing subject gets (AD), qq.com too."""
+    out = build(tiny).out_dir
+    assert _subjects(out) == {"c09@sina.com": "(AD)亲，您加购的宝贝库存不多了",
+                              "c15@qq.com": "(AD)亲，您加购的宝贝库存不多了"}
+
+
+def test_maintenance_email_is_never_marked_and_needs_no_unsubscribe_line(tiny):
+    """The same email as a maintenance activity (a care message): no (AD) even to sina.com
+    with sina.com listed, no unsubscribe text added to its text body."""
+    acts = tiny / "plans/activities.yaml"
+    text = acts.read_text(encoding="utf-8")
+    old = "    name: 加购召回\n    kind: marketing\n"
+    assert old in text
+    acts.write_text(text.replace(old, "    name: 加购召回\n    kind: maintenance\n"),
+                    encoding="utf-8")
+    shop = tiny / "plans/shop.yaml"
+    shop.write_text(shop.read_text(encoding="utf-8") + "    ad_domains: [sina.com]\n",
+                    encoding="utf-8")
+    out = build(tiny).out_dir
+    assert _subjects(out) == {"c09@sina.com": "亲，您加购的宝贝库存不多了",
+                              "c15@qq.com": "亲，您加购的宝贝库存不多了"}
+    assert "Unsubscribe" not in (out / "email/cart_recovery.csv").read_text(encoding="utf-8")
 
 
 def test_builds_are_byte_identical(channels_shop, tmp_path):

@@ -288,12 +288,7 @@ def test_manifest_reports_stage_contact_bounds(tiny):
     json.dumps(m)  # the manifest stays plain JSON
 
 
-def test_tier_upgrades_compare_with_the_tiers_the_previous_run_recorded(tiny):
-    """c03 (80 spent) pays 500 more on 03-02: vip1 from then on. The 03-01 run recorded
-    the members' tiers; the 03-02 build congratulates c03 only. Without a previous run
-    the comparison is with purchases up to two days before: nobody moved up between
-    02-27 and 03-01 (c01's 100 on 03-01 reaches no tier)."""
-    append(tiny, "activities.yaml", """  - id: upgrade_reward
+UPGRADE_REWARD = """  - id: upgrade_reward
     name: 升级礼
     template: winback
     kind: maintenance
@@ -301,11 +296,19 @@ def test_tier_upgrades_compare_with_the_tiers_the_previous_run_recorded(tiny):
     segment: vip1_plus
     channel: sms
     trigger: {type: tier_upgrade}
-""")
-    append(tiny, "segments.yaml", """  - id: vip1_plus
+"""
+VIP1_PLUS = """  - id: vip1_plus
     name: 会员
     where: {tier_at_least: vip1}
-""")
+"""
+
+
+def test_tier_upgrades_compare_with_the_tiers_the_previous_run_recorded(tiny):
+    """c03 (80 spent) pays 500 more on 03-02: vip1 from then on. The 03-01 run recorded
+    the members' tiers; the 03-02 build congratulates c03 only. The first build has no
+    earlier tiers on record: nobody has upgraded (docs/contact-plan.md)."""
+    append(tiny, "activities.yaml", UPGRADE_REWARD)
+    append(tiny, "segments.yaml", VIP1_PLUS)
     add = "o30,c03,2026-03-02 09:00:00,2026-03-02 09:05:00,,,500.00,paid,normal\n"
     with open(tiny / "data/orders.csv", "a", encoding="utf-8") as f:
         f.write(add)
@@ -317,6 +320,33 @@ def test_tier_upgrades_compare_with_the_tiers_the_previous_run_recorded(tiny):
     assert statuses(result.manifest, "upgrade_reward") == {"sent": 1, "control": 0}
     with open(result.out_dir / "audience/upgrade_reward.csv", encoding="utf-8") as f:
         assert [(r["customer_id"], r["tier"]) for r in csv.DictReader(f)] == [("c03", "vip1")]
+
+
+def test_members_whose_spend_did_not_change_are_not_congratulated(tiny):
+    """Tiers over 365 days, kept until the 01-01 review. c07 paid 5000 on 2025-03-01:
+    as of 03-03 that purchase is out of the window (it counts after 2025-03-03), but it
+    was in the window of the 2026-01-01 review, so c07 keeps vip3. Nobody buys between
+    the 03-03 and 03-04 builds except c03 (80 + 500 on 03-04: vip1). The first build
+    congratulates nobody (no tiers on record; the old fallback compared with the spend of
+    two days before, ignoring the kept tier, and congratulated c07); the second one c03
+    only, although c07's windowed spend is still 0."""
+    edit(tiny, "tiers.yaml", "tiers:\n",
+         'evaluation: {window_days: 365, review_date: "01-01"}\ntiers:\n')
+    append(tiny, "activities.yaml", UPGRADE_REWARD)
+    append(tiny, "segments.yaml", VIP1_PLUS)
+    with open(tiny / "data/orders.csv", "a", encoding="utf-8") as f:
+        f.write("o30,c03,2026-03-04 09:00:00,2026-03-04 09:05:00,,,500.00,paid,normal\n")
+    first = build(tiny, as_of=date(2026, 3, 3))
+    assert first.manifest["tiers"]["vip3"] == 1  # c07, by the kept tier
+    assert statuses(first.manifest, "upgrade_reward") == {"sent": 0, "control": 0}
+    second = build(tiny, as_of=date(2026, 3, 4))
+    assert statuses(second.manifest, "upgrade_reward") == {"sent": 1, "control": 0}
+    with open(second.out_dir / "audience/upgrade_reward.csv", encoding="utf-8") as f:
+        assert [(r["customer_id"], r["tier"], r["spend"]) for r in csv.DictReader(f)] == [
+            ("c03", "vip1", "580.00")]
+    # a third build the next day: c03 is vip1 on record now, nobody else moved
+    third = build(tiny, as_of=date(2026, 3, 5))
+    assert statuses(third.manifest, "upgrade_reward") == {"sent": 0, "control": 0}
 
 
 def test_validate_checks_hold_outs_against_the_latest_build(tiny):
@@ -357,4 +387,53 @@ def test_messages_are_rendered_after_the_budgets_unless_they_price_the_contact(t
     assert (activity(trimmed, "winback")["message"]["renderings"]
             == activity(full, "winback")["message"]["renderings"] > 0)
     email = (tiny / "out" / "email" / "cart_recovery.csv").read_text(encoding="utf-8")
-    assert email.splitlines() == ["email,subject,html,text,preheader,send_at"]
+    assert email.splitlines() == ["email,subject,html,text,preheader,send_at,unsubscribe_url"]
+
+
+def test_a_month_over_its_budget_is_a_warning_and_with_strict_an_error(tiny):
+    """Maintenance and service contacts are never trimmed: as of 03-01 they cost 0.30
+    (payment_reminder 0.05, review_invite 0.05, active_care 4 x 0.05); the marketing ones
+    (cart_recovery 0.02, winback 0.15) are trimmed. A cap of exactly 0.30 is kept; 0.29
+    is exceeded by 0.01: W605 at the cap's line, in the manifest and in the summary;
+    --strict stops the build before anything is written or recorded."""
+    from click.testing import CliRunner
+
+    from crmspec.cli import main
+
+    edit(tiny, "../data/customers.csv", "c13,1380000013,", "c13,13800000013,")  # no W404
+    append(tiny, "shop.yaml", "budget:\n  monthly_cap: 0.35\n")
+    at_cap = build(tiny, as_of=D1, dry_run=True)
+    assert at_cap.manifest["costs"]["month_to_date"] == 0.35  # c13 reached now: 0.35
+    assert at_cap.manifest["costs"]["over_cap"] == 0.0
+    assert [w for w in at_cap.warnings if w.code == "W605"] == []
+    edit(tiny, "shop.yaml", "monthly_cap: 0.35", "monthly_cap: 0.34")
+    over = build(tiny, as_of=D1, dry_run=True)
+    assert over.manifest["costs"]["over_cap"] == 0.01
+    (w,) = [w for w in over.warnings if w.code == "W605"]
+    assert (w.path, w.line, w.col) == ("plans/shop.yaml", 18, 16)  # the cap appended
+    assert w.message == ("the contacts of 2026-03 cost 0.35 CNY to date (0.00 in earlier "
+                         "runs, 0.35 in this build), 0.01 over the month's budget of 0.34")
+    cli = CliRunner().invoke(main, ["build", "--dry-run", "--project", str(tiny)])
+    assert cli.exit_code == 0
+    assert "month to date 0.35 of 0.34, OVER THE BUDGET by 0.01 (W605)" in cli.stdout
+    assert "warning[W605]" in cli.stderr
+    strict = CliRunner().invoke(main, ["build", "--strict", "--project", str(tiny)])
+    assert strict.exit_code == 1
+    assert "plans/shop.yaml:18:16: error[E605]: the contacts of 2026-03 cost 0.35" in strict.stderr
+    assert not (tiny / "out").exists()
+    assert ledger(tiny, "SELECT count(*) FROM runs") == [(0,)]
+
+
+def test_earlier_runs_of_the_month_count_towards_its_budget(tiny):
+    """03-01 costs 0.47 under a 0.50 cap (nothing trimmed). On 03-02 the care messages
+    (not trimmed) alone take the month over it: the warning names both parts."""
+    append(tiny, "shop.yaml", "budget:\n  monthly_cap: 0.5\n")
+    first = build(tiny, as_of=D1)
+    assert first.manifest["costs"]["month_to_date"] == 0.47
+    assert [w.code for w in first.warnings if w.code == "W605"] == []
+    second = build(tiny, as_of=D2)
+    costs = second.manifest["costs"]
+    assert costs["month_to_date"] == round(0.47 + costs["total"], 2)
+    assert costs["over_cap"] == round(costs["month_to_date"] - 0.5, 2) > 0
+    (w,) = [w for w in second.warnings if w.code == "W605"]
+    assert "(0.47 in earlier runs, " in w.message

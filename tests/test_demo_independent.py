@@ -67,6 +67,7 @@ def _expected(root: Path) -> dict[str, dict]:
     customers, orders, events = _raw(root)
     dates: dict[str, set] = defaultdict(set)
     spend: dict[str, float] = defaultdict(float)
+    total: dict[str, float] = defaultdict(float)  # all-time spend: RFM's M (no rfm window)
     last_paid_at: dict[str, object] = {}
     kept: dict[str, float] = defaultdict(float)  # spend in the window ending at the review
     window_start = AS_OF - timedelta(days=TIER_WINDOW_DAYS)  # exclusive
@@ -74,6 +75,7 @@ def _expected(root: Path) -> dict[str, dict]:
     for cid, status, paid_at, amount, _ in orders:
         if status == "paid" and paid_at is not None and paid_at.date() <= AS_OF:
             dates[cid].add(paid_at.date())
+            total[cid] += float(amount)
             if paid_at.date() > window_start:  # spend counts within the tier window only
                 spend[cid] += float(amount)
             if review_start < paid_at.date() <= LAST_REVIEW:
@@ -83,7 +85,7 @@ def _expected(root: Path) -> dict[str, dict]:
     for c in customers:
         cid = c["customer_id"]
         n = len(dates[cid])
-        row = {"purchases": n, "spend": round(spend[cid], 2)}
+        row = {"purchases": n, "spend": round(spend[cid], 2), "total": round(total[cid], 2)}
         if n == 0:
             row.update(stage="potential", customer_type="potential", days=None)
         else:
@@ -96,10 +98,11 @@ def _expected(root: Path) -> dict[str, dict]:
         row["tier"] = next((t for t, need in TIERS
                             if spend[cid] >= need or kept[cid] >= need), None)
         out[cid] = row
-    # RFM: ceil(5 * cume_dist), cume_dist = share of buyers at most as good as this one.
+    # RFM: ceil(5 * cume_dist), cume_dist = share of buyers at most as good as this one;
+    # M over all purchases (segments.yaml sets no rfm window), not the tier window.
     buyers = [cid for cid, r in out.items() if r["purchases"] > 0]
     for letter, key, better_is_lower in (("r", "days", True), ("f", "purchases", False),
-                                         ("m", "spend", False)):
+                                         ("m", "total", False)):
         values = sorted(out[b][key] for b in buyers)
         for b in buyers:
             v = out[b][key]

@@ -536,14 +536,41 @@ def test_cli_json_on_the_tiny_shop(tiny):
     ]
 
 
+def test_cli_says_which_warnings_the_plan_and_data_have(tiny):
+    """The tiny shop has one data warning (c13's 10-digit phone: W404); taking the
+    churning stage off active_care leaves churning without maintenance (W307, a plan
+    warning). kpi names both instead of calling them all data warnings."""
+    (tiny / "plans/kpis.yaml").write_text(TINY_KPIS, encoding="utf-8")
+    acts = tiny / "plans/activities.yaml"
+    text = acts.read_text(encoding="utf-8")
+    old = "    stage: [active, silent, sleeping, churning]\n"
+    assert text.count(old) == 1
+    acts.write_text(text.replace(old, "    stage: [active, silent, sleeping]\n"),
+                    encoding="utf-8")
+    shop = tiny / "plans/shop.yaml"  # churning is all marketing now: allow it (no E308)
+    shop.write_text(shop.read_text(encoding="utf-8").replace("{min: 0.3, max: 1}",
+                                                             "{min: 0, max: 1}"),
+                    encoding="utf-8")
+    result = CliRunner().invoke(main, ["kpi", "--project", str(tiny), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (
+        "2 warnings: 1 W307 (lifecycle stage without a maintenance activity), 1 W404 (data "
+        "quality problem); `crmspec validate` lists the plan's, `crmspec build` the data's\n")
+
+
 def test_cli_csv_on_the_tiny_shop_exactly(tiny):
     """The same numbers as above, byte for byte as CSV: rates and ratios to 6 decimals,
-    money to 2, counts as integers, empty cells for missing values."""
+    money to 2, counts as integers, empty cells for missing values. A UTF-8 byte order
+    mark first (Excel on Chinese Windows), none with --no-bom."""
     (tiny / "plans/kpis.yaml").write_text(TINY_KPIS, encoding="utf-8")
-    result = CliRunner().invoke(main, ["kpi", "--project", str(tiny), "--period", "month",
-                                       "--from", "2026-01-01", "--format", "csv"])
+    args = ["kpi", "--project", str(tiny), "--period", "month", "--from", "2026-01-01",
+            "--format", "csv"]
+    result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert result.stdout == (
+    assert result.stdout_bytes.startswith(b"\xef\xbb\xbfperiod,start,")
+    plain = CliRunner().invoke(main, args + ["--no-bom"])
+    assert plain.stdout_bytes == result.stdout_bytes[3:]
+    assert plain.stdout == (
         "period,start,end,kpi,name,metric,group,unit,value,previous,change,ratio,status,"
         "numerator,denominator,note\n"
         "2026-01,2026-01-01,2026-01-31,purchasers,购买人数,purchasers,,count,1,2,-1,0.5,,1,,\n"
@@ -561,7 +588,7 @@ def test_cli_csv_on_the_tiny_shop_exactly(tiny):
 def test_cli_monitoring_csv_and_bad_range(week_shop):
     result = CliRunner().invoke(main, ["kpi", "--project", str(week_shop), "--monitoring",
                                        "--from", "2026-03-09", "--to", "2026-03-15",
-                                       "--format", "csv"])
+                                       "--format", "csv", "--no-bom"])
     assert result.exit_code == 0, result.output
     assert result.stdout == (
         "period,start,end,rep45_n,buyers,rep45,rep45_change,aov,aov_change,combined_change\n"

@@ -106,3 +106,32 @@ def test_build_sums_up_the_activities_short_of_power_in_one_warning():
         "response rate at power 0.8 (about 17,430 customers are needed: 29 builds like the "
         "latest)")
     assert power_summary(plan, {"hot_item_active_email": 20000}) == []
+
+
+def test_measured_groups_without_a_min_effect_need_five_expected_per_cell():
+    """No min_effect: the z-test's minimum. 150 contacts, 50 held out: 15 responders
+    (pooled 0.1) give the held out 5.0 expected responders (enough); 14 (0.0933) give
+    4.67: not enough, and 5 / (14/150) x 150 / 50 = 160.7 -> 161 customers would be."""
+    from crmspec.contact.power import check_groups
+
+    ok = check_groups(100, 50, 15, 0.04, None)
+    assert (ok.enough, ok.power, ok.needed_audience, ok.rule) == (True, None, None, "expected")
+    short = check_groups(100, 50, 14, 0.04, None)
+    assert (short.enough, short.needed_audience) == (False, 161)
+    # the rarer outcome counts: 136 of 150 responding leaves 14 non-responders
+    assert check_groups(100, 50, 136, 0.04, None).needed_audience == 161
+    # nobody responded: no size can be told from these groups
+    assert check_groups(100, 50, 0, 0.04, None).needed_audience is None
+
+
+def test_measured_groups_with_a_min_effect_need_the_power():
+    """With a min_effect the power decides, on each side of the needed audience (a half
+    hold-out: equal groups)."""
+    from crmspec.contact.power import check_groups
+
+    needed = required_audience(0.5, 0.04, 0.05)
+    half = needed // 2
+    enough = check_groups(half + 1, half + 1, 0, 0.04, 0.05)
+    assert enough.enough and enough.power >= 0.8 and enough.rule == "power"
+    below = check_groups(half - 1, half - 1, 500, 0.04, 0.05)
+    assert not below.enough and below.power < 0.8 and below.needed_audience == needed

@@ -1,6 +1,7 @@
 """Message templates: located validate errors, the analysis behind set-based rendering,
 and set-based rendering == rendering each customer with Jinja (the reference)."""
 
+import hashlib
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from crmspec.channels import builtin_channels
+from crmspec.channels.base import value_marker
 from crmspec.cli import main
 from crmspec.engine.decide import decide_contacts
 from crmspec.engine.run import run_plan
@@ -67,6 +69,26 @@ def test_undefined_variable_and_field_in_every_branch(channels_shop):
         "plans/templates/winback.sms.j2:5:4: error[E513]: undefined variable 'custmer'\n"
         "  hint: did you mean 'customer'?",
     ]
+
+
+def test_marketing_email_needs_an_unsubscribe_link(channels_shop):
+    """The boundary on each side: the fixture's marketing email prints the link (valid);
+    without it, E521 at the HTML template; as a maintenance email it needs none; the
+    variable belongs to the email channel (an SMS template cannot print it)."""
+    html = "<p>{{ customer.name or '亲' }}，您的购物车还在等你</p>\n"
+    write(channels_shop, "cart_recovery.email.html.j2", html)
+    assert texts(channels_shop) == [
+        "plans/templates/cart_recovery.email.html.j2:1:1: error[E521]: the HTML body of "
+        "marketing email activity 'cart_recovery' has no unsubscribe link\n"
+        "  hint: print it where readers look for it, e.g. <a href=\"{{ unsubscribe_url }}\">"
+        "退订</a> in the footer"]
+    edit(channels_shop, "activities.yaml", "    name: 加购召回\n    kind: marketing\n",
+         "    name: 加购召回\n    kind: maintenance\n")
+    assert texts(channels_shop) == []
+    write(channels_shop, "winback.sms.j2", "退订 {{ unsubscribe_url }}\n")
+    assert texts(channels_shop) == [
+        "plans/templates/winback.sms.j2:1:7: error[E513]: undefined variable "
+        "'unsubscribe_url'\n  hint: see the template variables in docs/plugins.md"]
 
 
 def test_syntax_error(channels_shop):
@@ -219,8 +241,19 @@ def reference(at, plan, row, as_of):
             values[p] = v.replace(MARK_OPEN, "").replace(MARK_CLOSE, "")
     values["stage"], values["tier"] = row["stage"], row["tier"]
     ctx = template_context(values, plan, at.activity, as_of)
-    return {name: at.channel.finish(name, lp.template.render(ctx), at.activity, at.options,
-                                    plan) for name, lp in at.parts.items()}
+    filled = {}
+    if at.options.get("unsubscribe_url"):  # the recipient's link, as docs/plugins.md says
+        token = hashlib.sha256(f"{plan.shop.contact.salt}:{row['customer_id']}".encode())
+        url = at.options["unsubscribe_url"].replace("{token}", token.hexdigest()[:32])
+        ctx["unsubscribe_url"] = url
+        filled[value_marker("unsubscribe_url")] = url  # what finish() adds to the text
+    out = {}
+    for name, lp in at.parts.items():
+        text = at.channel.finish(name, lp.template.render(ctx), at.activity, at.options, plan)
+        for marker, value in filled.items():
+            text = text.replace(marker, value)
+        out[name] = text
+    return out
 
 
 def rows_of(con, table):
@@ -262,7 +295,10 @@ TEMPLATES = {
     "twice": "{{ customer.name }}{{ customer.name }}{% for i in range(r or 0) %}★{% endfor %}"
              "{{ customer.province }}",
 }
-HTML = "<p>{{ customer.name }}</p>{{ customer.nick or '<无>' }}{% if tier.id %}&{% endif %}"
+HTML = ("<p>{{ customer.name }}</p>{{ customer.nick or '<无>' }}{% if tier.id %}&{% endif %}"
+        '<a href="{{ unsubscribe_url }}">退订</a>')
+# quotes, an ampersand and angle brackets: HTML-escaped in the html part, as Jinja does
+UNSUBSCRIBE = "https://shop.example.com/u?t={token}&x='<y>\""
 
 NASTY = st.one_of(
     st.none(), st.just(""),
@@ -301,10 +337,11 @@ def synthetic(tmp_path_factory):
 def activity_templates(v, env, name, channel, part):
     fname = f"{name}.{channel}.j2" if part == "text" else f"{name}.{channel}.{part}.j2"
     template = env.get_template(fname)
-    usage = analyse(env.parse(env.loader.get_source(env, fname)[0]))
     ch = v.channels[channel]
+    usage = analyse(env.parse(env.loader.get_source(env, fname)[0]), ch.recipient_values)
     activity = next(a for a in v.plan.activities if a.channel == channel)
-    return ActivityTemplates(activity, ch, ch.option_defaults(), {
+    options = {**ch.option_defaults(), "unsubscribe_url": UNSUBSCRIBE}
+    return ActivityTemplates(activity, ch, options, {
         part: LoadedPart(ch.part(part), Source(fname), template, usage)})
 
 

@@ -18,7 +18,6 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 import pluggy
@@ -26,11 +25,13 @@ import pluggy
 from crmspec import __version__
 from crmspec.contact.ledger import check_order, record_run
 from crmspec.contact.power import power_summary
-from crmspec.contact.report import contact_report
-from crmspec.core.diagnostics import Diagnostic
+from crmspec.contact.report import budget_problems, contact_report
+from crmspec.core.diagnostics import Diagnostic, PlanError, has_errors
+from crmspec.core.progress import Progress
 from crmspec.data.sources import AttachedData
 from crmspec.engine.decide import decide_contacts
 from crmspec.engine.run import RunResult, count_activities, run_plan
+from crmspec.engine.script import RecordingConnection
 from crmspec.engine.session import open_session, prepare
 from crmspec.outputs.files import atomic_dir, write_json
 from crmspec.outputs.write import ActivityOutput, write_activity
@@ -59,45 +60,55 @@ def plan_hash(root: Path) -> str:
 
 
 def build(root: Path, as_of: date | None = None, out: Path | None = None, strict: bool = False,
-          dry_run: bool = False, progress: Callable[[str], None] | None = None,
+          dry_run: bool = False, progress: Progress | None = None,
           pm: pluggy.PluginManager | None = None, force: bool = False) -> BuildResult:
     """Build the plan of the project at `root`; raises PlanError on any blocking problem.
 
     `pm`: the plugin manager to use (default: `get_plugin_manager(root)`). A dry run
     reads the ledger but records nothing and writes no files; `force` allows a build
-    dated before the latest recorded run.
+    dated before the latest recorded run; `strict` makes data problems and a month over
+    its budget (W605) errors. `progress` is told each phase as it starts
+    (core.progress; default: nothing is reported).
     """
     notes: list[str] = []
-
-    def say(message: str) -> None:
-        if progress is not None:
-            progress(message)
+    progress = progress or Progress()
 
     def note(message: str) -> None:
         notes.append(message)
-        say(message)
+        progress.note(message)
 
     pm = pm if pm is not None else get_plugin_manager(root)
     owners = channel_set(pm).owner
+    progress.start("checking the plan, attaching and checking the data")
     with open_session(root, as_of, strict=strict, record=not dry_run, pm=pm,
                       say=note) as (con, p):
         plan, compiled, data = p.plan, p.compiled, p.data
         if not dry_run:
             check_order(con, data.as_of, force, plan.shop.src.at("ledger")
                         if plan.shop.src.at("ledger").exists() else plan.shop.src)
-        say(f"running the plan as of {data.as_of.isoformat()}")
+        progress.start(f"running the plan as of {data.as_of.isoformat()}")
         result = run_plan(con, compiled, plan)
+        progress.start("deciding the contacts (limits, budgets, control groups)")
         rendered = decide_contacts(con, plan, compiled, p.templates)
         result.activities = count_activities(con, compiled)
         manifest = _manifest(plan, root, data, result)
         manifest.update(contact_report(con, plan, compiled, data.as_of))
-        warnings = p.warnings + power_summary(plan, audiences(result))
+        budget = budget_problems(plan, manifest["costs"], data.as_of, strict)
+        if has_errors(budget):  # --strict: nothing written, nothing recorded
+            raise PlanError(budget)
+        warnings = p.warnings + budget + power_summary(plan, audiences(result))
 
         def write(folder: Path | None) -> dict[str, ActivityOutput]:
-            return {ca.activity.id: write_activity(
-                        con, plan, ca, p.templates.get(ca.activity.id), rendered[ca.activity.id],
-                        folder, data.as_of, owners.get(ca.channel.name), root)
-                    for ca in compiled.activities}
+            n = len(compiled.activities)
+            progress.start(f"writing the files of {n} activities" if folder is not None
+                           else f"costing the messages of {n} activities (dry run)", n)
+            outputs = {}
+            for ca in compiled.activities:
+                outputs[ca.activity.id] = write_activity(
+                    con, plan, ca, p.templates.get(ca.activity.id), rendered[ca.activity.id],
+                    folder, data.as_of, owners.get(ca.channel.name), root)
+                progress.advance()
+            return outputs
 
         out_dir = None
         if dry_run:
@@ -111,12 +122,14 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
                 write_json(tmp / "manifest.json", manifest)
                 # Last step before the swap: a crash before it leaves both the ledger and
                 # the outputs as they were; after it, re-running the date replaces the run.
+                progress.start("recording the run in the ledger")
                 record_run(con, data.as_of, "decisions", manifest["plan_hash"],
                            data.fingerprint, tiers="facts")
         warnings += [w for o in outputs.values() for w in o.warnings]
         build_result = BuildResult(data.as_of, out_dir, manifest, result, plan, warnings, notes)
     if out_dir is not None:
         call_hook(pm, "build_finished", result=build_result)
+    progress.finish()
     return build_result
 
 
@@ -159,10 +172,13 @@ def _manifest(plan: Plan, root: Path, data: AttachedData, result: RunResult) -> 
 
 def compiled_sql(root: Path, as_of: date | None = None,
                  pm: pluggy.PluginManager | None = None) -> str:
-    """The SQL script of the plan as of a date (`crmspec compile`)."""
+    """The SQL script of the plan as of a date (`crmspec compile`), with the statements
+    that attach the shop's data and the ledger: it runs as printed."""
     con = duckdb.connect()
     try:
-        return prepare(root, as_of, con, pm=pm).compiled.script()
+        recording = RecordingConnection(con)
+        compiled = prepare(root, as_of, recording, pm=pm).compiled  # type: ignore[arg-type]
+        return compiled.script(recording.statements, recording.unprintable)
     finally:
         con.close()
 

@@ -20,7 +20,7 @@ from sqlglot import exp
 from crmspec.compile.segments import Needs, SegmentCompiler
 from crmspec.compile.sql import DIALECT
 from crmspec.compile.triggers import activity_trigger_condition
-from crmspec.core.mask import mask_value
+from crmspec.core.mask import mask_text, mask_value
 from crmspec.engine.decide import decide_contacts
 from crmspec.engine.run import run_plan
 from crmspec.engine.session import open_session
@@ -61,9 +61,42 @@ class Explanation:
     facts: dict
     verdicts: list[ActivityVerdict]
 
+    def as_dict(self) -> dict:
+        """JSON-able (`crmspec explain --format json`); contact details masked."""
+        facts = {k: (float(v) if k == "spend" and v is not None else v)
+                 for k, v in self.facts.items()}
+        return {"customer_id": self.customer_id, "as_of": self.as_of.isoformat(),
+                "facts": facts,
+                "activities": [{"id": v.activity_id, "name": v.name, "channel": v.channel,
+                                "contacted": v.contacted, "status": v.status,
+                                "why": [mask_text(w) for w in v.why]}
+                               for v in self.verdicts]}
+
 
 class UnknownCustomer(LookupError):
-    pass
+    """No customer of that id; `closest` holds the ids it may have meant."""
+
+    def __init__(self, customer_id: str, closest: list[str]):
+        super().__init__(customer_id)
+        self.customer_id, self.closest = customer_id, closest
+
+
+def closest_ids(con: duckdb.DuckDBPyConnection, customer_id: str, n: int = 3) -> list[str]:
+    """Customer ids someone typing `customer_id` may have meant, best first, in one query:
+    the same number without its prefix and leading zeros (1 for 00001, 9320 for
+    C0009320), then ids containing it, then the ones a few edits away."""
+    return [r[0] for r in con.execute("""
+        WITH c AS (
+          SELECT customer_id AS id,
+            regexp_replace(lower(customer_id), '^[^1-9]*', '')
+              = regexp_replace(lower($1), '^[^1-9]*', '') AND $1 <> '' AS same_number,
+            contains(lower(customer_id), lower($1)) AS contains_it,
+            levenshtein(lower(customer_id), lower($1)) AS edits
+          FROM customers)
+        SELECT id FROM c
+        WHERE same_number OR contains_it OR edits <= greatest(2, length($1) // 3)
+        ORDER BY same_number DESC, contains_it DESC, edits, id LIMIT $2""",
+                                      [customer_id, n]).fetchall()]
 
 
 def _holds(con: duckdb.DuckDBPyConnection, cond: exp.Expression, customer_id: str) -> bool:
@@ -102,12 +135,14 @@ def explain(root: Path, customer_id: str, as_of: date | None = None,
     """Run the plan as a dry run and explain every activity for one customer."""
     with open_session(root, as_of, pm=pm) as (con, p):
         plan, compiled = p.plan, p.compiled
+        (known,) = con.execute("SELECT count(*) FROM customers WHERE customer_id = ?",
+                               [customer_id]).fetchone()
+        if not known:  # before the dry run: a typo costs no build
+            raise UnknownCustomer(customer_id, closest_ids(con, customer_id))
         run_plan(con, compiled, plan)
         decide_contacts(con, plan, compiled, p.templates)
         cur = con.execute("SELECT * FROM features WHERE customer_id = ?", [customer_id])
         row = cur.fetchone()
-        if row is None:
-            raise UnknownCustomer(customer_id)
         facts = dict(zip([d[0] for d in cur.description], row))
         sends = {r[0]: r[1:] for r in con.execute(
             "SELECT activity_id, status, address, strftime(scheduled_at, '%Y-%m-%d %H:%M'), "

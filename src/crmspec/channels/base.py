@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -45,6 +47,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+# The placeholder a template renders for a value the channel fills in per recipient
+# (`Channel.recipient_values`); private-use characters, never in real text, and distinct
+# from the template renderer's per-customer placeholders.
+VALUE_OPEN, VALUE_CLOSE = "\ue002", "\ue003"
+
+
+def value_marker(name: str) -> str:
+    """What `{{ name }}` renders to for a recipient value, replaced in SQL afterwards."""
+    return f"{VALUE_OPEN}{name}{VALUE_CLOSE}"
 PART_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
 
 WORKDAYS = (1, 2, 3, 4, 5)  # ISO weekdays: Monday = 1
@@ -111,6 +123,9 @@ class WriteContext:
     # The activity's first send slot, 'YYYY-MM-DD HH:MM' in the shop's timezone
     # (crmspec.contact.schedule: the channel's or activity's windows, blackout dates skipped).
     scheduled_at: str | None = None
+    # Every window of that slot's day, 'HH:MM-HH:MM, ...': the hours a call list or a chat
+    # list may be worked in.
+    send_hours: str | None = None
     _view: str | None = field(default=None, init=False, repr=False)
 
     @property
@@ -141,13 +156,29 @@ class WriteContext:
         return f'"msg_{part}"' if part in self.parts else "''"
 
     def copy(self, select_sql: str, rel: str, fmt: str = "csv") -> str:
-        """COPY a query to `rel` as CSV (with a header) or JSON lines; records the file."""
+        """COPY a query to `rel` as CSV (with a header) or JSON lines; records the file.
+
+        CSV starts with a UTF-8 byte order mark when the `bom` option is on (the default
+        of channels `for_people`): Excel on Chinese Windows reads a CSV without it as
+        GBK and shows the names garbled."""
         path = self.folder / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT json"
         self.con.execute(f"COPY ({select_sql}) TO {quote_path(path)} ({options})")
+        if fmt == "csv" and self.options.get("bom"):
+            prepend_bom(path)
         self.files.append(rel)
         return rel
+
+
+def prepend_bom(path: Path) -> None:
+    """Put the UTF-8 byte order mark before a file DuckDB wrote (it writes none), through
+    a temporary file renamed over it: the file is whole at every moment."""
+    tmp = path.with_name(path.name + ".bom")
+    with open(path, "rb") as src, open(tmp, "wb") as dst:
+        dst.write(b"\xef\xbb\xbf")
+        shutil.copyfileobj(src, dst, 1 << 20)
+    os.replace(tmp, path)
 
 
 def rows_view(table: str) -> str:
@@ -155,13 +186,20 @@ def rows_view(table: str) -> str:
     return sql_ident(table.strip('"') + "__rows")
 
 
-# Options every channel accepts.
+# Options every channel accepts (`bom`'s default is the channel's `for_people`).
 COMMON_OPTIONS: dict[str, dict] = {
     "unit_cost": {
         "type": "number",
         "minimum": 0,
         "description": "Price of one cost unit (SMS segment, email, parcel insert, call) in "
         "the shop's currency; overrides the channel's default.",
+    },
+    "bom": {
+        "type": "boolean",
+        "default": False,
+        "description": "Start CSV send files with a UTF-8 byte order mark, so that Excel on "
+        "Chinese Windows opens them as UTF-8 (not GBK). Default: on for staff lists "
+        "(parcel, phone, wangwang), off for provider imports (sms, email).",
     },
 }
 
@@ -188,6 +226,13 @@ class Channel:
     open_part: Part | None = None
     options: dict[str, dict] = {}  # JSON Schema properties of channel_options
     file_ext: str = "csv"
+    # Values the channel fills in per recipient (name -> what it is), which its templates
+    # may print as `{{ name }}` (e.g. email's unsubscribe_url): rendered as a placeholder
+    # (`value_marker`), replaced by `recipient_value_sql` in the send rows.
+    recipient_values: dict[str, str] = {}
+    # The files are for people (staff lists opened in Excel), not a provider's import:
+    # CSV files then start with a UTF-8 byte order mark by default (option `bom`).
+    for_people: bool = False
 
     def __init__(self, **overrides: Any):
         for key, value in overrides.items():
@@ -200,10 +245,16 @@ class Channel:
 
     # --- declarations -------------------------------------------------------------
 
+    def all_options(self) -> dict[str, dict]:
+        """The common options (with this channel's `bom` default) and its own."""
+        props = copy.deepcopy(COMMON_OPTIONS)
+        props["bom"]["default"] = self.for_people
+        props.update(copy.deepcopy(self.options))
+        return props
+
     def options_schema(self) -> dict:
         """The JSON Schema of this channel's `channel_options`."""
-        props = copy.deepcopy(COMMON_OPTIONS)
-        props.update(copy.deepcopy(self.options))
+        props = self.all_options()
         return {
             "type": "object",
             "title": f"{self.title or self.name} options",
@@ -214,8 +265,7 @@ class Channel:
         }
 
     def option_defaults(self) -> dict:
-        props = {**COMMON_OPTIONS, **self.options}
-        return {k: copy.deepcopy(v["default"]) for k, v in props.items() if "default" in v}
+        return {k: v["default"] for k, v in self.all_options().items() if "default" in v}
 
     def part(self, name: str) -> Part | None:
         """The declared part of that name, or one made from `open_part`."""
@@ -253,9 +303,29 @@ class Channel:
         """
         return text
 
-    def length_overhead(self, part: str, options: dict) -> int:
-        """Characters the writer adds to a part beyond `finish` (the email (AD) marker)."""
+    def length_overhead(self, part: str, options: dict, activity: "Activity | None" = None
+                        ) -> int:
+        """Characters the writer adds to a part of the activity's messages beyond `finish`
+        (the email (AD) marker); `activity` None: the most it can add."""
         return 0
+
+    def recipient_value_sql(self, name: str, options: dict, plan: "Plan") -> str:
+        """SQL over the narrow send table (customer_id, address) giving the value of
+        `recipient_values[name]` for each row, as text."""
+        raise NotImplementedError(f"channel {self.name!r} fills in no {name!r}")
+
+    def recipient_value_sample(self, name: str, options: dict, plan: "Plan") -> str:
+        """The longest plausible value of `recipient_values[name]` (validate's length
+        check)."""
+        return ""
+
+    def template_problems(self, activity: "Activity", options: dict,
+                          used: dict[str, set[str]]) -> list[tuple[str, str, str]]:
+        """What an activity's templates must say and do not: (part, message, hint) each.
+        `used`: per template part, the `recipient_values` it prints. Reported by
+        `validate` (E521) at the part's template, or at the activity's `channel:` when
+        the part is "" (an option the shop must set)."""
+        return []
 
     def units_sql(self, options: dict) -> str:
         """Cost units of one send row, as SQL over the narrow send table (`WriteContext.

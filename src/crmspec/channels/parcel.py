@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from crmspec import hookimpl
 from crmspec.channels.base import Channel, Part, UnitCost, WriteContext
-from crmspec.compile.sql import DIALECT
-from crmspec.compile.triggers import activity_order_condition, order_flag_column
-from crmspec.core.sql import sql_ident, sql_str
+from crmspec.channels.orders import trigger_orders_sql
+from crmspec.core.sql import sql_str
 
 
 class ParcelChannel(Channel):
     name = "parcel"
     title = "Parcel insert"
+    for_people = True  # the warehouse's packing list
     contact_field = "customer_id"
     cost = UnitCost("unit", 0.0, "per insert or gift; set unit_cost")
     parts = (Part("note", "note or card text", required=False, max_length=200),)
@@ -45,25 +45,18 @@ class ParcelChannel(Channel):
 
     def orders_sql(self, ctx: WriteContext) -> str:
         """The packing list rows: qualifying orders of the activity's send rows."""
-        flag = order_flag_column(ctx.activity.trigger)
-        cond = activity_order_condition(ctx.activity, ctx.plan, ctx.as_of, orders="o",
-                                        customers="r")
-        if flag:  # the orders the trigger fired on, found once by the build
-            orders, where = "trigger_orders", f"o.{sql_ident(flag)}"
-        elif cond is None:  # state trigger: orders awaiting shipment
+        orders = trigger_orders_sql(ctx)  # the orders the trigger fired on
+        if orders is None:  # state trigger: orders awaiting shipment
             statuses = ", ".join(sql_str(s) for s in ctx.plan.shop.purchase_statuses)
             asof = f"DATE '{ctx.as_of.isoformat()}'"
-            orders = "orders"
-            where = (f"o.status IN ({statuses}) AND o.paid_at IS NOT NULL "
-                     f"AND CAST(o.paid_at AS DATE) <= {asof} "
-                     f"AND (o.shipped_at IS NULL OR CAST(o.shipped_at AS DATE) >= {asof})")
-        else:  # first or last purchase: compared with the customer's dates
-            orders, where = "orders", cond.sql(DIALECT)
+            orders = (f"SELECT order_id, customer_id FROM orders "
+                      f"WHERE status IN ({statuses}) AND paid_at IS NOT NULL "
+                      f"AND CAST(paid_at AS DATE) <= {asof} "
+                      f"AND (shipped_at IS NULL OR CAST(shipped_at AS DATE) >= {asof})")
         qty = int(ctx.options.get("quantity", 1))
         return (f"SELECT o.order_id, r.customer_id, {sql_str(ctx.options['insert_sku'])} "
                 f"AS insert_sku, {qty} AS quantity, {ctx.msg('note')} AS note "
-                f"FROM {ctx.table} AS r JOIN {orders} AS o ON o.customer_id = r.customer_id "
-                f"WHERE {where}")
+                f"FROM {ctx.table} AS r JOIN ({orders}) AS o ON o.customer_id = r.customer_id")
 
     def count_units(self, ctx: WriteContext) -> int:
         (n,) = ctx.con.execute(

@@ -1,7 +1,11 @@
-"""Phone calls: a call list for staff (customer, name, full phone number, call script).
+"""Phone calls: a call list for staff, one row per customer: who (id, name, the full
+phone number), about what (the orders the trigger fired on: ids and amount, e.g. the
+unpaid order of a payment-reminder call), when (the day and its calling hours) and the
+script.
 
 The number is not masked: staff dial it. Like every send file it is written only into
-the build's output folder, never into logs.
+the build's output folder, never into logs. The list starts with a UTF-8 byte order
+mark (option `bom`): it is opened in Excel.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from crmspec.channels.base import (
     SendWindow,
     UnitCost,
     WriteContext,
+    sql_str,
 )
+from crmspec.channels.orders import order_columns
 
 
 class PhoneChannel(Channel):
@@ -32,10 +38,16 @@ class PhoneChannel(Channel):
     parts = (Part("script", "call script", required=False, max_length=2000),)
     main_part = "script"
 
+    for_people = True
+
     def write(self, ctx: WriteContext) -> list[str]:
         rel, _ = ctx.target("csv")
-        ctx.copy(f'SELECT customer_id, name, address AS phone, {ctx.msg("script")} AS script '
-                 f"FROM {ctx.rows} ORDER BY customer_id", rel)
+        join, orders = order_columns(ctx)
+        day = (ctx.scheduled_at or ctx.as_of.isoformat())[:10]
+        ctx.copy(f"SELECT r.customer_id, r.name, r.address AS phone, {orders}, "
+                 f"{sql_str(day)} AS call_date, {sql_str(ctx.send_hours or '')} AS call_hours, "
+                 f'{ctx.msg("script")} AS script '
+                 f"FROM {ctx.rows} AS r {join} ORDER BY r.customer_id", rel)
         return [rel]
 
 

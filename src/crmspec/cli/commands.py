@@ -1,8 +1,9 @@
 """The command line: thin wiring from click options to one library function each.
 
-Every expected failure is a PlanError carrying diagnostics: printed, exit code 1, no
-traceback. Anything else is a bug: a one-line message, and the traceback only with
---debug.
+Exit codes (README): 0 success; 1 a problem of the plan, the data or the input, printed
+as diagnostics (every expected failure is a PlanError: no traceback); 2 a usage error
+(click's: an unknown option, a bad value); 3 an internal error, a bug: a one-line
+message, and the traceback only with --debug; 130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -28,10 +29,23 @@ def _date(ctx, param, value):
         raise click.BadParameter(f"'{value}' is not a date; write YYYY-MM-DD") from None
 
 
+EXIT_PROBLEMS, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+
+def _project(project: str | None) -> str | None:
+    """The --project of the command, or of the group (`crmspec --project X validate`)."""
+    ctx = click.get_current_context(silent=True)
+    outer = ctx.find_root().params.get("project") if ctx is not None else None
+    if project and outer and Path(project).resolve() != Path(outer).resolve():
+        raise click.UsageError(f"--project is given twice, as {outer} and {project}: "
+                               "give it once")
+    return project or outer
+
+
 def _root(project: str | None) -> Path:
     from crmspec.plan.project import find_root
 
-    return find_root(Path(project or "."))
+    return find_root(Path(_project(project) or "."))
 
 
 def handled(fn):
@@ -50,29 +64,53 @@ def handled(fn):
                 for original in getattr(exc, "originals", []):  # a plugin's exception
                     click.echo("".join(traceback.format_exception(original)), err=True)
             click.echo(render(exc.diagnostics, fmt), err=fmt == "text")
-            ctx.exit(1)
-        except (click.exceptions.Exit, click.ClickException, KeyboardInterrupt):
+            ctx.exit(EXIT_PROBLEMS)
+        except (click.exceptions.Exit, click.ClickException):
             raise
+        except KeyboardInterrupt:
+            click.echo("crmspec: interrupted; outputs and the ledger are as they were",
+                       err=True)
+            ctx.exit(EXIT_INTERRUPTED)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             if ctx.find_root().params.get("debug"):
                 raise
             click.echo(f"crmspec: internal error: {type(exc).__name__}: {exc}", err=True)
             click.echo("run again with --debug for the traceback, and report it", err=True)
-            ctx.exit(2)
+            ctx.exit(EXIT_INTERNAL)
 
     return wrapper
 
 
 project_option = click.option(
     "--project", "project", type=click.Path(file_okay=False), default=None,
-    help="Shop repository root (the folder holding plans/). Default: the current folder.",
+    help="Shop repository root (the folder holding plans/). Default: the current folder. "
+    "May also come before the command: crmspec --project DIR validate.",
 )
 
 
+bom_option = click.option(
+    "--bom/--no-bom", default=True, show_default=True,
+    help="--format csv: start with a UTF-8 byte order mark, so that Excel on Chinese "
+    "Windows opens the file as UTF-8 (not GBK); --no-bom for tools that do not expect one.",
+)
+
+
+def _terminal_width() -> int | None:
+    """The terminal's width for report tables; None when piped (the report then keeps
+    every column on one line, for logs and files)."""
+    from rich.console import Console
+
+    console = Console()
+    return console.width if console.is_terminal else None
+
+
 def _local_root() -> Path | None:
-    """The current folder when it is a shop project (for its plugins/ folder)."""
-    cwd = Path.cwd()
-    return cwd if (cwd / "plans").is_dir() else None
+    """The group's --project, or the current folder when it is a shop project (for its
+    plugins/ folder)."""
+    ctx = click.get_current_context(silent=True)
+    outer = ctx.find_root().params.get("project") if ctx is not None else None
+    folder = Path(outer) if outer else Path.cwd()
+    return folder if (folder / "plans").is_dir() else None
 
 
 class PluginGroup(click.Group):
@@ -143,8 +181,13 @@ def _guarded(plugin: str, cmd: click.Command) -> click.Command:
 @click.version_option(__version__, prog_name="crmspec")
 @click.option("--debug", is_flag=True, help="Show tracebacks of internal errors and of "
               "plugin failures.")
-def main(debug: bool) -> None:
-    """crmspec: repeat-purchase CRM plans as code."""
+@project_option
+def main(debug: bool, project: str | None) -> None:
+    """crmspec: repeat-purchase CRM plans as code.
+
+    Exit codes: 0 success, 1 problems in the plan, data or input (printed), 2 usage
+    errors, 3 internal errors (bugs; --debug shows the traceback), 130 interrupted.
+    """
 
 
 @main.command()
@@ -168,7 +211,8 @@ def validate(project: str | None, fmt: str) -> None:
 @click.option("--as-of", "as_of", callback=_date, help="Build as of this date (YYYY-MM-DD).")
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Output folder (default: out/ in the project).")
-@click.option("--strict", is_flag=True, help="Data problems are errors, not warnings.")
+@click.option("--strict", is_flag=True, help="Data problems and a month over its budget are "
+              "errors, not warnings: nothing is written or recorded.")
 @click.option("--dry-run", is_flag=True,
               help="Compute and report; write no files and record nothing in the ledger.")
 @click.option("--force", is_flag=True,
@@ -178,11 +222,14 @@ def build(project, as_of, out, strict, dry_run, force) -> None:
     """Compile the plan to SQL, run it on the shop's data, write send lists, record the
     contacts in the ledger."""
     from crmspec.build import build as run_build
-    from crmspec.cli.console import print_build
+    from crmspec.cli.console import command_progress, print_build
 
-    result = run_build(_root(project), as_of=as_of, out=Path(out) if out else None,
-                       strict=strict, dry_run=dry_run, force=force,
-                       progress=lambda m: click.echo(m, err=True))
+    progress = command_progress()
+    try:
+        result = run_build(_root(project), as_of=as_of, out=Path(out) if out else None,
+                           strict=strict, dry_run=dry_run, force=force, progress=progress)
+    finally:
+        progress.finish()  # a failed build leaves the terminal clean for its diagnostics
     print_build(result)
 
 
@@ -190,18 +237,26 @@ def build(project, as_of, out, strict, dry_run, force) -> None:
 @click.argument("customer_id")
 @project_option
 @click.option("--as-of", "as_of", callback=_date, help="Explain as of this date.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="A table for people, JSON for tools.")
 @handled
-def explain(customer_id, project, as_of) -> None:
+def explain(customer_id, project, as_of, fmt) -> None:
     """For every activity: is CUSTOMER_ID contacted, and if not, exactly why not."""
+    import json
+
     from crmspec.analysis.explain import UnknownCustomer
     from crmspec.analysis.explain import explain as run_explain
     from crmspec.cli.console import print_explanation
 
     try:
         result = run_explain(_root(project), customer_id, as_of)
-    except UnknownCustomer:
-        raise click.ClickException(f"no customer '{customer_id}' in the data") from None
-    print_explanation(result)
+    except UnknownCustomer as exc:
+        hint = (" (closest ids: " + ", ".join(exc.closest) + ")") if exc.closest else ""
+        raise click.ClickException(f"no customer '{customer_id}' in the data{hint}") from None
+    if fmt == "json":
+        click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        print_explanation(result)
 
 
 @main.command("compile")
@@ -209,7 +264,8 @@ def explain(customer_id, project, as_of) -> None:
 @click.option("--as-of", "as_of", callback=_date, help="Compile as of this date.")
 @handled
 def compile_cmd(project, as_of) -> None:
-    """Print the SQL the plan compiles to (needs the data for the default as-of date)."""
+    """Print the SQL the plan compiles to: a script that runs as printed on an empty
+    DuckDB connection (it attaches the shop's data and the ledger read-only)."""
     from crmspec.build import compiled_sql
 
     click.echo(compiled_sql(_root(project), as_of), nl=False)
@@ -235,7 +291,7 @@ def demo(out, customers, seed, end_date) -> None:
 
 
 def _optional_root(project: str | None) -> Path | None:
-    if project:
+    if _project(project):
         return _root(project)
     return _local_root()
 
@@ -344,15 +400,17 @@ def schemas(project, out, check) -> None:
 @click.option("--monitoring", is_flag=True,
               help="The monitoring table of kpis.yaml: one row a period, KPIs as columns.")
 @click.option("--kpi", "kpi_ids", multiple=True, help="Only this KPI id (repeatable).")
+@bom_option
 @handled
-def kpi(project, period, date_from, date_to, out_format, monitoring, kpi_ids) -> None:
+def kpi(project, period, date_from, date_to, out_format, monitoring, kpi_ids, bom) -> None:
     """KPIs of kpis.yaml per period: value, previous value, change, target status."""
     from crmspec.analysis.kpi import kpi_report
 
     if date_from and date_to and date_from > date_to:
         raise click.BadParameter("--from is after --to", param_hint="'--from'")
     click.echo(kpi_report(_root(project), period, date_from, date_to, out_format, monitoring,
-                          kpi_ids, say=lambda m: click.echo(m, err=True)), nl=False)
+                          kpi_ids, say=lambda m: click.echo(m, err=True), bom=bom),
+               nl=False)
 
 
 @main.command()
@@ -365,14 +423,16 @@ def kpi(project, period, date_from, date_to, out_format, monitoring, kpi_ids) ->
               help="The data as of this date (default: the plan's as-of date).")
 @click.option("--format", "out_format", type=click.Choice(["table", "csv", "json", "markdown"]),
               default="table", show_default=True, help="Output format.")
+@bom_option
 @handled
-def evaluate(activity, project, window, as_of, out_format) -> None:
+def evaluate(activity, project, window, as_of, out_format, bom) -> None:
     """Control-group evaluation from the ledger: uplift, confidence interval, p-value,
     incremental orders and revenue, cost, ROI per activity and run (stored in the ledger)."""
     from crmspec.analysis.evaluate import evaluate_report
 
     click.echo(evaluate_report(_root(project), activity, window, as_of, out_format,
-                               say=lambda m: click.echo(m, err=True)), nl=False)
+                               say=lambda m: click.echo(m, err=True),
+                               width=_terminal_width(), bom=bom), nl=False)
 
 
 @main.command()

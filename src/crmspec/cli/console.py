@@ -1,4 +1,5 @@
-"""Terminal output of a build: the summary table operators read after each run."""
+"""Terminal output of a build: its progress as it runs, the summary table operators read
+after each run, and one customer's explanation."""
 
 from __future__ import annotations
 
@@ -9,33 +10,107 @@ from rich.table import Table
 from crmspec.build import BuildResult
 from crmspec.core.diagnostics import render
 from crmspec.core.mask import mask_text
+from crmspec.core.progress import Lines, Progress
+from crmspec.core.tabular import fitted_table, left_out_line
+
+
+class RichProgress(Progress):
+    """The phases of a command on a terminal (stderr): a line each with a spinner while it
+    runs, a bar and a count for the phases that count (the activities written), the
+    elapsed time; finished phases stay on screen, ticked."""
+
+    def __init__(self, console: Console):
+        from rich.progress import BarColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+        from rich.progress import Progress as Display
+
+        self.display = Display(SpinnerColumn(finished_text="✓"),
+                               TextColumn("{task.description}"), BarColumn(),
+                               TextColumn("{task.fields[count]}"), TimeElapsedColumn(),
+                               console=console)
+        self.task = None
+        self.live = False
+
+    def start(self, phase: str, total: int | None = None) -> None:
+        if not self.live:
+            self.display.start()
+            self.live = True
+        self._end()
+        self.task = self.display.add_task(phase, total=total, count=self._count(0, total))
+
+    def advance(self, steps: int = 1) -> None:
+        if self.task is not None:
+            task = self.display.tasks[-1]
+            done = task.completed + steps
+            self.display.update(self.task, completed=done, count=self._count(done, task.total))
+
+    def note(self, message: str) -> None:
+        self.display.console.print(message, markup=False, highlight=False)
+
+    def finish(self) -> None:
+        self._end()
+        if self.live:
+            self.display.stop()
+            self.live = False
+
+    def _end(self) -> None:
+        if self.task is not None:
+            task = self.display.tasks[-1]
+            total = task.total or 1
+            self.display.update(self.task, total=total, completed=total)
+            self.display.stop_task(self.task)
+            self.task = None
+
+    @staticmethod
+    def _count(done: float, total: float | None) -> str:
+        return f"{int(done)}/{int(total)}" if total else ""
+
+
+def command_progress() -> Progress:
+    """How a command shows its progress: a rich display on a terminal, plain lines on
+    stderr otherwise (CI logs, pipes)."""
+    console = Console(stderr=True)
+    if console.is_terminal:
+        return RichProgress(console)
+    return Lines(lambda message: click.echo(message, err=True))
+
+
+def terminal() -> Console:
+    """The console of a command's output: the terminal's width, or (piped, in CI) a wide
+    fixed one, so that logs keep every column on one line."""
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+
+# The build summary's columns; at 80-120 columns the optional ones go first to last
+# (kind, name, main reason, channel), numbers never (core.tabular.fitted_table).
+BUILD_COLUMNS = ["activity", "name", "kind", "channel", "eligible", "not\ncontacted",
+                 "control", "sent", "cost", "main reason"]
+BUILD_OPTIONAL = (2, 1, 9, 3)
+# activity ids stay whole while an optional column can go instead; names wrap
+BUILD_WRAP = {0: 64, 1: 12}
 
 
 def print_build(result: BuildResult, console: Console | None = None) -> None:
-    if console is None:
-        console = Console()
-        if not console.is_terminal:  # piped or in CI: do not squeeze the table to 80
-            console = Console(width=160)
+    console = console or terminal()
     if result.warnings:
         # Plain text, never wrapped: one diagnostic per line, as editors and CI parse them.
         click.echo(mask_text(render(result.warnings)), err=True)
     m = result.manifest
-    table = Table(title=f"{m['shop']} · as of {m['as_of']}", title_justify="left")
-    table.add_column("activity", no_wrap=True)
-    table.add_column("name")
-    for name in ("kind", "channel"):
-        table.add_column(name, no_wrap=True)
-    for name in ("eligible", "not contacted", "control", "sent", "cost"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("main reason", no_wrap=True)
+    lines = []
     for a in m["activities"]:
         sup = sum(a["suppressed"].values())
         main = max(a["suppressed"].items(), key=lambda kv: (kv[1], kv[0]))[0] if sup else ""
         cost = a.get("cost") or {}
-        table.add_row(a["id"], a["name"], a["kind"], a["channel"], f"{a['eligible']:,}",
+        lines.append([a["id"], a["name"], a["kind"], a["channel"], f"{a['eligible']:,}",
                       f"{sup:,}", f"{a.get('control', 0):,}", f"{a['sent']:,}",
-                      f"{cost['total']:,.2f}" if cost else "-", main)
+                      f"{cost['total']:,.2f}" if cost else "-", main])
+    table, left_out = fitted_table(f"{m['shop']} · as of {m['as_of']}", BUILD_COLUMNS, lines,
+                                   console.width, right=range(4, 9), wrap=BUILD_WRAP,
+                                   optional=BUILD_OPTIONAL)
     console.print(table)
+    if left_out:
+        console.print(left_out_line(left_out, console.width, "out/manifest.json"),
+                      markup=False, highlight=False)
     stages = ", ".join(f"{k} {v:,}" for k, v in m["stages"].items())
     console.print(f"stages: {stages}", markup=False, highlight=False)
     costs = m.get("costs")
@@ -46,7 +121,9 @@ def print_build(result: BuildResult, console: Console | None = None) -> None:
             f"cost {costs['currency']}: this build {costs['total']:,.2f}"
             + (f" ({parts})" if parts else "")
             + f"; month to date {costs['month_to_date']:,.2f}"
-            + (f" of {cap:,.2f}" if cap is not None else ""), markup=False, highlight=False)
+            + (f" of {cap:,.2f}" if cap is not None else "")
+            + (f", OVER THE BUDGET by {costs['over_cap']:,.2f} (W605)"
+               if costs.get("over_cap") else ""), markup=False, highlight=False)
     below = {k: v for k, v in m.get("stage_contacts", {}).items() if v["below_min"]}
     if below:
         console.print("below the stage minimum of contacts: " + ", ".join(
@@ -58,10 +135,7 @@ def print_build(result: BuildResult, console: Console | None = None) -> None:
 
 def print_explanation(result, console: Console | None = None) -> None:
     """`crmspec explain`: one line per activity, contacted or why not."""
-    if console is None:
-        console = Console()
-        if not console.is_terminal:
-            console = Console(width=160)
+    console = console or terminal()
     f = result.facts
     console.print(
         f"{result.customer_id} as of {result.as_of.isoformat()}: stage {f['stage']}, "

@@ -5,7 +5,7 @@ one `features` table."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from sqlglot import exp
 
@@ -80,13 +80,17 @@ def facts_sql(plan: Plan, as_of: date, previous: date | None = None,
     a tier reached is kept until the next review (upgrades at once, downgrades on the
     review date): the tier is the higher of the one today and the one at the last review.
     The previous tier is the one the previous build recorded in the ledger
-    (`previous_in_ledger`); without a previous run, the tier on purchases up to two days
-    before, so that a first morning build on data up to yesterday sees yesterday's
-    upgrades.
+    (`previous_in_ledger`), computed by this same rule. Without a previous run there is
+    no previous tier (NULL) and nobody has upgraded: a tier recomputed from older
+    purchases is not what the members were told (it ignored the kept tier, and
+    congratulated 423 unchanged members of the demo shop on its first build).
+
+    RFM: scores among the customers with a purchase in the RFM window (segments.yaml
+    `rfm.window_days`; all time by default); F counts and M sums their purchases in it.
+    The tier window is separate: it says what earns a tier, not how customers compare.
     """
     shop = plan.shop
     asof = date_lit(as_of).sql(DIALECT)
-    prev = date_lit(as_of - timedelta(days=2)).sql(DIALECT)
     once = shop.same_day == "once"
     window = int(plan.tier_window_days) if plan.tier_window_days else None
 
@@ -120,12 +124,13 @@ def facts_sql(plan: Plan, as_of: date, previous: date | None = None,
                                             for t in plan.tiers) + " END"
                if plan.tiers else "CAST(NULL AS VARCHAR)")
     if previous_in_ledger and previous is not None:
-        previous_rank = "coalesce(pt.tier_rank, 0)"
+        previous_rank = "coalesce(pt.tier_rank, 0)"  # the ledger keeps members only
         previous_join = (f"\n  LEFT JOIN ledger.tiers AS pt ON pt.customer_id = b.customer_id "
                          f"AND pt.as_of = {date_lit(previous).sql(DIALECT)}")
     else:
-        previous_rank = tier_rank_sql(plan, "previous_spend", "previous_purchases")
-        previous_join = ""
+        previous_rank, previous_join = "CAST(NULL AS INTEGER)", ""
+    rfm_days = plan.rfm_window_days
+    in_rfm = (f"purchase_date > {asof} - INTERVAL {int(rfm_days)} DAY" if rfm_days else None)
     # Several orders on one day are one purchase: group by day first (a plain count per
     # customer then; much faster than count(DISTINCT purchase_date) on 10M orders).
     days_sql = ("SELECT customer_id, purchase_date, max(paid_at) AS paid_at, "
@@ -139,20 +144,20 @@ def facts_sql(plan: Plan, as_of: date, previous: date | None = None,
   SELECT customer_id, {count()} AS purchases, {spend(asof)} AS spend,
          min(purchase_date) AS first_purchase_date, max(purchase_date) AS last_purchase_date,
          max(paid_at) AS last_purchase_at,
-         {count(f"purchase_date <= {prev}")} AS previous_purchases,
-         {spend(prev)} AS previous_spend,
+         {count(in_rfm)} AS rfm_purchases,
+         coalesce(sum(amount) {f"FILTER (WHERE {in_rfm}) " if in_rfm else ""}, 0) AS rfm_spend,
          {review_spend} AS review_spend,
          {count(f"purchase_date <= {kept_sql}") if kept_sql else "0"} AS kept_purchases,
          {spend(kept_sql) if kept_sql else "0"} AS kept_spend
   FROM days GROUP BY customer_id
 ), rfm AS (
-  -- Scores over the buyers (the rows of per_customer) on this narrow table: sorting
-  -- three columns is far cheaper than sorting the wide customer rows.
+  -- Scores over the buyers of the RFM window (rows of per_customer) on this narrow
+  -- table: sorting three columns is far cheaper than sorting the wide customer rows.
   SELECT customer_id,
     CAST(ceil(5 * cume_dist() OVER (ORDER BY last_purchase_date)) AS INTEGER) AS r,
-    CAST(ceil(5 * cume_dist() OVER (ORDER BY purchases)) AS INTEGER) AS f,
-    CAST(ceil(5 * cume_dist() OVER (ORDER BY spend)) AS INTEGER) AS m
-  FROM per_customer
+    CAST(ceil(5 * cume_dist() OVER (ORDER BY rfm_purchases)) AS INTEGER) AS f,
+    CAST(ceil(5 * cume_dist() OVER (ORDER BY rfm_spend)) AS INTEGER) AS m
+  FROM per_customer{"" if in_rfm is None else " WHERE rfm_purchases > 0"}
 ), base AS (
   SELECT c.*, CAST(coalesce(p.purchases, 0) AS INTEGER) AS purchases,
          CAST(coalesce(p.spend, 0) AS DECIMAL(14,2)) AS spend,
@@ -160,8 +165,6 @@ def facts_sql(plan: Plan, as_of: date, previous: date | None = None,
          CAST(date_diff('day', p.last_purchase_date, {asof}) AS INTEGER)
            AS days_since_last_purchase,
          {asof} AS as_of,
-         coalesce(p.previous_purchases, 0) AS previous_purchases,
-         coalesce(p.previous_spend, 0) AS previous_spend,
          coalesce(p.review_spend, 0) AS review_spend,
          coalesce(p.kept_purchases, 0) AS kept_purchases,
          coalesce(p.kept_spend, 0) AS kept_spend, rfm.r, rfm.f, rfm.m
@@ -174,8 +177,7 @@ def facts_sql(plan: Plan, as_of: date, previous: date | None = None,
     {previous_rank} AS previous_tier_rank
   FROM base AS b{previous_join}
 )
-SELECT * EXCLUDE (previous_purchases, previous_spend, review_spend, kept_purchases,
-                  kept_spend, r, f, m),
+SELECT * EXCLUDE (review_spend, kept_purchases, kept_spend, r, f, m),
   CASE WHEN purchases = 0 THEN {never_sql} {' '.join(stage_cases)} END AS stage,
   CASE WHEN purchases = 0 THEN 'potential' WHEN purchases = 1 THEN 'new'
        WHEN purchases >= {fans} THEN 'fans' ELSE 'returning' END AS customer_type,

@@ -32,9 +32,26 @@ class CompiledPlan:
     segments: dict[str, str]  # segment id -> boolean SQL over features
     needs: Needs
 
-    def script(self) -> str:
-        """All SQL as one readable script (for `crmspec compile` and reviews)."""
-        out = [f"-- crmspec compiled plan, as of {self.as_of.isoformat()}"]
+    def script(self, setup: list[str] | None = None, unprintable: list[str] | None = None
+               ) -> str:
+        """All SQL as one readable script (for `crmspec compile` and reviews).
+
+        `setup`: the statements that attach the shop's data and the ledger (engine.script);
+        the script then runs as printed on an empty DuckDB connection. Without them, or
+        when some of them could not be printed (`unprintable`), the first line says what
+        the script assumes."""
+        day = self.as_of.isoformat()
+        if setup is not None and not unprintable:
+            out = [f"-- crmspec compiled plan, as of {day}: runs as printed on an empty "
+                   "DuckDB connection (duckdb < this file); it attaches the shop's data "
+                   "(absolute paths) and the ledger read-only, and writes nothing",
+                   "\n-- the shop's data, checked, and the ledger, as crmspec attaches them"]
+            out += [f"{sql};" for sql in setup]
+        else:
+            why = f" ({'; '.join(unprintable)} cannot be printed)" if unprintable else ""
+            out = [f"-- crmspec compiled plan, as of {day}: assumes a DuckDB connection with "
+                   "the canonical tables customers, orders and events, suppressions and "
+                   f"the ledger attached as `ledger`, as crmspec build prepares it{why}"]
         for name, sql in self.statements:
             out.append(f"\n-- {name}\n{sql};")
         for seg_id, cond in self.segments.items():

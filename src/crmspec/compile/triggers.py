@@ -15,7 +15,7 @@ from datetime import date, timedelta
 
 from sqlglot import exp
 
-from crmspec.compile.sql import col, date_lit
+from crmspec.compile.sql import col, date_lit, false_if_null
 from crmspec.plan.model import Activity, Plan
 from crmspec.plan.triggers import EVENT_COLUMN, PURCHASE_DAY_EVENTS, Trigger
 
@@ -131,7 +131,8 @@ def trigger_condition(t: Trigger, ctx: TriggerContext) -> exp.Expression:
     if t.type == "weekly":
         return exp.true() if as_of.isoweekday() in t.weekdays else exp.false()
     if t.type == "tier_upgrade":
-        return col("tier_rank") > col("previous_tier_rank")
+        # previous_tier_rank is NULL on a first build: no previous state, no upgrade
+        return false_if_null(col("tier_rank") > col("previous_tier_rank"))
     if t.type == "tier_downgrade_warning":
         return exp.and_(col("review_date").eq(date_lit(as_of + timedelta(days=t.days_before))),
                         col("review_tier_rank") < col("tier_rank"))

@@ -86,6 +86,45 @@ def achieved_power(treatment: int, control: int, baseline: float, min_effect: fl
     return _power(effect, treatment, control / treatment, alpha)
 
 
+# The two-proportion z-test's own minimum: every cell of the 2x2 table expects at least
+# this many (Cochran's rule); below it the p-value and the interval are not to be trusted.
+MIN_EXPECTED = 5
+
+
+@dataclass(frozen=True)
+class GroupCheck:
+    """Whether the groups of a measured result are big enough for a verdict."""
+
+    power: float | None  # to show the minimum effect (None without one)
+    enough: bool
+    needed_audience: int | None  # treated + held out that would be enough; None: no size
+    rule: str  # "power" (a minimum effect is known) or "expected" (the z-test's minimum)
+
+
+def check_groups(treatment: int, control: int, responders: int, baseline: float,
+                 min_effect: float | None, alpha: float = 0.05, power: float = 0.8
+                 ) -> GroupCheck:
+    """The power check of a measured result (`crmspec evaluate`): with a minimum effect,
+    the power these groups have to show it, enough when it reaches `power`; without one,
+    at least MIN_EXPECTED expected responders and non-responders in the smaller group at
+    the pooled response rate. `needed_audience` keeps the observed hold-out share."""
+    total = treatment + control
+    if min_effect:
+        achieved = achieved_power(treatment, control, baseline, min_effect, alpha)
+        if achieved is not None:
+            enough = achieved >= power
+            needed = None if enough else required_audience(control / total, baseline,
+                                                           min_effect, alpha, power)
+            return GroupCheck(achieved, enough, needed, "power")
+    pooled = responders / total if total else 0.0
+    rarer = min(pooled, 1 - pooled)
+    smallest = min(treatment, control)
+    enough = smallest * rarer >= MIN_EXPECTED
+    needed = (None if enough or rarer == 0 or smallest == 0
+              else math.ceil(MIN_EXPECTED / rarer * total / smallest))
+    return GroupCheck(None, enough, needed, "expected")
+
+
 def _short_of_power(plan: Plan, audience: dict[str, int]) -> list[tuple]:
     """(activity, check, effect) for every activity whose control group, at this audience
     size (contacted plus held out), cannot show its minimum effect; worst first (the

@@ -14,6 +14,7 @@ from datetime import date
 import duckdb
 
 from crmspec.compile import CompiledPlan
+from crmspec.core.diagnostics import Diagnostic
 from crmspec.plan.model import Plan
 
 
@@ -57,15 +58,47 @@ def contact_report(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: Compile
             n, below, most = found.get(s.id, (0, 0, 0))
             stages[s.id] = {"min": s.contacts_min, "max": s.contacts_max, "customers": n,
                             "below_min": below, "most_contacts": most or 0}
+    cap = plan.shop.cap_for(as_of)
+    month_to_date = round(float(earlier) + total, 2)
     return {
         "costs": {
             "currency": plan.shop.currency,
             "by_channel": {k: round(float(v), 2) for k, v in by_channel.items()},
             "total": round(total, 2),
-            "month_to_date": round(float(earlier) + total, 2),
-            "monthly_cap": plan.shop.cap_for(as_of),
+            "month_to_date": month_to_date,
+            "monthly_cap": cap,
+            # what the month costs beyond its budget (service and maintenance contacts
+            # are never trimmed, so the budget can be exceeded); None without a budget
+            "over_cap": None if cap is None else round(max(month_to_date - cap, 0.0), 2),
         },
         "stage_contacts": stages,
     }
+
+
+def budget_problems(plan: Plan, costs: dict, as_of: date, strict: bool = False
+                    ) -> list[Diagnostic]:
+    """W605 (E605 with `strict`) when the month to date costs more than the month's
+    budget, at the cap that applies (budget.months.<YYYY-MM> or budget.monthly_cap).
+
+    The budget trims marketing only: service and maintenance contacts, and what earlier
+    runs of the month spent, can take the month over it, and that must not pass
+    silently."""
+    over = costs.get("over_cap")
+    if not over:
+        return []
+    month = as_of.strftime("%Y-%m")
+    src = plan.shop.src.at("budget", "months", month)
+    if not src.exists():
+        src = plan.shop.src.at("budget", "monthly_cap")
+    cur = costs["currency"]
+    earlier = costs["month_to_date"] - costs["total"]
+    return [src.diag(
+        "E605" if strict else "W605",
+        f"the contacts of {month} cost {costs['month_to_date']:,.2f} {cur} to date "
+        f"({earlier:,.2f} in earlier runs, {costs['total']:,.2f} in this build), "
+        f"{over:,.2f} over the month's budget of {costs['monthly_cap']:,.2f}",
+        "the budget trims marketing only: service and maintenance contacts went over it. "
+        "Raise the budget, or make those activities rarer or cheaper"
+        + ("" if strict else "; --strict stops such a build"))]
 
 

@@ -67,6 +67,7 @@ CODES: dict[str, str] = {
     "W518": "no send file written for an activity",
     "W519": "template file not used",
     "W520": "messages over the channel's limit in the data",
+    "E521": "marketing email without an unsubscribe link",
     # the contact plan (crmspec.contact, crmspec.contact.ledger)
     "W311": "trigger can never fire",
     "E312": "send window closes before it opens",
@@ -75,6 +76,9 @@ CODES: dict[str, str] = {
     # evaluation and the demo simulation (crmspec.analysis.evaluate, crmspec.analysis.simulate)
     "E603": "the contact ledger holds no runs to evaluate or respond to",
     "E604": "simulation refused: the shop's data is not the demo",
+    # budgets (crmspec.contact.report)
+    "W605": "the month's contacts cost more than its budget",
+    "E605": "the month's contacts cost more than its budget (strict mode)",
 }
 
 
@@ -146,6 +150,29 @@ def render(diagnostics: Iterable[Diagnostic], fmt: str = "text") -> str:
     warnings = len(diags) - errors
     lines.append(f"{errors} error(s), {warnings} warning(s)" if diags else "plan is valid")
     return "\n".join(lines)
+
+
+DATA_CODES = ("W404",)  # warnings about the shop's data; every other one is the plan's
+
+
+def warning_summary(diagnostics: Iterable[Diagnostic]) -> str | None:
+    """One line for commands that do not print the plan's and data's warnings (kpi,
+    evaluate): how many of each code, what they are, and which command lists them."""
+    counts: dict[str, int] = {}
+    for d in diagnostics:
+        if d.severity == WARNING:
+            counts[d.code] = counts.get(d.code, 0) + 1
+    if not counts:
+        return None
+    n = sum(counts.values())
+    kinds = ", ".join(f"{k} {code} ({CODES.get(code, 'warning')})"
+                      for code, k in sorted(counts.items()))
+    where = []
+    if any(c not in DATA_CODES for c in counts):
+        where.append("`crmspec validate` lists the plan's")
+    if any(c in DATA_CODES for c in counts):
+        where.append("`crmspec build` the data's" if where else "`crmspec build` lists them")
+    return f"{n} warning{'s' if n != 1 else ''}: {kinds}; {', '.join(where)}"
 
 
 @dataclass(frozen=True)

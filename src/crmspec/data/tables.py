@@ -92,9 +92,12 @@ FACTS = (
     Column("first_purchase_date", "DATE", False, "Date of the first purchase."),
     Column("last_purchase_date", "DATE", False, "Date of the last purchase."),
     Column("days_since_last_purchase", "INTEGER", False, "As-of date minus last purchase date."),
-    Column("r", "INTEGER", False, "Recency score 1-5 (5: most recent), buyers only."),
-    Column("f", "INTEGER", False, "Frequency score 1-5 (5: most purchases), buyers only."),
-    Column("m", "INTEGER", False, "Monetary score 1-5 (5: highest spend), buyers only."),
+    Column("r", "INTEGER", False,
+           "Recency score 1-5 (5: most recent), the RFM window's buyers only."),
+    Column("f", "INTEGER", False,
+           "Frequency score 1-5 (5: most purchases in the RFM window), its buyers only."),
+    Column("m", "INTEGER", False,
+           "Monetary score 1-5 (5: highest spend in the RFM window), its buyers only."),
     Column("as_of", "DATE", True, "The build's as-of date (for date arithmetic in filters)."),
 )
 

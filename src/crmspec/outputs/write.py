@@ -14,7 +14,7 @@ from crmspec.channels import WriteContext
 from crmspec.channels.base import rows_view
 from crmspec.compile import ROW_ATTRIBUTES, CompiledActivity
 from crmspec.contact.rules import send_windows
-from crmspec.contact.schedule import first_slot
+from crmspec.contact.schedule import day_hours, first_slot
 from crmspec.core.diagnostics import Diagnostic, PlanError
 from crmspec.core.sql import quote_path, sql_str
 from crmspec.outputs.render import Rendered
@@ -85,11 +85,13 @@ def write_activity(con: duckdb.DuckDBPyConnection, plan: Plan, ca: CompiledActiv
         cost = None
         if r.not_ready is None:
             # The slot the contact plan gave every row (contacts.rules_for), not a query.
-            first = first_slot(as_of, send_windows(a, ch), plan.blackout_dates)
+            windows = send_windows(a, ch)
+            first = first_slot(as_of, windows, plan.blackout_dates)
             slot = first.strftime("%Y-%m-%d %H:%M") if first else None
             ctx = WriteContext(con, plan, a, ch, r.options, as_of,
                                folder if folder is not None else Path("."), r.table, r.parts,
-                               scheduled_at=slot)
+                               scheduled_at=slot,
+                               send_hours=day_hours(as_of, windows, plan.blackout_dates))
             try:
                 if folder is not None:
                     files = _checked_files(ch.write(ctx), folder, ch)

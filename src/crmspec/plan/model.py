@@ -164,6 +164,7 @@ class Plan:
     files: ProjectFiles = field(repr=False)
     holidays: dict[str, tuple[date, ...]] = field(default_factory=dict)
     blackout_dates: tuple[date, ...] = ()
+    rfm_window_days: int | None = None  # segments.yaml rfm.window_days (None: all time)
 
     def segment(self, sid: str) -> Segment:
         return next(s for s in self.segments if s.id == sid)
@@ -333,7 +334,8 @@ def build_plan(files: ProjectFiles) -> Plan:
                     for h in cal.data.get("holidays", [])}
         blackout = tuple(date.fromisoformat(x) for x in cal.data.get("blackout_dates", []))
     return Plan(shop, tiers, window, review, stages, segments, activities, kpis, monitoring,
-                sops, files, holidays, blackout)
+                sops, files, holidays, blackout,
+                rfm_window_days=sg.data.get("rfm", {}).get("window_days"))
 
 
 def channel_options(plan: Plan, activity: Activity, defaults: dict) -> dict:

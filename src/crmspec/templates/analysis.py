@@ -30,6 +30,7 @@ class Usage:
     refs: list[Ref] = field(default_factory=list)
     problems: list[tuple[int, str, str, str | None, str | None]] = field(default_factory=list)
     # (line, code, message, hint, text to point at on the line)
+    recipient_values: set[str] = field(default_factory=set)  # the channel's, printed
 
     def top_names(self) -> set[str]:
         return {r.path.split(".", 1)[0] for r in self.refs}
@@ -39,9 +40,15 @@ _STRUCTURE = (nodes.Template, nodes.Output, nodes.If, nodes.For)
 _FORBIDDEN = (nodes.Include, nodes.Extends, nodes.Import, nodes.FromImport)
 
 
-def analyse(tree: nodes.Template) -> Usage:
-    """Every variable use with its role, and the static problems (E513, E517, E512)."""
+def analyse(tree: nodes.Template, channel_values: Iterable[str] = ()) -> Usage:
+    """Every variable use with its role, and the static problems (E513, E517, E512).
+
+    `channel_values`: the names of the channel's recipient values (email's
+    unsubscribe_url), usable as variables: filled in per recipient by the channel, they
+    never key a rendering."""
     usage = Usage()
+    channel_values = set(channel_values)
+    names = TOP_NAMES | channel_values
     stored: dict[str, int] = {}
     for n in tree.find_all((nodes.Name,)):
         if n.ctx in ("store", "param"):
@@ -49,7 +56,7 @@ def analyse(tree: nodes.Template) -> Usage:
     for n in tree.find_all((nodes.Macro,)):
         stored.setdefault(n.name, n.lineno)
     for name, line in sorted(stored.items(), key=lambda x: x[1]):
-        if name in TOP_NAMES:
+        if name in names:
             usage.problems.append((line, "E517", f"the template assigns '{name}', the name of "
                                    "a template variable", "use another name", None))
     for n in tree.find_all(_FORBIDDEN):
@@ -90,11 +97,13 @@ def analyse(tree: nodes.Template) -> Usage:
         if isinstance(node, nodes.Name):
             if node.ctx != "load":
                 return
-            if node.name in TOP_NAMES and node.name not in stored:
+            if node.name in channel_values and node.name not in stored:
+                usage.recipient_values.add(node.name)
+            elif node.name in TOP_NAMES and node.name not in stored:
                 ref(node.name, node, role if node.name in SCALARS else KEY)
             elif node.name not in stored and node.name not in JINJA_NAMES \
                     and node.name not in GLOBAL_NAMES:
-                close = difflib.get_close_matches(node.name, sorted(TOP_NAMES), n=1)
+                close = difflib.get_close_matches(node.name, sorted(names), n=1)
                 usage.problems.append((node.lineno, "E513", f"undefined variable '{node.name}'",
                                        f"did you mean '{close[0]}'?" if close else
                                        "see the template variables in docs/plugins.md",

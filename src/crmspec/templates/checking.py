@@ -11,6 +11,8 @@ from itertools import product
 from types import SimpleNamespace
 from typing import Any, Iterable
 
+from crmspec.channels import Channel
+from crmspec.channels.base import value_marker
 from crmspec.core.diagnostics import Diagnostic
 from crmspec.core.mask import mask_text
 from crmspec.plan.model import Activity, Plan
@@ -51,11 +53,13 @@ def _constants(plan: Plan, activity: Activity, as_of: date | None) -> dict[str, 
     }
 
 
-def template_context(values: dict[str, Any], plan: Plan, activity: Activity, as_of: date | None
-                     ) -> dict[str, Any]:
+def template_context(values: dict[str, Any], plan: Plan, activity: Activity, as_of: date | None,
+                     channel: Channel | None = None) -> dict[str, Any]:
     """A template context from per-customer values by path (customer.name, spend, stage,
-    tier: stage and tier as ids)."""
+    tier: stage and tier as ids), with the channel's recipient values as placeholders."""
     ctx = _constants(plan, activity, as_of)
+    if channel is not None:
+        ctx.update({name: value_marker(name) for name in channel.recipient_values})
     ctx["customer"] = SimpleNamespace(**{f: values.get(f"customer.{f}")
                                          for f in CUSTOMER_FIELDS})
     for p in SCALARS:
@@ -100,6 +104,7 @@ def check_templates(plan: Plan, loaded: dict[str, ActivityTemplates]) -> list[Di
     samples = list(sample_values(plan))
     for at in loaded.values():
         a = at.activity
+        out.update(_channel_problems(at))
         for lp in at.parts.values():
             for line, code, message, hint, needle in lp.usage.problems:
                 out.add(lp.source.diag(line, code, message, hint, needle))
@@ -119,11 +124,27 @@ def check_templates(plan: Plan, loaded: dict[str, ActivityTemplates]) -> list[Di
     return sorted(out)
 
 
+def _channel_problems(at: ActivityTemplates) -> list[Diagnostic]:
+    """E521: what the channel requires of the activity's templates (an unsubscribe link),
+    at the part's template, or at the activity's `channel:` for what is not a part's."""
+    used = {name: lp.usage.recipient_values for name, lp in at.parts.items()}
+    out = []
+    for part, message, hint in at.channel.template_problems(at.activity, at.options, used):
+        lp = at.parts.get(part)
+        if lp is not None:
+            out.append(lp.source.diag(1, "E521", message, hint))
+        else:
+            out.append(at.activity.src.at("channel").diag("E521", message, hint))
+    return out
+
+
 def _check_lengths(plan: Plan, at: ActivityTemplates, lp: LoadedPart, samples
                    ) -> list[Diagnostic]:
     a, ch = at.activity, at.channel
     limit = ch.limit(lp.part, at.options)
-    overhead = ch.length_overhead(lp.part.name, at.options)
+    overhead = ch.length_overhead(lp.part.name, at.options, a)
+    filled = {value_marker(n): ch.recipient_value_sample(n, at.options, plan)
+              for n in ch.recipient_values}
     longest, longest_desc = -1, ""
     read = _sample_keys(lp.usage.refs)
     seen: set[tuple] = set()
@@ -135,12 +156,14 @@ def _check_lengths(plan: Plan, at: ActivityTemplates, lp: LoadedPart, samples
             continue
         seen.add(key)
         try:
-            text = lp.template.render(template_context(values, plan, a, None))
+            text = lp.template.render(template_context(values, plan, a, None, ch))
         except Exception as exc:  # noqa: BLE001 - any render failure is the template's
             line, msg = located_error(exc, lp.source, template_name(lp))
             return [lp.source.diag(line, "E515", f"the template fails to render for "
                                    f"activity '{a.id}' ({desc}): {mask_text(msg)}")]
         text = ch.finish(lp.part.name, text, a, at.options, plan)
+        for marker, sample in filled.items():
+            text = text.replace(marker, sample)
         n = len(text) + overhead
         if n > longest:
             longest, longest_desc = n, desc

@@ -89,13 +89,13 @@ def located_error(exc: BaseException, source: Source, template_name: str | None
         else str(exc.message if hasattr(exc, "message") else exc)
 
 
-def _compile(env: TemplateEnvironment, source: Source, name: str | None
+def _compile(env: TemplateEnvironment, source: Source, name: str | None, channel: Channel
              ) -> tuple[Any, Usage] | Diagnostic:
     try:
         tree = env.parse(source.text, name=name, filename=source.path)
     except TemplateSyntaxError as exc:
         return source.diag(exc.lineno or 1, "E512", f"template syntax error: {exc.message}")
-    usage = analyse(tree)
+    usage = analyse(tree, channel.recipient_values)
     try:
         if name is None:
             template = env.from_string(source.text)
@@ -157,7 +157,7 @@ def load_templates(root: Path, plan: Plan, channels: dict[str, Channel],
                 continue
             if fname not in cache:
                 source = Source(f"{TEMPLATE_DIR}/{fname}", text=_read(root, fname))
-                result = _compile(env, source, fname)
+                result = _compile(env, source, fname, ch)
                 cache[fname] = result if isinstance(result, Diagnostic) else (
                     source, result[0], result[1])
             got = cache[fname]
@@ -175,7 +175,7 @@ def load_templates(root: Path, plan: Plan, channels: dict[str, Channel],
             node = src.doc.node(src.path)[1]
             quoted = getattr(node, "style", None) in ("'", '"')
             source = Source(src.doc.path, line, col + (1 if quoted else 0), text)
-            result = _compile(env, source, None)
+            result = _compile(env, source, None, ch)
             if isinstance(result, Diagnostic):
                 diags.append(result)
                 continue

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from crmspec.channels.base import sql_ident, sql_str
+from crmspec.channels.base import sql_ident, sql_str, value_marker
 from crmspec.core.diagnostics import Diagnostic, PlanError
 from crmspec.core.mask import mask_text
 from crmspec.plan.model import Activity, Plan
@@ -122,13 +122,17 @@ def _truth_sql(column: str, sql_type: str) -> str:
     return f"({c} IS NOT NULL)"
 
 
+def _html_escaped(text_sql: str) -> str:
+    """What markupsafe.escape does, in SQL."""
+    for old, new in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"),
+                     ("'", "&#39;")):
+        text_sql = f"replace({text_sql}, {sql_str(old)}, {sql_str(new)})"
+    return text_sql
+
+
 def _value_sql(column: str, html: bool) -> str:
     v = f"coalesce({_strip_sql(f'CAST(f.{sql_ident(column)} AS VARCHAR)')}, '')"
-    if html:  # what markupsafe.escape does
-        for old, new in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&#34;"),
-                         ("'", "&#39;")):
-            v = f"replace({v}, {sql_str(old)}, {sql_str(new)})"
-    return v
+    return _html_escaped(v) if html else v
 
 
 @dataclass
@@ -205,7 +209,7 @@ def create_rows(con, plan: Plan, activity: Activity, table: str, at: ActivityTem
         truth = {p: combo[len(rp.keys) + i] for i, p in enumerate(rp.truth)}
         for p in rp.columns:
             values[p] = Marker(marker_of[p], truth.get(p, True))
-        ctx = template_context(values, plan, activity, as_of)
+        ctx = template_context(values, plan, activity, as_of, at.channel)
         for name in part_names:
             lp = at.parts[name]
             try:
@@ -230,6 +234,12 @@ def create_rows(con, plan: Plan, activity: Activity, table: str, at: ActivityTem
             if p in used:
                 expr = (f"replace({expr}, {sql_str(marker_of[p])}, "
                         f"{_value_sql(rp.key_column(p), html)})")
+        for value in at.channel.recipient_values:  # printed, or added by finish()
+            marker = value_marker(value)
+            if any(marker in text for text in rendered[name]):
+                filled = at.channel.recipient_value_sql(value, at.options, plan)
+                expr = (f"replace({expr}, {sql_str(marker)}, "
+                        f"{_html_escaped(filled) if html else filled})")
         msg_cols.append(f"{expr} AS {sql_ident('msg_' + name)}")
     if key_exprs:
         ctable = sql_ident(f"combos_{activity.id}")
@@ -270,7 +280,7 @@ def over_limit(con, table: str, at: ActivityTemplates | None, parts: tuple[str, 
         lp = at.parts[name]
         limit = at.channel.limit(lp.part, at.options)
         if limit is not None:
-            extra = at.channel.length_overhead(name, at.options)
+            extra = at.channel.length_overhead(name, at.options, at.activity)
             checks.append((lp, limit, f"count(*) FILTER (WHERE length("
                            f"{sql_ident('msg_' + name)}) + {extra} > {limit})"))
     if not checks:

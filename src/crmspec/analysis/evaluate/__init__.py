@@ -43,7 +43,8 @@ from crmspec.analysis.evaluate.render import render
 from crmspec.analysis.evaluate.results import EvalReport, EvalRow
 from crmspec.analysis.evaluate.stats import Stats, compare
 from crmspec.analysis.evaluate.store import store
-from crmspec.core.diagnostics import PlanError, Src
+from crmspec.core.diagnostics import PlanError, Src, warning_summary
+from crmspec.core.tabular import for_excel
 from crmspec.engine.session import open_session
 from crmspec.plan.checks import unknown_reference
 from crmspec.plan.model import Plan
@@ -68,8 +69,9 @@ def evaluate(root: Path, activity: str | None = None, window_days: int | None = 
     say = say or (lambda _msg: None)
     with open_session(root, as_of, capped=False, say=say) as (con, p):
         plan, data = p.plan, p.data
-        if p.warnings:
-            say(f"{len(p.warnings)} data warning(s) (`crmspec build` lists them)")
+        summary = warning_summary(p.warnings)
+        if summary:
+            say(summary)
         window = int(window_days or plan.shop.evaluation.window_days)
         runs = con.execute("SELECT count(*) FROM ledger.runs").fetchone()[0]
         if not runs:
@@ -97,9 +99,12 @@ def evaluate(root: Path, activity: str | None = None, window_days: int | None = 
 
 def evaluate_report(root: Path, activity: str | None = None, window_days: int | None = None,
                     as_of: date | None = None, fmt: str = "table",
-                    say: Callable[[str], None] | None = None, width: int | None = None) -> str:
-    """`crmspec evaluate`: the report as text in the chosen format."""
-    return render(evaluate(root, activity, window_days, as_of, say=say), fmt, width)
+                    say: Callable[[str], None] | None = None, width: int | None = None,
+                    bom: bool = False) -> str:
+    """`crmspec evaluate`: the report as text in the chosen format; CSV with a UTF-8 byte
+    order mark when `bom` (for Excel)."""
+    text = render(evaluate(root, activity, window_days, as_of, say=say), fmt, width)
+    return for_excel(text, fmt, bom)
 
 
 __all__ = ["EvalReport", "EvalRow", "Stats", "compare", "compute", "evaluate",

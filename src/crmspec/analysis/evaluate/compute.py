@@ -3,6 +3,7 @@ query, then the statistics, power, pooling and the total per row."""
 
 from __future__ import annotations
 
+import math
 from datetime import date, datetime, timedelta
 
 import duckdb
@@ -20,6 +21,7 @@ from crmspec.analysis.evaluate.results import (
     SUM,
     TOTAL,
     TOTAL_ID,
+    UNDERPOWERED,
     EvalRow,
 )
 from crmspec.analysis.evaluate.stats import compare
@@ -65,7 +67,7 @@ FROM responses GROUP BY activity_id, run ORDER BY activity_id, run"""
 def _fill(row: EvalRow, alpha: float, power_target: float, baseline: float,
           min_effect: float | None) -> EvalRow:
     """Status, statistics, money and power of a row whose counts are set."""
-    from crmspec.contact.power import achieved_power, required_audience
+    from crmspec.contact.power import check_groups
 
     nt, nc = row.treatment, row.control
     if row.status == PENDING:
@@ -95,14 +97,52 @@ def _fill(row: EvalRow, alpha: float, power_target: float, baseline: float,
         row.incremental_orders = nt * s.uplift
         row.incremental_revenue = row.incremental_orders * (row.revenue_per_responder or 0.0)
         row.roi = row.incremental_revenue / row.cost if row.cost > 0 else None
-        if min_effect:
-            row.power = achieved_power(nt, nc, baseline, min_effect, alpha)
-            if row.power is not None:
-                row.underpowered = row.power < power_target
-                if row.underpowered and row.level != RUN:
-                    row.needed_audience = required_audience(nc / (nt + nc), baseline,
-                                                            min_effect, alpha, power_target)
+        check = check_groups(nt, nc, row.treatment_responders + row.control_responders,
+                             baseline, min_effect, alpha, power_target)
+        row.power, row.underpowered = check.power, not check.enough
+        if row.underpowered:  # no verdict from groups this small, whatever the p-value
+            row.status = UNDERPOWERED
+            row.needed_audience = check.needed_audience
+            if check.needed_audience:
+                per_run = (nt + nc) / max(row.runs, 1)
+                row.runs_needed = math.ceil(check.needed_audience / per_run)
+            row.note = "; ".join(n for n in (row.note, _underpowered_note(row, check, min_effect))
+                                 if n)
     return row
+
+
+def _underpowered_note(row: EvalRow, check, min_effect: float | None) -> str:
+    """Why a result is underpowered and how many runs must be pooled."""
+    if check.rule == "power":
+        why = (f"{row.power * 100:.0f}% power to show the plan's minimum effect "
+               f"(+{min_effect * 100:g} pp)")
+    else:
+        why = ("fewer than 5 expected responders or non-responders in a group, the "
+               "z-test's minimum (no min_effect to check power against)")
+    if not check.needed_audience:
+        return f"underpowered: {why}; no audience size is enough at this response rate"
+    like = "this one" if row.level == RUN else f"these ({row.runs} so far)"
+    return (f"underpowered: {why}; about {check.needed_audience:,} customers (treated + "
+            f"held out) are needed at this hold-out share: pool about "
+            f"{row.runs_needed:,} runs like {like}")
+
+
+def _false_discovery_rate(rows: list[EvalRow], alpha: float) -> None:
+    """Benjamini-Hochberg across the activity rows with a p-value: with twenty activities
+    judged at once, about one is 'significant' at 0.05 by chance alone. Every tested
+    activity is in the family, underpowered ones too (they were tested); the verdict
+    stays underpowered for them."""
+    from statsmodels.stats.multitest import multipletests
+
+    tested = [r for r in rows if r.level == ACTIVITY and r.p_value is not None]
+    if not tested:
+        return
+    reject, q, _, _ = multipletests([r.p_value for r in tested], alpha=alpha,
+                                    method="fdr_bh")
+    for r, rejected, qv in zip(tested, reject, q):
+        r.q_value = float(qv)
+        r.fdr_status = (UNDERPOWERED if r.underpowered
+                        else SIGNIFICANT if rejected else NOT_SIGNIFICANT)
 
 
 def _pool(activity: str, runs: list[EvalRow], window: int) -> EvalRow:
@@ -206,6 +246,7 @@ def compute(con: duckdb.DuckDBPyConnection, plan: Plan, as_of: date, window_days
                 r.expected_uplift = st / nt - sc / nc
         out += runs + [pooled]
         totals.append(pooled)
+    _false_discovery_rate(out, alpha)
     if activities is None and totals:
         out.append(_total(totals, window_days))
     return out

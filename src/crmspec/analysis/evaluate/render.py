@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import asdict
 
 from crmspec.analysis.evaluate.results import ACTIVITY, COLUMNS, PENDING, RUN, EvalReport, EvalRow
@@ -20,8 +21,8 @@ MONEY = ("treatment_revenue", "revenue_per_responder", "incremental_revenue", "c
 
 
 def _plain(row: EvalRow) -> dict:
-    """Rates and ratios to 6 decimals, money to 2, incremental orders to 2, the p-value
-    to 6 significant digits."""
+    """Rates and ratios to 6 decimals, money to 2, incremental orders to 2, p- and
+    q-values to 6 significant digits."""
     d = asdict(row)
     for key in ("run",):
         d[key] = d[key].isoformat() if d[key] else None
@@ -32,7 +33,8 @@ def _plain(row: EvalRow) -> dict:
     for key in MONEY + ("incremental_orders",):
         d[key] = None if d[key] is None else round(d[key], 2)
     d["roi"] = None if d["roi"] is None else round(d["roi"], 4)
-    d["p_value"] = None if d["p_value"] is None else float(f"{d['p_value']:.6g}")
+    for key in ("p_value", "q_value"):
+        d[key] = None if d[key] is None else float(f"{d[key]:.6g}")
     return d
 
 
@@ -75,8 +77,16 @@ def _status(r: EvalRow) -> str:
 
 
 HUMAN = ["activity", "run", "status", "treated", "control", "resp. T", "resp. C",
-         "uplift pp", "95% CI pp", "p", "power", "incr. orders", "incr. revenue", "cost",
-         "ROI"]
+         "uplift pp", "95% CI pp", "p", "q (FDR)", "FDR verdict", "power", "incr.\norders",
+         "incr.\nrevenue", "cost", "ROI"]
+SIMULATED = ["true pp", "expected pp"]  # after the interval, on a simulated demo
+# At 80-120 columns these go first to last (core.tabular.fitted_table); activity, run,
+# status, uplift and its interval stay; the simulated columns go after the money.
+OPTIONAL = ["resp. T", "resp. C", "incr.\norders", "power", "ROI", "incr.\nrevenue", "cost",
+            "true pp", "expected pp", "treated", "control", "q (FDR)", "p", "FDR verdict"]
+# Text columns and how narrow they may wrap before an optional column goes: ids repeat
+# on every row, so they fold only where that keeps the p-value and the FDR verdict.
+WRAP = {"activity": 28, "status": 12, "FDR verdict": 12}
 
 
 def _human_row(r: EvalRow, simulated: bool) -> list[str]:
@@ -88,7 +98,8 @@ def _human_row(r: EvalRow, simulated: bool) -> list[str]:
         run = ""
     cells = [r.activity, run, _status(r), f"{r.treatment:,}", f"{r.control:,}",
              _pct(r.treatment_rate), _pct(r.control_rate), _pct(r.uplift, True),
-             _ci(r.uplift_low, r.uplift_high), _p(r.p_value), _power(r),
+             _ci(r.uplift_low, r.uplift_high), _p(r.p_value), _p(r.q_value),
+             (r.fdr_status or "").replace("_", " "), _power(r),
              "" if r.incremental_orders is None else f"{r.incremental_orders:+,.1f}",
              _money(r.incremental_revenue, True), _money(r.cost),
              "" if r.roi is None else f"{r.roi:.2f}"]
@@ -105,10 +116,6 @@ def _notes(report: EvalReport) -> list[str]:
             continue
         if r.note:
             out.append(f"{r.activity}: {r.note}")
-        if r.underpowered and r.needed_audience:
-            out.append(f"{r.activity}: underpowered: {r.power * 100:.0f}% power to show the "
-                       f"plan's minimum effect; about {r.needed_audience:,} customers "
-                       f"(treated + held out) are needed at this hold-out share")
     return out
 
 
@@ -125,27 +132,37 @@ def render(report: EvalReport, fmt: str, width: int | None = None) -> str:
     title = (f"{report.shop} · control-group evaluation · as of {report.as_of.isoformat()} · "
              f"{report.window_days}-day window")
     header = list(HUMAN)
-    header[8] = f"{level}% CI pp"
     if report.simulated:
-        header[9:9] = ["true pp", "expected pp"]
+        header[9:9] = SIMULATED
     lines = [_human_row(r, report.simulated) for r in report.rows]
+    index = {h: i for i, h in enumerate(header)}
+    header[index["95% CI pp"]] = f"{level}% CI pp"
     sections = [i for i in range(1, len(report.rows))
                 if report.rows[i].activity != report.rows[i - 1].activity]
-    # wide enough that every row stays on one line (a table, not a wrapped paragraph)
+    # piped: wide enough that every row stays on one line (a table, not a paragraph)
     text = text_table(title, header, lines, fmt, right=range(3, len(header)),
-                      sections=sections, width=width, default_width=250)
+                      sections=sections, width=width, default_width=250,
+                      wrap={index[h]: w for h, w in WRAP.items()},
+                      optional=[index[h] for h in OPTIONAL if h in index])
     bullet = "- " if fmt == "markdown" else "  "
     notes = _notes(report)
-    extra = ("\n" if fmt == "markdown" else "") + "notes:\n" + "".join(
-        f"{bullet}{n}\n" for n in notes) if notes else ""
     legend = (f"resp.: share of the group with a purchase within {report.window_days} days "
               f"of the send; uplift: treatment - control in percentage points, {level}% "
-              "Newcombe interval; p: two-sided z-test; power: to show the plan's "
-              "min_effect (low: below evaluation.power); incr. orders = treated x uplift; "
-              "incr. revenue = incr. orders x revenue per treated responder; ROI = incr. "
-              f"revenue / cost ({report.currency}). docs/evaluate.md defines each figure.")
+              "Newcombe interval; p: two-sided z-test; q: the p-value adjusted for the "
+              "activities judged together (Benjamini-Hochberg false discovery rate), "
+              f"FDR verdict at {report.alpha:g} on it; underpowered: the groups are below "
+              "the power check's minimum, no verdict whatever p says; power: to show the "
+              "plan's min_effect (low: below evaluation.power); incr. orders = treated x "
+              "uplift; incr. revenue = incr. orders x revenue per treated responder; ROI = "
+              f"incr. revenue / cost ({report.currency}). docs/evaluate.md defines each "
+              "figure.")
     if report.simulated:
         legend += (" Simulated demo: true = the uplift put in per contact; expected = the "
                    "uplift a perfect evaluation finds, after the customers' overlapping "
                    "contacts and real purchases (crmspec simulate).")
+    if fmt != "markdown" and width:  # a terminal: its width; piped: one line each
+        notes = [textwrap.fill(n, width, subsequent_indent="    ") for n in notes]
+        legend = textwrap.fill(legend, width)
+    extra = ("\n" if fmt == "markdown" else "") + "notes:\n" + "".join(
+        f"{bullet}{n}\n" for n in notes) if notes else ""
     return text + extra + ("\n" if fmt == "markdown" else "") + legend + "\n"

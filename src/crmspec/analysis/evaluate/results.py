@@ -22,6 +22,11 @@ NO_CONTACTS = "no_contacts"  # the activity has no contacts in the ledger
 SIGNIFICANT = "significant"  # p < alpha (the sign of the uplift says which way)
 
 
+# The groups are below the power check's minimum (contact.power.check_groups): whatever
+# the p-value, no verdict; the note says how many runs must be pooled.
+UNDERPOWERED = "underpowered"
+
+
 NOT_SIGNIFICANT = "not_significant"
 
 
@@ -60,6 +65,10 @@ class EvalRow:
     relative_low: float | None = None
     relative_high: float | None = None
     p_value: float | None = None
+    # Benjamini-Hochberg adjusted p-value across the activities evaluated together
+    # (activity rows), and the verdict at alpha on it
+    q_value: float | None = None
+    fdr_status: str | None = None
     treatment_revenue: float | None = None
     revenue_per_responder: float | None = None
     incremental_orders: float | None = None
@@ -69,6 +78,7 @@ class EvalRow:
     power: float | None = None  # to show the minimum effect with these group sizes
     underpowered: bool | None = None
     needed_audience: int | None = None
+    runs_needed: int | None = None  # runs like this row's (on average) pooled to be enough
     true_uplift: float | None = None  # the simulation's, when the demo was simulated
     expected_uplift: float | None = None  # what the simulation makes measurable (overlaps)
     note: str | None = None

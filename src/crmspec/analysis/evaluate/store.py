@@ -17,10 +17,11 @@ STORE_SQL = """CREATE TABLE IF NOT EXISTS evaluations (
     treatment BIGINT, control BIGINT, treatment_responders BIGINT,
     control_responders BIGINT, treatment_rate DOUBLE, control_rate DOUBLE, uplift DOUBLE,
     uplift_low DOUBLE, uplift_high DOUBLE, relative_uplift DOUBLE, relative_low DOUBLE,
-    relative_high DOUBLE, p_value DOUBLE, treatment_revenue DOUBLE,
-    revenue_per_responder DOUBLE, incremental_orders DOUBLE, incremental_revenue DOUBLE,
-    cost DOUBLE, roi DOUBLE, power DOUBLE, underpowered BOOLEAN, needed_audience BIGINT,
-    true_uplift DOUBLE, expected_uplift DOUBLE, note VARCHAR
+    relative_high DOUBLE, p_value DOUBLE, q_value DOUBLE, fdr_status VARCHAR,
+    treatment_revenue DOUBLE, revenue_per_responder DOUBLE, incremental_orders DOUBLE,
+    incremental_revenue DOUBLE, cost DOUBLE, roi DOUBLE, power DOUBLE, underpowered BOOLEAN,
+    needed_audience BIGINT, runs_needed BIGINT, true_uplift DOUBLE, expected_uplift DOUBLE,
+    note VARCHAR
 )"""
 
 

@@ -36,7 +36,8 @@ from crmspec.analysis.kpi.metrics import compute
 from crmspec.analysis.kpi.periods import make_period, report_periods, shift
 from crmspec.analysis.kpi.render import render, render_monitoring
 from crmspec.analysis.kpi.results import KpiReport
-from crmspec.core.diagnostics import PlanError
+from crmspec.core.diagnostics import PlanError, warning_summary
+from crmspec.core.tabular import for_excel
 from crmspec.engine.session import Prepared, open_session
 
 
@@ -49,8 +50,9 @@ def compute_kpis(root: Path, unit: str = "week", date_from: date | None = None,
     from the one containing `date_from` (default: the last 12)."""
     say = say or (lambda _msg: None)
     with open_session(root, date_to, capped=False, say=say) as (con, prepared):
-        if prepared.warnings:
-            say(f"{len(prepared.warnings)} data warning(s) (`crmspec build` lists them)")
+        summary = warning_summary(prepared.warnings)
+        if summary:
+            say(summary)
         return kpis_on(con, prepared, unit, date_from, date_to, kpi_ids, monitoring)
 
 
@@ -87,12 +89,12 @@ def kpis_on(con: duckdb.DuckDBPyConnection, prepared: Prepared, unit: str = "wee
 def kpi_report(root: Path, unit: str = "week", date_from: date | None = None,
                date_to: date | None = None, fmt: str = "table", monitoring: bool = False,
                kpi_ids: Iterable[str] = (), say: Callable[[str], None] | None = None,
-               width: int | None = None) -> str:
-    """`crmspec kpi`: the report (or the monitoring table) as text in the chosen format."""
+               width: int | None = None, bom: bool = False) -> str:
+    """`crmspec kpi`: the report (or the monitoring table) as text in the chosen format;
+    CSV with a UTF-8 byte order mark when `bom` (for Excel)."""
     report = compute_kpis(root, unit, date_from, date_to, kpi_ids, monitoring, say)
-    if monitoring:
-        return render_monitoring(report, fmt, width)
-    return render(report, fmt, width)
+    text = (render_monitoring if monitoring else render)(report, fmt, width)
+    return for_excel(text, fmt, bom)
 
 
 __all__ = ["KpiReport", "KpiRow", "Period", "check_kpis", "compute", "compute_kpis",

@@ -114,10 +114,19 @@ def segments_schema() -> dict:
         examples=[{"id": "new_active", "name": "新客·活跃期",
                    "where": {"stage": "active", "customer_type": "new"}}],
     )
+    rfm = obj(
+        "RFM scores",
+        "How the R, F and M scores of `rfm` conditions are computed.",
+        {"window_days": described(DAYS, "Score the customers who bought in the last N days, "
+                                  "F and M over their purchases in those days (omit: all "
+                                  "purchases, every buyer). Independent of the tier window.",
+                                  minimum=1)},
+    )
     schema = obj(
         "Segments",
         "segments.yaml: named customer segments.",
-        {"segments": {"type": "array", "items": segment, "minItems": 1,
+        {"rfm": rfm,
+         "segments": {"type": "array", "items": segment, "minItems": 1,
                       "description": "The segments."}},
         required=["segments"],
     )

@@ -50,6 +50,8 @@ CODES: dict[str, str] = {
     "W404": "data quality problem",
     "E404": "data quality problem (strict mode)",
     "E405": "column has the wrong type",
+    "E406": "the plan reads events the data does not have",
+    "E407": "a data file cannot be read",
     # plugins (crmspec.plugins)
     "E501": "plugin failed to load",
     "E502": "plugin hook failed",

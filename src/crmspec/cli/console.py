@@ -102,3 +102,5 @@ def print_import(result, shown: int = 20) -> None:
             click.echo(f"... and {len(r.rejected) - shown:,} more", err=True)
     click.echo(f"wrote {r.target}" + ("; plans/shop.yaml now reads it (was the demo shop)"
                                        if result.switched else ""))
+    if result.ledger_moved:
+        click.echo(f"the demo shop's contact ledger is set aside as {result.ledger_moved}")

@@ -69,10 +69,12 @@ def _locate_decode_error(file: Path, codec: str, upto: int) -> tuple[int, int, i
     return 1, 1, 0  # pragma: no cover - the incremental decoder failed in that range
 
 
-def utf8_copy(file: Path, shown: str, fmt: CsvFormat, dest: Path) -> tuple[list[str], int]:
+def utf8_copy(file: Path, shown: str, fmt: CsvFormat, dest: Path
+              ) -> tuple[list[str], int, int | None]:
     """Write `file` as UTF-8 to `dest`, each record prefixed by its line number; return
-    the header's column names (column1, column2... without a header) and the number of
-    data records. Raises PlanError (E407) at the line of a problem."""
+    the header's column names (column1, column2... without a header), the number of
+    data records and, when the file does not end with a line break, the line of its last
+    record (it may have been cut off). Raises PlanError (E407) at the line of a problem."""
     decoder = codecs.getincrementaldecoder(fmt.codec)(errors="strict")
     whitespace = fmt.delimiter == WHITESPACE
     delim = "\t" if whitespace else fmt.delimiter
@@ -98,6 +100,10 @@ def utf8_copy(file: Path, shown: str, fmt: CsvFormat, dest: Path) -> tuple[list[
                                  "report is gb18030), or export it again") from None
             lines = text.split("\n")
             pending = "" if not chunk else lines.pop()
+            if not chunk:
+                unterminated = lines[-1] != "" if lines else False
+                if not unterminated and lines:
+                    lines.pop()  # the empty piece after the final line break
             buf = []
             for raw in lines:
                 line += 1
@@ -133,9 +139,10 @@ def utf8_copy(file: Path, shown: str, fmt: CsvFormat, dest: Path) -> tuple[list[
                          "starts on this line (truncated?)", _UNCLOSED_HINT)
     if header is None:
         raise file_error(shown, 1, 1, "the file is empty", "export it again")
+    cut = record_start if unterminated else None
     if not fmt.header:
-        return [f"column{i}" for i in range(1, len(header) + 1)], records
-    return _unique(header), records - 1
+        return [f"column{i}" for i in range(1, len(header) + 1)], records, cut
+    return _unique(header), records - 1, cut
 
 
 _UNCLOSED_HINT = "a quote (\") opens a field that never closes: export the file again"
@@ -172,7 +179,7 @@ def read_delimited(con: duckdb.DuckDBPyConnection, file: Path, shown: str, fmt: 
     returned with their line; a file none of whose rows parse is an error."""
     with tempfile.TemporaryDirectory(prefix="crmspec-") as tmp:
         copy = Path(tmp) / "utf8.csv"
-        names, records = utf8_copy(file, shown, fmt, copy)
+        names, records, cut = utf8_copy(file, shown, fmt, copy)
         if LINE in names:
             raise file_error(shown, 1, 1, f"a column is named '{LINE}'", "rename it")
         cols = "{" + ", ".join(f"{sql_str(n)}: 'VARCHAR'" for n in [LINE, *names]) + "}"
@@ -198,6 +205,9 @@ def read_delimited(con: duckdb.DuckDBPyConnection, file: Path, shown: str, fmt: 
         con.execute(f"DROP TABLE IF EXISTS {sql_ident(rejects)}")
         con.execute(f"DROP TABLE IF EXISTS {sql_ident(rejects + '_scan')}")
     rejected = sorted({(_line_of(text), _reason(kind, len(names))) for text, kind in found})
+    if cut is not None and any(line == cut for line, _ in rejected):
+        raise file_error(shown, cut, 1, "the file ends in the middle of this row "
+                         "(truncated?)", "export the file again")
     rows = con.execute(f"SELECT count(*) FROM {sql_ident(table)}").fetchone()[0]
     if rejected and not rows:
         line, reason = rejected[0]

@@ -15,12 +15,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlglot import exp
+
 from crmspec.core.diagnostics import Diagnostic, PlanError, Src
 from crmspec.core.sql import sql_ident, sql_str
 from crmspec.data.cleaning import DataProblem, value_examples
 from crmspec.data.settings import TableMapping
 from crmspec.data.tables import Column
-from crmspec.safesql import SqlFilterError, parse_value
+from crmspec.safesql import SafeFilter, SqlFilterError, parse_value
 
 
 @dataclass
@@ -43,16 +45,28 @@ def literal(value: object) -> str:
 
 
 def _value_map(text: str, values: dict) -> str:
-    def text(v: object) -> str:
+    def as_text(v: object) -> str:
         return ("true" if v else "false") if isinstance(v, bool) else str(v)
 
-    cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(text(v))}" for k, v in values.items())
+    cases = " ".join(f"WHEN {sql_str(k)} THEN {sql_str(as_text(v))}" for k, v in values.items())
     return f"(CASE CAST({text} AS VARCHAR) {cases} ELSE CAST({text} AS VARCHAR) END)"
 
 
 def _formatted(text: str, fmt: str, typ: str) -> str:
     parsed = f"try_strptime(CAST({text} AS VARCHAR), {sql_str(fmt)})"
     return f"CAST({parsed} AS DATE)" if typ == "DATE" else parsed
+
+
+def _never_failing(safe: SafeFilter) -> SafeFilter:
+    """A derived expression whose casts cannot fail: the file's columns are text, and one
+    bad value (`12,3x`) would otherwise stop the whole read; it reads as empty instead
+    (counted like any unreadable value)."""
+    def soften(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Cast) and not isinstance(node, exp.TryCast):
+            return exp.TryCast(this=node.this, to=node.args["to"])
+        return node
+
+    return SafeFilter(safe.expression.copy().transform(soften), safe.columns)
 
 
 def canonical_selects(con, table: str, columns: tuple[Column, ...], relation: str,
@@ -87,7 +101,7 @@ def canonical_selects(con, table: str, columns: tuple[Column, ...], relation: st
                                          "an expression over the file's columns, with the "
                                          "functions of a segment's sql: filter"))
                 continue
-            text, source_type = f"({safe.sql()})", None
+            text, source_type = f"({_never_failing(safe).sql()})", None
             label = f"derived {table}.{c.name}"
         elif name in present:
             text, source_type = sql_ident(name), types[name]

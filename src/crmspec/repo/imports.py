@@ -35,6 +35,7 @@ IMPORTED = "data/shop.duckdb"  # where a shop's first import goes
 class Imported:
     report: ImportReport
     switched: bool  # shop.yaml now reads the import (it read the demo before)
+    ledger_moved: Path | None = None  # the demo's contact ledger, set aside
 
 
 def _shop_document(root: Path) -> Document:
@@ -97,6 +98,26 @@ def import_into(root: Path, fmt: str, files: list[Path], table: str = "orders") 
     finally:
         con.close()
     switched = ds.source == "demo"
+    moved = None
     if switched:
         _point_at_import(doc, root / PLAN_DIR / "shop.yaml")
-    return Imported(report, switched)
+        moved = _set_aside_demo_ledger(root / shop.ledger_path)
+    return Imported(report, switched, moved)
+
+
+def _set_aside_demo_ledger(ledger: Path) -> Path | None:
+    """The ledger of builds on the demo shop holds demo contacts and costs: the shop's
+    first build on its own data must not count them (limits, budgets, the run order).
+    It is renamed, not deleted."""
+    if not ledger.exists():
+        return None
+    aside = ledger.with_name(f"{ledger.stem}.demo{ledger.suffix}")
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = ledger.with_name(f"{ledger.stem}.demo{n}{ledger.suffix}")
+    os.replace(ledger, aside)
+    wal = ledger.with_name(ledger.name + ".wal")
+    if wal.exists():
+        os.replace(wal, aside.with_name(aside.name + ".wal"))
+    return aside

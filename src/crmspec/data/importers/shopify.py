@@ -78,7 +78,7 @@ def stage(con, files: list[tuple[Path, str]], source=None, table: str = "orders"
              f"{_phone(col.get('shipping_phone'))})")
     # The order's own row: its first line (line items follow without order fields).
     con.execute(f"""CREATE OR REPLACE TEMP TABLE shopify_rows AS
-        SELECT {FILE}, {LINE}, {text(col["name"])} AS order_id,
+        SELECT {FILE}, {FILE_NO}, {LINE}, {text(col["name"])} AS order_id,
           lower({text(col.get("email"))}) AS email, {phone} AS phone,
           {financial} AS financial,
           CASE WHEN {financial} IN ('pending', 'authorized') AND {cancelled} IS NOT NULL

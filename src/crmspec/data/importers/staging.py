@@ -78,8 +78,9 @@ def text(column: str | None) -> str:
     (phone numbers), surrounding blanks and tabs; empty is NULL."""
     if column is None:
         return "CAST(NULL AS VARCHAR)"
+    # DuckDB's reader already drops the quotes of `="..."` (a field may hold quotes mid-way)
     return (f"nullif(regexp_replace(regexp_replace({sql_ident(column)}, "
-            "'^[\\s]*=?\"(.*)\"[\\s]*$', '\\1'), '^[\\s'']+|[\\s]+$', '', 'g'), '')")
+            "'^[\\s]*=\"?(.*?)\"?[\\s]*$', '\\1'), '^[\\s'']+|[\\s]+$', '', 'g'), '')")
 
 
 def money(column: str | None) -> str:

@@ -93,7 +93,7 @@ def stage(con, files: list[tuple[Path, str]], source=None, table: str = "orders"
     shipped = (f"coalesce({local_time(col.get('shipped'), TIME_FORMATS)}, "
                f"CASE WHEN {_status_case(status, close, 1)} THEN {paid} END)")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE taobao_rows AS
-        SELECT {FILE}, {LINE}, {text(col["order_id"])} AS order_id,
+        SELECT {FILE}, {FILE_NO}, {LINE}, {text(col["order_id"])} AS order_id,
           {text(col.get("sub_order"))} AS sub_order, {text(col["buyer"])} AS customer_id,
           {created} AS created_at, {paid} AS paid_at, {shipped} AS shipped_at,
           {status} AS raw_status, {_status_case(status, close, 0)} AS status,
@@ -136,7 +136,7 @@ def stage(con, files: list[tuple[Path, str]], source=None, table: str = "orders"
                ELSE 'closed' END AS status,
           CAST(NULL AS VARCHAR) AS source
         FROM last GROUP BY order_id""")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE staged_customers AS
+    con.execute("""CREATE OR REPLACE TEMP TABLE staged_customers AS
         SELECT customer_id,
           arg_max(phone, created_at) FILTER (WHERE phone IS NOT NULL) AS phone,
           CAST(NULL AS VARCHAR) AS email, CAST(NULL AS VARCHAR) AS wechat_openid,

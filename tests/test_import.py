@@ -12,8 +12,6 @@ from pathlib import Path
 import duckdb
 import pytest
 from click.testing import CliRunner
-
-from crmspec.cli import main
 from exports import (
     EXPORT_A,
     EXPORT_B,
@@ -24,6 +22,8 @@ from exports import (
     write_shopify,
     write_taobao,
 )
+
+from crmspec.cli import main
 
 
 def cli(*args: str, cwd: Path | None = None):

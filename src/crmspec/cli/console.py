@@ -84,8 +84,7 @@ def print_import(result, shown: int = 20) -> None:
     """`crmspec import`: what was read, what changed, the rejected rows (masked)."""
     r = result.report
     c = r.counts
-    lines = [f"read {r.rows_read:,} rows from {len(r.files)} file(s) ({r.format}) "
-             f"in {r.seconds:.1f} s"]
+    lines = [f"read {r.rows_read:,} rows from {len(r.files)} file(s) ({r.format})"]
     if c.orders_new or c.orders_updated or c.orders_unchanged:
         lines.append(f"orders: {c.orders_new:,} new, {c.orders_updated:,} updated, "
                      f"{c.orders_unchanged:,} unchanged")

@@ -193,6 +193,8 @@ def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: da
         if table == "events" and "events" in absent:
             relations["events"] = _NO_EVENTS
             notes.append("events: none in the data (segments cannot use intent signals)")
+        if table == "customers" and "customers" in absent and "orders" not in columns:
+            continue  # the orders could not be read: their errors say why
         try:
             if table == "customers" and "customers" in absent:
                 relations["customers"], carried = derived_customers(

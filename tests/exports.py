@@ -23,13 +23,17 @@ def taobao_row(order: str, buyer: str, amount: str, status: str, created: str, p
                close: str = "") -> str:
     """One order report row, quoted as the back end quotes (fields with commas)."""
     def q(v: str) -> str:
-        return f'"{v}"' if ("," in v or "，" in v or "\n" in v or '"' in v) else v
+        """Quoted when it holds a comma or a line break (quotes doubled inside)."""
+        if "," in v or "\n" in v:
+            return '"' + v.replace('"', '""') + '"'
+        return v
 
-    fields = [f'="{order}"' if order else "", buyer, f"{buyer}@alipay.test", amount, "0.00",
+    fields = [order and f'="{order}"', buyer, f"{buyer}@alipay.test", amount, "0.00",
               "0", amount, "0", amount, "0", status, message, receiver, address, "快递", "",
               f"'{phone}" if phone else "", created, paid, "纯棉四件套", "1", "", "", "", "1",
               "12345", "我的店铺", close]
-    return ",".join(q(f) for f in fields)
+    # the id as the back end writes it: `="2078..."` unquoted, so Excel keeps its digits
+    return ",".join(f if i == 0 else q(f) for i, f in enumerate(fields))
 
 
 # Export A (May). Line numbers (the header is line 1) are what the rejects name:

@@ -78,7 +78,7 @@ def utf8_copy(file: Path, shown: str, fmt: CsvFormat, dest: Path
     decoder = codecs.getincrementaldecoder(fmt.codec)(errors="strict")
     whitespace = fmt.delimiter == WHITESPACE
     delim = "\t" if whitespace else fmt.delimiter
-    quote = fmt.quote
+    quote = fmt.quote or "\x00"  # no quoting: a character no text holds
     header: list[str] | None = None
     line = records = 0
     record_start = record_len = 0
@@ -98,39 +98,39 @@ def utf8_copy(file: Path, shown: str, fmt: CsvFormat, dest: Path
                                  f"{fmt.encoding}",
                                  "declare the file's encoding (data.csv.encoding; a Taobao "
                                  "report is gb18030), or export it again") from None
-            lines = text.split("\n")
+            lines = text.replace("\r\n", "\n").split("\n")
             pending = "" if not chunk else lines.pop()
             if not chunk:
                 unterminated = lines[-1] != "" if lines else False
                 if not unterminated and lines:
                     lines.pop()  # the empty piece after the final line break
             buf = []
-            for raw in lines:
+            add = buf.append
+            for ln in lines:  # the loop every line goes through: kept to a few steps
                 line += 1
-                ln = raw[:-1] if raw.endswith("\r") else raw
                 if not inside:
-                    if not ln.strip():
+                    if not ln or ln.isspace():
                         continue  # a blank line between records
                     if whitespace:
                         ln = _SPACES.sub("\t", ln.strip())
-                    record_start, record_len = line, 0
-                    buf.append(f"{record_start}{delim}{ln}\n")
+                    record_start, record_len = line, len(ln)
+                    add(f"{line}{delim}{ln}\n")
                     records += 1
                 else:
-                    buf.append(ln + "\n")
-                if header is None:
-                    first_record.append(ln)
-                record_len += len(ln) + 1
+                    add(ln + "\n")
+                    record_len += len(ln) + 1
                 if record_len > MAX_RECORD:
                     raise file_error(shown, record_start, 1,
                                      f"the record starting here is longer than "
                                      f"{MAX_RECORD // (1 << 20)} MB", _UNCLOSED_HINT
                                      if inside else "this is not an export of rows: check "
                                      "the file and its delimiter")
-                if quote and quote in ln and ln.count(quote) % 2:
+                if quote in ln and ln.count(quote) & 1:
                     inside = not inside
-                if header is None and records == 1 and not inside:
-                    header = _fields("\n".join(first_record), delim, quote, whitespace)
+                if header is None:
+                    first_record.append(ln)
+                    if not inside:
+                        header = _fields("\n".join(first_record), delim, quote, whitespace)
             out.write("".join(buf))
             if not chunk:
                 break

@@ -23,12 +23,12 @@ from crmspec.data.importers.staging import (
     FILE,
     FILE_NO,
     Staged,
+    clean_export,
     local_time,
     money,
     pick,
     read_exports,
     rejected_rows,
-    text,
 )
 from crmspec.data.settings import CsvFormat
 
@@ -59,9 +59,9 @@ STATUSES = {"paid": "paid", "partially_refunded": "paid", "refunded": "refunded"
             "voided": "closed", "expired": "closed"}
 
 
-def _phone(column: str | None) -> str:
+def _phone(role: str) -> str:
     """Digits and a leading +; +86 mainland numbers as their 11 digits."""
-    digits = f"regexp_replace({text(column)}, '[^0-9+]', '', 'g')"
+    digits = f"regexp_replace({role}, '[^0-9+]', '', 'g')"
     return f"nullif(regexp_replace({digits}, '^(\\+86|0086)(1[3-9][0-9]{{9}})$', '\\2'), '')"
 
 
@@ -71,30 +71,25 @@ def stage(con, files: list[tuple[Path, str]], source=None, table: str = "orders"
     (email or phone) is rejected."""
     columns, rows_read, rejected = read_exports(con, files, FORMAT)
     col = pick(columns, files, COLUMNS, REQUIRED, "a Shopify orders export")
+    clean_export(con, col, COLUMNS)
     statuses = " ".join(f"WHEN '{k}' THEN '{v}'" for k, v in STATUSES.items())
-    financial = f"lower({text(col['financial'])})"
-    cancelled = local_time(col.get("cancelled"), TIME_FORMATS)
-    phone = (f"coalesce({_phone(col.get('phone'))}, {_phone(col.get('billing_phone'))}, "
-             f"{_phone(col.get('shipping_phone'))})")
+    cancelled = local_time("cancelled", TIME_FORMATS)
+    phone = f"coalesce({_phone('phone')}, {_phone('billing_phone')}, {_phone('shipping_phone')})"
     # The order's own row: its first line (line items follow without order fields).
     con.execute(f"""CREATE OR REPLACE TEMP TABLE shopify_rows AS
-        SELECT {FILE}, {FILE_NO}, {LINE}, {text(col["name"])} AS order_id,
-          lower({text(col.get("email"))}) AS email, {phone} AS phone,
-          {financial} AS financial,
-          CASE WHEN {financial} IN ('pending', 'authorized') AND {cancelled} IS NOT NULL
-               THEN 'closed' ELSE CASE {financial} {statuses} END END AS status,
-          {local_time(col["created"], TIME_FORMATS)} AS created_at,
-          {local_time(col.get("paid"), TIME_FORMATS)} AS paid_at,
-          {local_time(col.get("fulfilled"), TIME_FORMATS)} AS shipped_at,
-          {money(col["total"])} AS total, {text(col["total"])} AS raw_total,
-          coalesce({money(col.get("refunded"))}, 0) AS refunded,
-          lower({text(col.get("accepts"))}) AS accepts,
-          {text(col.get("billing_name"))} AS name, {text(col.get("province"))} AS province,
-          {text(col.get("source"))} AS source
-        FROM export_rows
-        WHERE {text(col["name"])} IS NULL OR {text(col["financial"])} IS NOT NULL
-        QUALIFY row_number() OVER (PARTITION BY {text(col["name"])}
-                                   ORDER BY {FILE_NO} DESC, {LINE}) = 1""")
+        SELECT {FILE}, {FILE_NO}, {LINE}, name AS order_id, lower(email) AS email,
+          {phone} AS phone, lower(financial) AS financial,
+          CASE WHEN lower(financial) IN ('pending', 'authorized') AND {cancelled} IS NOT NULL
+               THEN 'closed' ELSE CASE lower(financial) {statuses} END END AS status,
+          {local_time("created", TIME_FORMATS)} AS created_at,
+          {local_time("paid", TIME_FORMATS)} AS paid_at,
+          {local_time("fulfilled", TIME_FORMATS)} AS shipped_at,
+          {money("total")} AS total, total AS raw_total,
+          coalesce({money("refunded")}, 0) AS refunded, lower(accepts) AS accepts,
+          billing_name AS name, province, source
+        FROM export_text
+        WHERE name IS NULL OR financial IS NOT NULL
+        QUALIFY row_number() OVER (PARTITION BY name ORDER BY {FILE_NO} DESC, {LINE}) = 1""")
     rejected += rejected_rows(con, """CASE
         WHEN order_id IS NULL THEN 'no order name (Name)'
         WHEN created_at IS NULL THEN 'order ' || order_id || ': no creation time (Created at)'
@@ -105,7 +100,7 @@ def stage(con, files: list[tuple[Path, str]], source=None, table: str = "orders"
         WHEN email IS NULL AND phone IS NULL THEN 'order ' || order_id
              || ': no customer (neither Email nor Phone)'
         END""", "shopify_rows")
-    con.execute("""CREATE OR REPLACE TEMP TABLE shopify_ok AS
+    con.execute("""CREATE OR REPLACE TEMP VIEW shopify_ok AS
         SELECT *, coalesce(email, phone) AS customer_id FROM shopify_rows
         WHERE order_id IS NOT NULL AND created_at IS NOT NULL AND total IS NOT NULL
           AND status IS NOT NULL AND (email IS NOT NULL OR phone IS NOT NULL)""")

@@ -26,12 +26,12 @@ from crmspec.data.importers.staging import (
     FILE,
     FILE_NO,
     Staged,
+    clean_export,
     local_time,
     money,
     pick,
     read_exports,
     rejected_rows,
-    text,
 )
 from crmspec.data.settings import CsvFormat
 
@@ -87,23 +87,20 @@ def stage(con, files: list[tuple[Path, str]], source=None, table: str = "orders"
     buyer, a creation time, a readable amount or a known status are rejected."""
     columns, rows_read, rejected = read_exports(con, files, FORMAT)
     col = pick(columns, files, COLUMNS, REQUIRED, "a Taobao/Tmall order report (订单报表)")
-    status, close = text(col["status"]), text(col.get("close_reason"))
-    created = local_time(col["created"], TIME_FORMATS)
-    paid = local_time(col.get("paid"), TIME_FORMATS)
-    shipped = (f"coalesce({local_time(col.get('shipped'), TIME_FORMATS)}, "
-               f"CASE WHEN {_status_case(status, close, 1)} THEN {paid} END)")
+    clean_export(con, col, COLUMNS)
+    paid = local_time("paid", TIME_FORMATS)
+    shipped = (f"coalesce({local_time('shipped', TIME_FORMATS)}, "
+               f"CASE WHEN {_status_case('status', 'close_reason', 1)} THEN {paid} END)")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE taobao_rows AS
-        SELECT {FILE}, {FILE_NO}, {LINE}, {text(col["order_id"])} AS order_id,
-          {text(col.get("sub_order"))} AS sub_order, {text(col["buyer"])} AS customer_id,
-          {created} AS created_at, {paid} AS paid_at, {shipped} AS shipped_at,
-          {status} AS raw_status, {_status_case(status, close, 0)} AS status,
-          {_status_case(status, close, 2)} AS signed, {money(col["amount"])} AS amount,
-          {text(col["amount"])} AS raw_amount, {text(col.get("receiver"))} AS name,
-          {text(col.get("mobile"))} AS phone,
-          nullif(regexp_replace(split_part({text(col.get("address"))}, ' ', 1),
-                 '{PROVINCE_SUFFIX}', ''), '') AS province,
-          {local_time(col.get("signed"), TIME_FORMATS)} AS signed_time
-        FROM export_rows""")
+        SELECT {FILE}, {FILE_NO}, {LINE}, order_id, sub_order, buyer AS customer_id,
+          {local_time("created", TIME_FORMATS)} AS created_at, {paid} AS paid_at,
+          {shipped} AS shipped_at, status AS raw_status,
+          {_status_case("status", "close_reason", 0)} AS status,
+          {_status_case("status", "close_reason", 2)} AS signed, {money("amount")} AS amount,
+          amount AS raw_amount, receiver AS name, mobile AS phone,
+          nullif(regexp_replace(split_part(address, ' ', 1), '{PROVINCE_SUFFIX}', ''), '')
+            AS province, {local_time("signed", TIME_FORMATS)} AS signed_time
+        FROM export_text""")
     rejected += rejected_rows(con, """CASE
         WHEN order_id IS NULL THEN 'no order id (订单编号)'
         WHEN customer_id IS NULL THEN 'order ' || order_id || ': no buyer (买家会员名)'
@@ -114,7 +111,7 @@ def stage(con, files: list[tuple[Path, str]], source=None, table: str = "orders"
         WHEN status IS NULL THEN 'order ' || order_id || ': unknown status ''' ||
              coalesce(raw_status, '') || ''''
         END""", "taobao_rows")
-    con.execute("CREATE OR REPLACE TEMP TABLE taobao_ok AS SELECT * FROM taobao_rows "
+    con.execute("CREATE OR REPLACE TEMP VIEW taobao_ok AS SELECT * FROM taobao_rows "
                 "WHERE order_id IS NOT NULL AND customer_id IS NOT NULL AND created_at IS NOT "
                 "NULL AND amount >= 0 AND status IS NOT NULL")
     # One row per order: a later line of the same order (and sub-order) wins; sub-orders

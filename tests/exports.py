@@ -156,3 +156,40 @@ SHOPIFY_ROWS = [
 def write_shopify(path: Path, rows: list[str] = SHOPIFY_ROWS) -> Path:
     path.write_bytes(("\n".join([SHOPIFY_HEADER, *rows]) + "\n").encode("utf-8"))
     return path
+
+
+# An export of another system (`crmspec import csv`, described in shop.yaml `import`):
+# GBK, runs of spaces and tabs between columns, YYYYMMDD dates, Chinese statuses.
+#   line 2 A1 c1 10.50 x 2 = 21.00 paid 06-01; line 3 A2 c2 20.00 unpaid;
+#   line 4 A3 unit price `x`: no amount, rejected; line 5 blank;
+#   line 6 A4 status 作废 not in the value map: rejected
+CSV_EXPORT = ("单号  客户\t日期      付款日期   单价   数量  状态\r\n"
+              "A1   c1    20260601  20260601  10.50  2    已付款\r\n"
+              "A2   c2    20260602  -         20     1    待付款\r\n"
+              "A3   c1    20260603  20260603  x      1    已付款\r\n"
+              "\r\n"
+              "A4   c3    20260604  20260604  5      1    作废\r\n").encode("gbk")
+
+CSV_SETTINGS = """
+import:
+  csv: {encoding: gb18030, delimiter: whitespace}
+  columns:
+    orders: {order_id: 单号, customer_id: 客户, created_at: 日期, paid_at: 付款日期,
+             status: 状态}
+  formats:
+    orders: {created_at: "%Y%m%d", paid_at: "%Y%m%d"}
+  values:
+    orders: {status: {已付款: paid, 待付款: unpaid, 已退款: refunded}}
+  constants:
+    orders: {source: normal}
+  derived:
+    orders: {amount: "CAST(单价 AS DECIMAL(10,2)) * CAST(数量 AS INTEGER)"}
+"""
+
+# tests/fixtures/exports: the example file of every format (docs/data.md)
+FIXTURES = {
+    "订单报表.csv": lambda: taobao_bytes(EXPORT_A),
+    "订单报表-新版.csv": lambda: taobao_bytes(EXPORT_B, export_b_header()),
+    "orders_export_1.csv": lambda: ("\n".join([SHOPIFY_HEADER, *SHOPIFY_ROWS]) + "\n").encode(),
+    "export.txt": lambda: CSV_EXPORT,
+}

@@ -13,8 +13,11 @@ import duckdb
 import pytest
 from click.testing import CliRunner
 from exports import (
+    CSV_EXPORT,
+    CSV_SETTINGS,
     EXPORT_A,
     EXPORT_B,
+    FIXTURES,
     SHOPIFY_ROWS,
     TAOBAO_HEADER,
     export_b_header,
@@ -259,37 +262,15 @@ def test_shopify_round_trip(shop, tmp_path):
     assert len(SHOPIFY_ROWS) == 10
 
 
-CSV_SHOP = """
-import:
-  csv: {encoding: gb18030, delimiter: whitespace}
-  columns:
-    orders: {order_id: 单号, customer_id: 客户, created_at: 日期, paid_at: 付款日期,
-             status: 状态}
-  formats:
-    orders: {created_at: "%Y%m%d", paid_at: "%Y%m%d"}
-  values:
-    orders: {status: {已付款: paid, 待付款: unpaid, 已退款: refunded}}
-  constants:
-    orders: {source: normal}
-  derived:
-    orders: {amount: "CAST(单价 AS DECIMAL(10,2)) * CAST(数量 AS INTEGER)"}
-"""
-
-
 def test_csv_import_described_in_shop_settings(shop, tmp_path):
     """Runs of spaces and tabs between columns, GBK, YYYYMMDD dates, Chinese statuses.
 
     A1 c1 2 x 10.50 = 21.00 paid 06-01; A2 c2 20.00 unpaid; A3 unit price `x`: no amount,
     rejected (line 4); A4 status 作废: not mapped, rejected (line 6, after a blank line)."""
     with (shop / "plans/shop.yaml").open("a", encoding="utf-8") as f:
-        f.write(CSV_SHOP)
+        f.write(CSV_SETTINGS)
     file = tmp_path / "export.txt"
-    file.write_bytes("单号  客户\t日期      付款日期   单价   数量  状态\r\n"
-                     "A1   c1    20260601  20260601  10.50  2    已付款\r\n"
-                     "A2   c2    20260602  -         20     1    待付款\r\n"
-                     "A3   c1    20260603  20260603  x      1    已付款\r\n"
-                     "\r\n"
-                     "A4   c3    20260604  20260604  5      1    作废\r\n".encode("gbk"))
+    file.write_bytes(CSV_EXPORT)
     result = cli("import", "csv", str(file), "--into", str(shop))
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[1:3] == ["orders: 2 new, 0 updated, 0 unchanged",
@@ -315,3 +296,11 @@ def test_import_needs_a_duckdb_shop(tiny, tmp_path):
     assert result.stderr.splitlines()[0] == (
         "plans/shop.yaml:6:11: error[E401]: this shop reads its csv files in data as they "
         "are: crmspec import writes a DuckDB file")
+
+
+def test_the_example_files_are_the_exports_of_these_tests():
+    """docs/data.md points at tests/fixtures/exports: the same bytes as tested here."""
+    folder = Path(__file__).parent / "fixtures/exports"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(FIXTURES)
+    for name, make in FIXTURES.items():
+        assert (folder / name).read_bytes() == make(), name

@@ -54,8 +54,28 @@ def _create(con, table: str) -> None:
     con.execute(f"CREATE TABLE IF NOT EXISTS shop.{table} ({', '.join(cols)})")
 
 
+def _merge(con, table: str, key: str, cols: list[str], merged) -> tuple[int, int, int]:
+    """Upsert staged_<table> into shop.<table> by `key`, each column's stored value being
+    `merged(column)` (SQL over the staged row `s` and the stored one `o`); returns the
+    rows new, changed and unchanged."""
+    values = [merged(c) for c in cols]
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE merged_{table} AS
+        SELECT {', '.join(f'{v} AS {c}' for v, c in zip(values, cols))},
+               o.{key} IS NULL AS is_new,
+               o.{key} IS NOT NULL AND ({', '.join(values)})
+                 IS DISTINCT FROM ({', '.join(f'o.{c}' for c in cols)}) AS is_changed
+        FROM staged_{table} s LEFT JOIN shop.{table} o USING ({key})""")
+    counts = con.execute(
+        "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE is_changed), "
+        f"count(*) FILTER (WHERE NOT is_new AND NOT is_changed) FROM merged_{table}"
+    ).fetchone()
+    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != key)
+    con.execute(f"INSERT INTO shop.{table} SELECT {', '.join(cols)} FROM merged_{table} "
+                f"WHERE is_new OR is_changed ON CONFLICT ({key}) DO UPDATE SET {updates}")
+    return counts
+
+
 def _orders(con) -> tuple[int, int, int]:
-    cols = _columns("orders")
     newer = f"{STATUS_RANK.format('s.status')} >= {STATUS_RANK.format('o.status')}"
 
     def merged(c: str) -> str:
@@ -67,23 +87,10 @@ def _orders(con) -> tuple[int, int, int]:
             return "coalesce(s.source, o.source)"
         return f"s.{c}"
 
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE merged_orders AS
-        SELECT {', '.join(f'{merged(c)} AS {c}' for c in cols)},
-               o.order_id IS NULL AS is_new,
-               o.order_id IS NOT NULL AND ({', '.join(merged(c) for c in cols)})
-                 IS DISTINCT FROM ({', '.join(f'o.{c}' for c in cols)}) AS is_changed
-        FROM staged_orders s LEFT JOIN shop.orders o USING (order_id)""")
-    new, changed, same = con.execute(
-        "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE is_changed), "
-        "count(*) FILTER (WHERE NOT is_new AND NOT is_changed) FROM merged_orders").fetchone()
-    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "order_id")
-    con.execute(f"INSERT INTO shop.orders SELECT {', '.join(cols)} FROM merged_orders "
-                f"WHERE is_new OR is_changed ON CONFLICT (order_id) DO UPDATE SET {updates}")
-    return new, changed, same
+    return _merge(con, "orders", "order_id", _columns("orders"), merged)
 
 
 def _customers(con) -> tuple[int, int]:
-    cols = _columns("customers") + ["last_order_at"]
     later = "o.customer_id IS NULL OR s.last_order_at >= o.last_order_at"
 
     def merged(c: str) -> str:
@@ -95,18 +102,8 @@ def _customers(con) -> tuple[int, int]:
             return "greatest(s.last_order_at, o.last_order_at)"
         return f"CASE WHEN {later} THEN coalesce(s.{c}, o.{c}) ELSE coalesce(o.{c}, s.{c}) END"
 
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE merged_customers AS
-        SELECT {', '.join(f'{merged(c)} AS {c}' for c in cols)},
-               o.customer_id IS NULL AS is_new,
-               o.customer_id IS NOT NULL AND ({', '.join(merged(c) for c in cols)})
-                 IS DISTINCT FROM ({', '.join(f'o.{c}' for c in cols)}) AS is_changed
-        FROM staged_customers s LEFT JOIN shop.customers o USING (customer_id)""")
-    new, changed = con.execute(
-        "SELECT count(*) FILTER (WHERE is_new), count(*) FILTER (WHERE is_changed) "
-        "FROM merged_customers").fetchone()
-    updates = ", ".join(f"{c} = excluded.{c}" for c in cols if c != "customer_id")
-    con.execute(f"INSERT INTO shop.customers SELECT {', '.join(cols)} FROM merged_customers "
-                f"WHERE is_new OR is_changed ON CONFLICT (customer_id) DO UPDATE SET {updates}")
+    new, changed, _ = _merge(con, "customers", "customer_id",
+                             _columns("customers") + ["last_order_at"], merged)
     return new, changed
 
 

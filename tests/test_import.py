@@ -304,3 +304,14 @@ def test_the_example_files_are_the_exports_of_these_tests():
     assert sorted(p.name for p in folder.iterdir()) == sorted(FIXTURES)
     for name, make in FIXTURES.items():
         assert (folder / name).read_bytes() == make(), name
+
+
+def test_rejected_rows_are_masked(shop, tmp_path):
+    """A phone number pasted into the amount column is not shown in full."""
+    row = taobao_row("2078000000000013", "tb_kim", "13812345678元", "交易成功",
+                     "2026-06-01 10:00:00")
+    result = cli("import", "taobao", str(write_taobao(tmp_path / "a.csv", [row])), "--into",
+                 str(shop))
+    assert result.stderr.splitlines() == [
+        "a.csv:2:1: warning[W408]: order 2078000000000013: amount '138****5678元' is not a "
+        "number"]

@@ -203,3 +203,13 @@ def test_a_plan_with_only_kpis(own_files):
     assert kpi.stdout.splitlines()[0].startswith("period,start,end,kpi,name,metric")
     assert {line.split(",")[3] for line in kpi.stdout.splitlines()[1:]} == {
         "repeat_rate", "second_purchase_45", "aov", "sleeping"}
+
+
+def test_a_mapping_of_a_column_that_is_not_canonical(own_files):
+    """A typo in a value map would otherwise be silently ignored."""
+    _with_data(own_files, DATA.replace("values:\n    orders: {status:",
+                                       "values:\n    orders: {stauts:"))
+    e301 = [d for d in validate_project(own_files).diagnostics if d.code == "E301"]
+    assert [(d.path, d.line, d.message, d.hint) for d in e301] == [
+        ("plans/shop.yaml", 22, "'stauts' is not a column of the canonical orders table",
+         "did you mean 'status'?")]

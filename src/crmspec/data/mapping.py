@@ -13,6 +13,7 @@ reaches SQL as a quoted literal (`crmspec.core.sql`).
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -20,8 +21,8 @@ from sqlglot import exp
 from crmspec.core.diagnostics import Diagnostic, PlanError, Src
 from crmspec.core.sql import sql_ident, sql_str
 from crmspec.data.cleaning import DataProblem, value_examples
-from crmspec.data.settings import TableMapping
-from crmspec.data.tables import Column
+from crmspec.data.settings import DataSource, TableMapping
+from crmspec.data.tables import TABLES, Column
 from crmspec.safesql import SafeFilter, SqlFilterError, parse_value
 
 
@@ -168,3 +169,22 @@ def _unreadable(con, table: str, relation: str, reads: list[_Read], setting: str
     if errors:
         raise PlanError(errors)
     return problems
+
+
+def unknown_columns(ds: DataSource) -> list[Diagnostic]:
+    """Keys of a mapping (columns, values, formats, constants, derived) that are not
+    canonical columns: a typo would otherwise be silently ignored. At the key, with the
+    closest canonical column as the hint."""
+    out = []
+    for kind in ("columns", "values", "formats", "constants", "derived"):
+        for table, mapping in getattr(ds, kind).items():
+            known = sorted(c.name for c in TABLES[table])
+            for name in mapping:
+                if name in known:
+                    continue
+                close = difflib.get_close_matches(name, known, n=1)
+                out.append(ds.src.at(kind, table, name).diag(
+                    "E301", f"'{name}' is not a column of the canonical {table} table",
+                    f"did you mean '{close[0]}'?" if close
+                    else "known columns: " + ", ".join(known), key=True))
+    return out

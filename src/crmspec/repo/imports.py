@@ -20,6 +20,7 @@ from pathlib import Path
 from crmspec.core.diagnostics import Diagnostic, PlanError, has_errors
 from crmspec.core.sql import sql_str
 from crmspec.data.importers import FORMATS, ImportReport, import_exports
+from crmspec.data.mapping import unknown_columns
 from crmspec.engine.connection import connect
 from crmspec.plan.load import Document, load_file
 from crmspec.plan.model import shop_settings
@@ -84,6 +85,8 @@ def import_into(root: Path, fmt: str, files: list[Path], table: str = "orders") 
             "E401", f"this shop reads its {ds.source} files in {ds.path} as they are: "
             "crmspec import writes a DuckDB file",
             f"set data.source: duckdb and data.path: {IMPORTED} to import instead")])
+    if fmt == "csv" and (unknown := unknown_columns(shop.imports)):
+        raise PlanError(unknown)
     target = root / (ds.path if ds.source == "duckdb" else IMPORTED)
     missing = [f for f in files if not f.is_file()]
     if missing:

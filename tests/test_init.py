@@ -77,7 +77,8 @@ def test_the_workflow_validates_with_github_annotations():
 
 
 def _run(args: list[str], cwd: Path, env: dict) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "crmspec", *args], cwd=cwd, env=env,
+    """The installed `crmspec` command (the wheel's console script)."""
+    done = subprocess.run([env["CRMSPEC_SCRIPT"], *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, (args, done.stdout, done.stderr)
     return done
@@ -105,6 +106,7 @@ def test_a_shops_first_day_from_an_installed_wheel(tmp_path):
                     str(target), str(wheel)], check=True, capture_output=True, timeout=600)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "CRMSPEC_PLUGINS")}
     env["PYTHONPATH"] = str(target)
+    env["CRMSPEC_SCRIPT"] = str(target / "bin" / "crmspec")
     work = tmp_path / "work"
     work.mkdir()
     where = subprocess.run([sys.executable, "-c", "import crmspec; print(crmspec.__file__)"],

@@ -48,7 +48,8 @@ def find_root(start: Path) -> Path:
                 1,
                 "E109",
                 f"no '{PLAN_DIR}/' folder here",
-                "run crmspec in the shop repository root or pass --project DIR",
+                "run crmspec in the shop repository root or pass --project DIR; "
+                "`crmspec init DIR` starts a new one",
             )
         ]
     )

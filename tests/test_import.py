@@ -315,3 +315,30 @@ def test_rejected_rows_are_masked(shop, tmp_path):
     assert result.stderr.splitlines() == [
         "a.csv:2:1: warning[W408]: order 2078000000000013: amount '138****5678元' is not a "
         "number"]
+
+
+def test_a_report_saved_again_as_utf8_with_a_bom(shop, tmp_path):
+    """Opened and saved in Excel/WPS: UTF-8 with a byte-order mark, read as such."""
+    file = tmp_path / "a.csv"
+    file.write_bytes(b"\xef\xbb\xbf" + ("\r\n".join([TAOBAO_HEADER, *EXPORT_A]) + "\r\n"
+                                        ).encode("utf-8"))
+    result = cli("import", "taobao", str(file), "--into", str(shop))
+    assert result.stdout.splitlines()[1] == "orders: 6 new, 0 updated, 0 unchanged"
+
+
+def test_a_customers_export_updates_contact_details(shop, tmp_path):
+    """csv --table customers: the shop's current list wins over the orders' details."""
+    cli("import", "taobao", str(write_taobao(tmp_path / "a.csv", EXPORT_A)), "--into", str(shop))
+    with (shop / "plans/shop.yaml").open("a", encoding="utf-8") as f:
+        f.write("import:\n  columns:\n    customers: {customer_id: 会员, phone: 手机, "
+                "opt_out_sms: 退订}\n  values:\n"
+                "    customers: {opt_out_sms: {是: true, 否: false}}\n")
+    file = tmp_path / "members.csv"
+    file.write_text("会员,手机,退订\ntb_alice,13811112222,是\ntb_zoe,13833334444,否\n",
+                    encoding="utf-8")
+    result = cli("import", "csv", str(file), "--table", "customers", "--into", str(shop))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == "customers: 1 new, 1 updated"
+    assert db_rows(shop, "SELECT customer_id, phone, opt_out_sms, name FROM customers WHERE "
+                         "customer_id IN ('tb_alice', 'tb_zoe') ORDER BY 1") == [
+        ("tb_alice", "13811112222", True, "王小丽"), ("tb_zoe", "13833334444", False, None)]

@@ -9,7 +9,8 @@ customer) and lists its rejected rows; `crmspec.data.importers.upsert` writes th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import codecs
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -38,10 +39,15 @@ def read_exports(con: duckdb.DuckDBPyConnection, files: list[tuple[Path, str]],
                  fmt: CsvFormat) -> tuple[list[str], int, list[Diagnostic]]:
     """Every file into the temp table `export_rows` (`_file`, `_file_no`, `_line` and the
     columns, by name across files: a newer export may add columns). Returns the columns,
-    the rows read and the rows the parser rejected (W408)."""
+    the rows read and the rows the parser rejected (W408). A file that starts with
+    UTF-8's byte-order mark is UTF-8, whatever `fmt` says (a report opened and saved
+    again in Excel or WPS)."""
     parts, columns, rows, rejected = [], [], 0, []
     for i, (file, shown) in enumerate(files):
-        read = read_delimited(con, file, shown, fmt, f"export_{i}")
+        with file.open("rb") as f:  # re-saved as UTF-8 with a BOM (Excel, WPS): read so
+            bom = f.read(3) == codecs.BOM_UTF8
+        read = read_delimited(con, file, shown, replace(fmt, encoding="utf-8") if bom else fmt,
+                              f"export_{i}")
         rows += read.rows + len(read.rejected)
         rejected += [reject(shown, line, why) for line, why in read.rejected]
         columns += [c for c in read.columns if c not in columns]

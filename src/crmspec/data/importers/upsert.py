@@ -91,7 +91,10 @@ def _orders(con) -> tuple[int, int, int]:
 
 
 def _customers(con) -> tuple[int, int]:
-    later = "o.customer_id IS NULL OR s.last_order_at >= o.last_order_at"
+    # contact details of the latest order win; a customers export (no order time) is
+    # the shop's current list and wins too
+    later = ("o.customer_id IS NULL OR s.last_order_at IS NULL "
+             "OR s.last_order_at >= o.last_order_at")
 
     def merged(c: str) -> str:
         if c == "customer_id":

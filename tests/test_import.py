@@ -342,3 +342,20 @@ def test_a_customers_export_updates_contact_details(shop, tmp_path):
     assert db_rows(shop, "SELECT customer_id, phone, opt_out_sms, name FROM customers WHERE "
                          "customer_id IN ('tb_alice', 'tb_zoe') ORDER BY 1") == [
         ("tb_alice", "13811112222", True, "王小丽"), ("tb_zoe", "13833334444", False, None)]
+
+
+def test_import_refuses_a_mapped_database(shop, tmp_path):
+    """A DuckDB file of the shop's own, read through data.columns, is not written into."""
+    path = shop / "plans/shop.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "  source: demo\n  path: data/demo\n",
+        "  source: duckdb\n  path: data/erp.duckdb\n  columns:\n    orders: {order_id: id}\n"),
+        encoding="utf-8")
+    result = cli("import", "taobao", str(write_taobao(tmp_path / "a.csv", EXPORT_A)),
+                 "--into", str(shop))
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == (
+        "plans/shop.yaml:18:3: error[E401]: this shop's DuckDB file is mapped onto the "
+        "canonical tables (data.columns): crmspec import writes canonical tables, which the "
+        "mapping would misread")
+    assert not (shop / "data/erp.duckdb").exists()

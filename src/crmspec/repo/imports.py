@@ -85,6 +85,14 @@ def import_into(root: Path, fmt: str, files: list[Path], table: str = "orders") 
             "E401", f"this shop reads its {ds.source} files in {ds.path} as they are: "
             "crmspec import writes a DuckDB file",
             f"set data.source: duckdb and data.path: {IMPORTED} to import instead")])
+    mapped = [k for k in ("tables", "columns", "values", "formats", "constants", "derived")
+              if getattr(ds, k)]
+    if ds.source == "duckdb" and mapped:
+        raise PlanError([ds.src.at(mapped[0]).diag(
+            "E401", f"this shop's DuckDB file is mapped onto the canonical tables (data."
+            f"{mapped[0]}): crmspec import writes canonical tables, which the mapping would "
+            "misread", f"import into a database of its own: data.path: {IMPORTED} without "
+            "data." + ", data.".join(mapped), key=True)])
     if fmt == "csv" and (unknown := unknown_columns(shop.imports)):
         raise PlanError(unknown)
     target = root / (ds.path if ds.source == "duckdb" else IMPORTED)

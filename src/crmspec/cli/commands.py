@@ -246,6 +246,9 @@ def import_cmd(fmt, files, into, table) -> None:
     from crmspec.cli.console import print_import
     from crmspec.repo.imports import import_into
 
+    if fmt != "csv" and table != "orders":
+        raise click.BadParameter(f"{fmt} exports hold orders (and their customers)",
+                                 param_hint="'--table'")
     print_import(import_into(_root(into), fmt, [Path(f) for f in files], table))
 
 

@@ -149,16 +149,33 @@ def _features(con) -> list[tuple]:
     return con.execute("SELECT * FROM features ORDER BY customer_id").fetchall()
 
 
+def _as_parquet(shop):
+    """The tiny shop with its CSV files written as Parquet (types as DuckDB reads them)."""
+    import duckdb
+
+    con = duckdb.connect()
+    for table in ("customers", "orders", "events"):
+        csv = shop / "data" / f"{table}.csv"
+        con.execute(f"COPY (SELECT * FROM read_csv('{csv}')) TO "
+                    f"'{shop / 'data' / (table + '.parquet')}' (FORMAT parquet)")
+        csv.unlink()
+    settings = shop / "plans/shop.yaml"
+    settings.write_text(settings.read_text(encoding="utf-8").replace(
+        "source: csv", "source: parquet"), encoding="utf-8")
+    return shop
+
+
 def test_compile_prints_a_script_that_runs_as_printed(tiny):
     """After a build on 03-01 the 03-02 plan compares tiers with the ledger's: the script
-    attaches the CSV data, the ledger (read-only) and the plugin's macro itself, and run
-    on an empty connection gives the features and audiences the build computes."""
+    attaches the Parquet data, the ledger (read-only) and the plugin's macro itself, and
+    run on an empty connection gives the features and audiences the build computes."""
     import duckdb
 
     from crmspec.build import build
     from crmspec.engine.run import run_plan
     from crmspec.engine.session import open_session
 
+    _as_parquet(tiny)
     add_plugins(tiny, "all_hooks")
     build(tiny)
     result = run("compile", "--as-of", "2026-03-02", "--project", str(tiny))
@@ -176,6 +193,20 @@ def test_compile_prints_a_script_that_runs_as_printed(tiny):
         assert _features(con) == _features(ref)
 
 
+def test_compile_says_what_it_assumes_of_a_csv_source(tiny):
+    """CSV files are read through a decoded copy that lives only during the session
+    (their encoding, line numbers): the script cannot repeat that read."""
+    result = run("compile", "--project", str(tiny))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == (
+        "-- crmspec compiled plan, as of 2026-03-01: assumes a DuckDB connection with the "
+        "canonical tables customers, orders and events, suppressions and the ledger "
+        "attached as `ledger`, as crmspec build prepares it (src_customers read from "
+        "data/customers.csv through a decoded copy; src_orders read from data/orders.csv "
+        "through a decoded copy; src_events read from data/events.csv through a decoded "
+        "copy cannot be printed)")
+
+
 def test_compile_says_what_it_assumes_when_a_step_cannot_be_printed(tiny):
     """A plugin that makes a table with a bound parameter: that statement cannot be
     printed, so the first line says what the script assumes instead."""
@@ -184,6 +215,7 @@ def test_compile_says_what_it_assumes_when_a_step_cannot_be_printed(tiny):
         "from crmspec import hookimpl\n\n\n@hookimpl\ndef prepare_connection(con, plan):\n"
         "    con.execute('CREATE TEMP TABLE bound AS SELECT ? AS x', [1])\n",
         encoding="utf-8")
+    _as_parquet(tiny)
     result = run("compile", "--project", str(tiny))
     assert result.exit_code == 0, result.output
     first = result.stdout.splitlines()[0]

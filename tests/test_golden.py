@@ -5,7 +5,8 @@ Each folder under tests/golden/ is one case:
   plans/     the plan (most cases: tests/fixtures/tiny/plans with one thing broken)
   data/      the shop's data, for `build` cases
   cmd        the CLI arguments, e.g. `validate --format json` or `build --dry-run`;
-             the runner adds `--project <the case folder>`
+             the runner adds `--project <the case folder>`, unless the arguments name
+             it themselves as `<case>` (e.g. `import taobao <case>/data/x.csv --into <case>`)
   plugins/   local plugins of the shop, for plugin cases
   env        optional: KEY=VALUE lines set in the environment (e.g. CRMSPEC_PLUGINS)
   before     optional: CLI commands (one per line) run first, their output ignored, e.g.
@@ -75,8 +76,10 @@ def run_case(case: Path, work: Path) -> str:
                 _runner().invoke(main, [*shlex.split(line), "--project", str(work)], env=env,
                                  catch_exceptions=False)
     case = work
-    result = _runner().invoke(main, [*args, "--project", str(case)], env=env,
-                              catch_exceptions=False)
+    named = any("<case>" in a for a in args)
+    args = [a.replace("<case>", str(case)) for a in args] if named else [
+        *args, "--project", str(case)]
+    result = _runner().invoke(main, args, env=env, catch_exceptions=False)
     output = result.stdout + result.stderr
     for path in {str(case.resolve()), str(case)}:
         output = output.replace(path, "<case>")

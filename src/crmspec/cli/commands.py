@@ -272,6 +272,43 @@ def compile_cmd(project, as_of) -> None:
 
 
 @main.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@handled
+def init(directory: str) -> None:
+    """Start a shop repository in DIRECTORY (default: here): a plan that validates and
+    builds on the demo data at once, schemas, .gitignore, pre-commit and CI settings."""
+    from crmspec.repo.init import init_shop
+
+    done = init_shop(Path(directory))
+    click.echo(f"wrote {len(done.files)} files to {done.root}")
+    click.echo("next: crmspec validate; crmspec build (the demo shop); then "
+               "crmspec import taobao YOUR_EXPORT.csv")
+
+
+@main.command("import")
+@click.argument("fmt", metavar="FORMAT", type=click.Choice(["taobao", "shopify", "csv"]))
+@click.argument("files", metavar="FILE...", nargs=-1, required=True,
+                type=click.Path(dir_okay=False))
+@click.option("--into", "--project", "into", type=click.Path(file_okay=False), default=None,
+              help="The shop repository to import into (default: the current folder).")
+@click.option("--table", type=click.Choice(["orders", "customers", "events"]),
+              default="orders", show_default=True,
+              help="csv only: the canonical table the files hold.")
+@handled
+def import_cmd(fmt, files, into, table) -> None:
+    """Read the shop's exports into its data (upserting orders by id): taobao (the
+    order report, 订单报表), shopify (the orders export) or csv (described in shop.yaml
+    `import`)."""
+    from crmspec.cli.console import print_import
+    from crmspec.repo.imports import import_into
+
+    if fmt != "csv" and table != "orders":
+        raise click.BadParameter(f"{fmt} exports hold orders (and their customers)",
+                                 param_hint="'--table'")
+    print_import(import_into(_root(into), fmt, [Path(f) for f in files], table))
+
+
+@main.command()
 @click.option("--out", "out", type=click.Path(file_okay=False), default="data/demo",
               show_default=True, help="Folder to write customers/orders/events.parquet to.")
 @click.option("--customers", type=click.IntRange(100, 20_000_000), default=20_000,

@@ -152,3 +152,28 @@ def print_explanation(result, console: Console | None = None) -> None:
         table.add_row(v.activity_id, v.name, v.channel,
                       "contacted" if v.contacted else v.status, mask_text("; ".join(v.why)))
     console.print(table)
+
+
+def print_import(result, shown: int = 20) -> None:
+    """`crmspec import`: what was read, what changed, the rejected rows (masked)."""
+    r = result.report
+    c = r.counts
+    lines = [f"read {r.rows_read:,} rows from {len(r.files)} file(s) ({r.format})"]
+    if c.orders_new or c.orders_updated or c.orders_unchanged:
+        lines.append(f"orders: {c.orders_new:,} new, {c.orders_updated:,} updated, "
+                     f"{c.orders_unchanged:,} unchanged")
+    lines.append(f"customers: {c.customers_new:,} new, {c.customers_updated:,} updated")
+    if c.events_new:
+        lines.append(f"events: {c.events_new:,} new")
+    lines += [mask_text(n) for n in r.notes]
+    if r.rejected:
+        lines.append(f"rejected {len(r.rejected):,} row(s):")
+    click.echo("\n".join(lines))
+    if r.rejected:
+        click.echo(render(r.rejected[:shown]).rsplit("\n", 1)[0], err=True)
+        if len(r.rejected) > shown:
+            click.echo(f"... and {len(r.rejected) - shown:,} more", err=True)
+    click.echo(f"wrote {r.target}" + ("; plans/shop.yaml now reads it (was the demo shop)"
+                                       if result.switched else ""))
+    if result.ledger_moved:
+        click.echo(f"the demo shop's contact ledger is set aside as {result.ledger_moved}")

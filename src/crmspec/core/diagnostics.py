@@ -28,6 +28,7 @@ CODES: dict[str, str] = {
     "E108": "unknown file in the plan folder",
     "E109": "required plan file missing",
     "E110": "ambiguous YAML 1.1 value",
+    "E111": "crmspec init would overwrite a file",
     # schema
     "E201": "value does not match the schema",
     "E202": "unknown key",
@@ -50,6 +51,9 @@ CODES: dict[str, str] = {
     "W404": "data quality problem",
     "E404": "data quality problem (strict mode)",
     "E405": "column has the wrong type",
+    "E406": "the plan reads events the data does not have",
+    "E407": "a data file cannot be read",
+    "W408": "a row of an export not imported",
     # plugins (crmspec.plugins)
     "E501": "plugin failed to load",
     "E502": "plugin hook failed",

@@ -149,6 +149,7 @@ def clean(con, relations: dict[str, str], selects: dict[str, str], end: str, kin
         "after": f"created_at > {end}",
         "kept": f"c.known_id IS NOT NULL AND {kept}",
         "paid_later": f"paid_at > {end}",
+        "paid_no_time": "status IN ('paid', 'refunded') AND paid_at IS NULL",
         "shipped_later": f"shipped_at > {end}",
         "signed_later": f"signed_at > {end}",
     }, join_customers=True, key="order_id")
@@ -172,6 +173,10 @@ def clean(con, relations: dict[str, str], selects: dict[str, str], end: str, kin
            "orders without id, creation time or amount (ignored)",
            "raw_orders WHERE order_id IS NULL OR created_at IS NULL OR amount IS NULL",
            "coalesce(order_id, '(no id)')")
+    report("orders_paid_without_time", "orders", n["paid_no_time"],
+           "paid orders without a payment time (dated by their creation time)",
+           "raw_orders WHERE status IN ('paid', 'refunded') AND paid_at IS NULL", "order_id",
+           order="order_id")
     report("orders_after_as_of", "orders", n["after"],
            "orders created after the as-of date (ignored)",
            f"raw_orders WHERE created_at > {end}", "order_id", order="order_id")
@@ -184,18 +189,24 @@ def clean(con, relations: dict[str, str], selects: dict[str, str], end: str, kin
     # Not sorted: every reader orders or aggregates.
     # Each cleaning step only where its check found something: on clean data the views
     # are plain projections of the files, so readers' filters reach the Parquet scan.
-    def later(column: str) -> str:
-        return (f"CASE WHEN {column} <= {end} THEN {column} END AS {column}"
-                if n[f"{column.split('_')[0]}_later"] else column)
+    # A paid order without a payment time is dated by its creation (docs/data.md).
+    paid = ("coalesce(paid_at, CASE WHEN status IN ('paid', 'refunded') THEN created_at END)"
+            if n["paid_no_time"] else "paid_at")
 
-    status = (f"CASE WHEN status IN ('paid', 'refunded') AND NOT (paid_at <= {end}) "
+    def later(column: str, value: str | None = None) -> str:
+        value = value or column
+        if not n[f"{column.split('_')[0]}_later"]:
+            return value if value == column else f"{value} AS {column}"
+        return f"CASE WHEN {value} <= {end} THEN {value} END AS {column}"
+
+    status = (f"CASE WHEN status IN ('paid', 'refunded') AND NOT ({paid} <= {end}) "
               "THEN 'unpaid' ELSE status END AS status" if n["paid_later"] else "status")
     where = [cond for count, cond in (
         ("missing", "order_id IS NOT NULL AND created_at IS NOT NULL AND amount IS NOT NULL"),
         ("negative", "amount >= 0"), ("after", f"created_at <= {end}"),
         ("bad_status", f"status IN {_ORDER_STATUSES}")) if n[count]]
     con.execute(f"""CREATE OR REPLACE TEMP {kind} orders AS
-        SELECT order_id, customer_id, created_at, {later("paid_at")}, {later("shipped_at")},
+        SELECT order_id, customer_id, created_at, {later("paid_at", paid)}, {later("shipped_at")},
           {later("signed_at")}, amount, {status}, source
         FROM raw_orders o {known if n["unknown"] else ""}
         {"WHERE " + " AND ".join(where) if where else ""}

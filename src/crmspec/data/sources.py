@@ -1,15 +1,20 @@
 """Attach a shop's data to DuckDB as the canonical tables.
 
-A shop's export is used as is: `shop.yaml` says where it is and how its columns are
-named. This module builds the views `customers`, `orders` and `events` with canonical
-names and types and checks that every column the plan needs exists (naming the plan
-line that needs it); `crmspec.data.cleaning` then leaves out and counts what would
-poison a build.
+A shop's export is used as is: `shop.yaml` says where it is, how its files are written
+and how its columns map (`crmspec.data.mapping`). This module builds the views
+`customers`, `orders` and `events` with canonical names and types and checks that every
+column the plan needs exists (naming the plan line that needs it); `crmspec.data.cleaning`
+then leaves out and counts what would poison a build.
+
+Only the orders are required. Without a customers table the customers are derived from
+the orders (`derived_customers`); without events the events table is empty, and a plan
+whose segments read events is refused by `crmspec validate` (`data_tables` tells it
+which tables the shop has).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -17,10 +22,13 @@ import duckdb
 
 from crmspec.core.diagnostics import Diagnostic, PlanError, Src
 from crmspec.core.sql import sql_ident, sql_str
-from crmspec.data.cleaning import DataProblem, clean, value_examples
+from crmspec.data.cleaning import DataProblem, clean
+from crmspec.data.delimited import LINE, read_delimited
+from crmspec.data.mapping import canonical_selects
 from crmspec.data.settings import DataSource
 from crmspec.data.tables import TABLES
 
+OPTIONAL_TABLES = ("customers", "events")
 SUFFIX = {"parquet": ".parquet", "csv": ".csv", "demo": ".parquet"}
 
 
@@ -31,106 +39,110 @@ class AttachedData:
     rows: dict[str, int]
     last_order_date: date | None
     as_of: date
+    notes: list[str] = field(default_factory=list)  # e.g. customers derived from the orders
 
 
-def _relation(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, table: str) -> str:
-    """FROM-clause text reading one source table; raises PlanError when it is missing."""
+def _file(ds: DataSource, root: Path, table: str) -> Path:
+    return (root / ds.path).resolve() / (ds.tables.get(table) or f"{table}{SUFFIX[ds.source]}")
+
+
+def _shown(root: Path, file: Path) -> str:
+    return file.relative_to(root).as_posix() if file.is_relative_to(root) else str(file)
+
+
+def duckdb_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
+    return {r[0] for r in con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = ?",
+        [catalog]).fetchall()}
+
+
+def data_tables(ds: DataSource, root: Path) -> set[str] | None:
+    """The canonical tables the shop's data has, without reading them; None when the data
+    is not there to look at (a fresh clone: exports are not committed)."""
+    if ds.source == "demo":
+        return set(TABLES)
+    if ds.source == "duckdb":
+        db = (root / ds.path).resolve()
+        if not db.is_file():
+            return None
+        con = duckdb.connect()
+        try:
+            con.execute(f"ATTACH {sql_str(str(db))} AS shopdata (READ_ONLY)")
+            names = duckdb_tables(con, "shopdata")
+        except duckdb.Error:
+            return None  # not a database: the build says so
+        finally:
+            con.close()
+        return {t for t in TABLES if (ds.tables.get(t) or t) in names}
+    if not (root / ds.path).is_dir():
+        return None
+    return {t for t in TABLES if _file(ds, root, t).exists()}
+
+
+def _relation(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, table: str
+              ) -> tuple[str | None, list[DataProblem]]:
+    """FROM-clause text reading one source table (None: an optional table the shop does
+    not have) and the rows a text file's parser could not take; raises PlanError when a
+    required table, or one shop.yaml names, is missing."""
     name = ds.tables.get(table)
     where = ds.src.at("tables", table) if name else ds.src.at("path")
-    base = (root / ds.path).resolve()
+    optional = table in OPTIONAL_TABLES and not name
     if ds.source == "duckdb":
-        tables = {r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'shopdata'"
-        ).fetchall()}
+        tables = duckdb_tables(con, "shopdata")
         name = name or table
         if name not in tables:
+            if optional:
+                return None, []
             raise PlanError([where.diag(
                 "E402", f"table '{name}' ({table}) not found in {ds.path}",
                 "tables there: " + (", ".join(sorted(tables)) or "none")
                 + f"; map it with data.tables.{table}")])
-        return f"shopdata.main.{sql_ident(name)}"
-    file = base / (name or f"{table}{SUFFIX[ds.source]}")
+        return f"shopdata.main.{sql_ident(name)}", []
+    file = _file(ds, root, table)
     if not file.exists():
+        if optional:
+            return None, []
         raise PlanError([where.diag(
-            "E402", f"{table} data not found: "
-            f"{file.relative_to(root) if file.is_relative_to(root) else file}",
+            "E402", f"{table} data not found: {_shown(root, file)}",
             f"put the {table} export there or set data.tables.{table} to its file name")])
-    if ds.source == "csv":
-        return f"read_csv({sql_str(str(file))}, header = true, auto_detect = true)"
-    return f"read_parquet({sql_str(str(file))})"
+    if ds.source == "csv":  # parsed once, not on every read
+        read = read_delimited(con, file, _shown(root, file), ds.csv, f"src_{table}")
+        problems = [DataProblem(
+            f"{table}_unreadable_rows", table, len(read.rejected),
+            "rows the file's delimiter and quotes do not split into its columns (ignored)",
+            [f"line {line}: {why}" for line, why in read.rejected[:3]])] if read.rejected else []
+        return f"(SELECT * EXCLUDE ({LINE}) FROM src_{table})", problems
+    return f"read_parquet({sql_str(str(file))})", []
 
 
-def _map_columns(con, ds: DataSource, table: str, relation: str, needs: dict[str, Src]
-                 ) -> tuple[str, list[DataProblem]]:
-    """The select list renaming and casting the source columns to the canonical ones."""
-    described = con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()
-    present = [r[0] for r in described]
-    types = {r[0]: r[1] for r in described}
-    mapping = ds.columns.get(table, {})
-    known = {c.name for c in TABLES[table]}
-    bad_keys = [k for k in mapping if k not in known]
-    if bad_keys:
-        raise PlanError([ds.src.at("columns", table, bad_keys[0]).diag(
-            "E301", f"'{bad_keys[0]}' is not a column of the canonical {table} table",
-            "canonical columns: " + ", ".join(sorted(known)), key=True)])
-    selects, missing, to_check = [], [], []
-    for c in TABLES[table]:
-        src_name = mapping.get(c.name, c.name)
-        # The plan line to blame: the mapping if there is one, else the line using it.
-        where = (ds.src.at("columns", table, c.name) if c.name in mapping
-                 else needs.get(c.name, ds.src))
-        if src_name in present:
-            selects.append(f"TRY_CAST({sql_ident(src_name)} AS {c.type}) AS {c.name}")
-            if c.type != "VARCHAR" and types[src_name] != c.type:
-                to_check.append((c, src_name, where))
-            continue
-        if c.required or c.name in needs:
-            needed = ("the canonical table requires it" if c.required else "the plan uses it"
-                      + ("" if c.name in mapping else " here"))
-            missing.append(where.diag(
-                "E403", f"column '{src_name}' ({table}.{c.name}) not found in the {table} data; "
-                f"{needed}",
-                f"columns there: {', '.join(present)}; map it with "
-                f"data.columns.{table}.{c.name}"))
-            continue
-        selects.append(f"CAST(NULL AS {c.type}) AS {c.name}")
-    if missing:
-        raise PlanError(missing)
-    problems = _unreadable_values(con, table, relation, to_check)
-    return ", ".join(selects), problems
+_NO_EVENTS = ("(SELECT CAST(NULL AS VARCHAR) AS customer_id, CAST(NULL AS VARCHAR) AS "
+              "event_type, CAST(NULL AS TIMESTAMP) AS event_at, CAST(NULL AS VARCHAR) AS "
+              "item_id WHERE false)")
 
 
-def _unreadable_values(con, table: str, relation: str, columns: list) -> list[DataProblem]:
-    """Values that do not cast to the canonical type (they would silently read as empty).
-
-    A column none of whose values can be read is the wrong column or the wrong format:
-    E405. A few unreadable values are a data problem like any other.
-    """
-    if not columns:
-        return []
-    counts = con.execute("SELECT " + ", ".join(
-        f"count({sql_ident(name)}), count(TRY_CAST({sql_ident(name)} AS {c.type}))"
-        for c, name, _ in columns) + f" FROM {relation}").fetchone()
-    errors, problems = [], []
-    for i, (c, name, where) in enumerate(columns):
-        values, readable = counts[2 * i], counts[2 * i + 1]
-        if values == readable:
-            continue
-        examples = value_examples(con, f"SELECT DISTINCT CAST({sql_ident(name)} AS VARCHAR) FROM "
-                                  f"{relation} WHERE {sql_ident(name)} IS NOT NULL AND "
-                                  f"TRY_CAST({sql_ident(name)} AS {c.type}) IS NULL ORDER BY 1")
-        if readable == 0:
-            errors.append(where.diag(
-                "E405", f"column '{name}' ({table}.{c.name}) cannot be read as {c.type}: none "
-                f"of its {values} values can (e.g. {', '.join(examples)})",
-                f"fix the export, or map data.columns.{table}.{c.name} to the right column"))
-        else:
-            problems.append(DataProblem(
-                f"{table}_bad_{c.name}", table, values - readable,
-                f"{c.name} values that are not {c.type} (read as empty)", examples))
-    if errors:
-        raise PlanError(errors)
-    return problems
+def derived_customers(con, ds: DataSource, orders: str, selects: dict[str, str]
+                      ) -> tuple[str, list[str]]:
+    """A customers relation made from the orders, for a shop without a customers table:
+    one row per buyer with the first order's time as `registered_at`, and each customer
+    column the orders carry (data.columns.customers may name an orders column, e.g. the
+    phone of the order's contact) from the buyer's latest order that has it. Columns are
+    named as data.columns.customers says, so the customers mapping reads it as it would
+    a file. Returns the relation and the carried columns."""
+    mapping = ds.columns.get("customers", {})
+    present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {orders}").fetchall()}
+    order_columns = {c.name for c in TABLES["orders"]}
+    carried = [c.name for c in TABLES["customers"]
+               if c.name not in ("customer_id", "registered_at")
+               and mapping.get(c.name, c.name) in present
+               and (c.name in mapping or c.name not in order_columns)]
+    created = selects["created_at"]
+    cols = [f"{selects['customer_id']} AS {sql_ident(mapping.get('customer_id', 'customer_id'))}",
+            f"min({created}) AS {sql_ident(mapping.get('registered_at', 'registered_at'))}"]
+    for c in carried:
+        name = sql_ident(mapping.get(c, c))
+        cols.append(f"arg_max({name}, {created}) FILTER (WHERE {name} IS NOT NULL) AS {name}")
+    return (f"(SELECT {', '.join(cols)} FROM {orders} AS src "
+            f"WHERE {selects['customer_id']} IS NOT NULL GROUP BY 1)", carried)
 
 
 def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: date | None,
@@ -157,29 +169,49 @@ def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: da
             "E401", f"data folder {ds.path} not found", "check data.path in shop.yaml")])
     # Every missing table and column at once, not one per build attempt.
     relations: dict[str, str] = {}
+    absent: list[str] = []
     errors: list[Diagnostic] = []
+    problems: list[DataProblem] = []
     for table in TABLES:
         try:
-            relations[table] = _relation(con, ds, root, table)
-        except PlanError as exc:
-            errors += exc.diagnostics
-    if errors:
-        raise PlanError(errors)
-    problems: list[DataProblem] = []
-    selects: dict[str, str] = {}
-    for table, rel in relations.items():
-        if ds.source == "csv":  # parse once, not on every read
-            con.execute(f"CREATE OR REPLACE TEMP TABLE src_{table} AS SELECT * FROM {rel}")
-            relations[table] = rel = f"src_{table}"
-        try:
-            selects[table], found = _map_columns(con, ds, table, rel,
-                                                 needs if table == "customers" else {})
+            rel, found = _relation(con, ds, root, table)
         except PlanError as exc:
             errors += exc.diagnostics
             continue
         problems += found
+        if rel is None:
+            absent.append(table)
+        else:
+            relations[table] = rel
+    if errors:
+        raise PlanError(errors)
+    notes: list[str] = []
+    selects: dict[str, str] = {}
+    columns: dict[str, dict[str, str]] = {}
+    # orders first: customers may be derived from them
+    for table in ("orders", "customers", "events"):
+        if table == "events" and "events" in absent:
+            relations["events"] = _NO_EVENTS
+            notes.append("events: none in the data (segments cannot use intent signals)")
+        if table == "customers" and "customers" in absent and "orders" not in columns:
+            continue  # the orders could not be read: their errors say why
+        try:
+            if table == "customers" and "customers" in absent:
+                relations["customers"], carried = derived_customers(
+                    con, ds, relations["orders"], columns["orders"])
+                notes.append("customers: none in the data, derived from the orders (id, "
+                             "first order as registered_at"
+                             + "".join(f", {c}" for c in carried) + ")")
+            columns[table], found = canonical_selects(
+                con, table, TABLES[table], relations[table], ds.mapping(table), ds.src,
+                needs if table == "customers" else {})
+        except PlanError as exc:
+            errors += exc.diagnostics
+            continue
+        problems += found
+        selects[table] = ", ".join(f"{sql} AS {name}" for name, sql in columns[table].items())
         con.execute(f"CREATE OR REPLACE TEMP VIEW raw_{table} AS SELECT {selects[table]} "
-                    f"FROM {rel}")
+                    f"FROM {relations[table]} AS src")
     if errors:
         raise PlanError(errors)
     last = con.execute("SELECT max(CAST(created_at AS DATE)) FROM raw_orders").fetchone()[0]
@@ -192,6 +224,4 @@ def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: da
     cleaned = clean(con, relations, selects, f"TIMESTAMP '{as_of.isoformat()} 23:59:59.999999'",
                     "TABLE" if ds.source == "csv" else "VIEW")
     problems += cleaned.problems
-    return AttachedData(problems, cleaned.fingerprint, cleaned.rows, last, as_of)
-
-
+    return AttachedData(problems, cleaned.fingerprint, cleaned.rows, last, as_of, notes)

@@ -53,9 +53,11 @@ def run_plan(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan, plan: Plan)
         union = "\nUNION ALL\n".join(ca.audience_sql for ca in compiled.activities)
         con.execute(f"CREATE OR REPLACE TEMP TABLE candidates AS {union}")
     else:
+        # the columns of audience_select: a plan that only measures has no activities
         con.execute("CREATE OR REPLACE TEMP TABLE candidates AS SELECT NULL::VARCHAR AS "
                     "customer_id, NULL::VARCHAR AS activity_id, NULL::VARCHAR AS channel, "
-                    "NULL::VARCHAR AS stage, NULL::VARCHAR AS status WHERE false")
+                    "NULL::VARCHAR AS address, NULL::VARCHAR AS segment, NULL::VARCHAR AS "
+                    "stage, NULL::VARCHAR AS status WHERE false")
     seg_counts: dict[str, int] = {}
     if compiled.segments:
         items = list(compiled.segments.items())

@@ -53,6 +53,11 @@ class RecordingConnection:
         self._keep(sql, parameters if parameters is not None else [()])
         return self._con.executemany(sql, parameters)
 
+    def not_printable(self, what: str) -> None:
+        """A step the session took that its statements cannot repeat (a table read from
+        a copy that only lives during the session): the script says what it assumes."""
+        self.unprintable.append(what)
+
     def __getattr__(self, name: str):
         if name in _PYTHON_OBJECTS:
             self.unprintable.append(f"a table made from a Python object ({name})")

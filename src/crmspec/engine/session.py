@@ -65,6 +65,8 @@ def prepare(root: Path, as_of: date | None, con: duckdb.DuckDBPyConnection, stri
     for column, src in template_needs(validation.templates):
         needs.add(column, src)
     data = attach(con, plan.shop.data, root, as_of or plan.shop.as_of, needs.columns)
+    if notes is not None:
+        notes.extend(data.notes)
     data_diags = problems_as_diagnostics(data.problems, plan.shop.data.src, strict)
     if strict and has_errors(data_diags):
         raise PlanError(data_diags)

@@ -14,7 +14,7 @@ from datetime import date
 from typing import Any
 
 from crmspec.core.diagnostics import Diagnostic, Src
-from crmspec.data.settings import DataSource
+from crmspec.data.settings import CsvFormat, DataSource
 from crmspec.plan.load import Document
 from crmspec.plan.project import ProjectFiles
 from crmspec.plan.triggers import Trigger, parse_trigger
@@ -39,6 +39,8 @@ class Shop:
     month_caps: dict[str, float] = field(default_factory=dict)  # 'YYYY-MM' -> cap
     evaluation: "Evaluation" = None  # type: ignore[assignment]
     ledger_path: str = "state/ledger.duckdb"
+    # shop.yaml `import`: how `crmspec import csv` reads the shop's exports (a csv source)
+    imports: DataSource | None = None
 
     def cap_for(self, day: date) -> float | None:
         """The budget of the calendar month of `day`: its own cap (budget.months, e.g.
@@ -176,10 +178,38 @@ def _as_list(value: Any) -> tuple:
     return tuple(value) if isinstance(value, list) else (value,)
 
 
-def _shop(doc: Document) -> Shop:
+def _data_source(doc: Document, key: str, source: str, path: str) -> DataSource:
+    """shop.yaml `data` (or `import`, read as a csv source) as the data package needs it."""
+    data = doc.data.get(key, {})
+    demo = data.get("demo", {})
+    csv = data.get("csv", {})
+
+    def per_table(name: str) -> dict:
+        return {t: dict(v) for t, v in data.get(name, {}).items()}
+
+    return DataSource(
+        source=source,
+        path=path,
+        tables=dict(data.get("tables", {})),
+        columns=per_table("columns"),
+        demo_customers=demo.get("customers", 20000),
+        demo_seed=demo.get("seed", 7),
+        demo_end_date=date.fromisoformat(demo.get("end_date", "2026-06-30")),
+        src=Src(doc, (key,)),
+        csv=CsvFormat(encoding=csv.get("encoding", "utf-8"),
+                      delimiter=csv.get("delimiter", ","), header=csv.get("header", True),
+                      quote=csv.get("quote", '"')),
+        values={t: {c: dict(m) for c, m in v.items()} for t, v in data.get("values", {}).items()},
+        formats=per_table("formats"),
+        constants=per_table("constants"),
+        derived=per_table("derived"),
+    )
+
+
+def shop_settings(doc: Document) -> Shop:
+    """The shop of a schema-valid shop.yaml (`crmspec import` reads no other plan file)."""
     d = doc.data
     data = d["data"]
-    demo = data.get("demo", {})
     as_of = d.get("as_of", "latest")
     share = d.get("rules", {}).get("maintenance_share")
     return Shop(
@@ -188,16 +218,8 @@ def _shop(doc: Document) -> Shop:
         timezone=d.get("timezone", "Asia/Shanghai"),
         currency=d.get("currency", "CNY"),
         as_of=None if as_of == "latest" else date.fromisoformat(as_of),
-        data=DataSource(
-            source=data["source"],
-            path=data["path"],
-            tables=dict(data.get("tables", {})),
-            columns={k: dict(v) for k, v in data.get("columns", {}).items()},
-            demo_customers=demo.get("customers", 20000),
-            demo_seed=demo.get("seed", 7),
-            demo_end_date=date.fromisoformat(demo.get("end_date", "2026-06-30")),
-            src=Src(doc, ("data",)),
-        ),
+        data=_data_source(doc, "data", data["source"], data["path"]),
+        imports=_data_source(doc, "import", "csv", "."),
         fans_min_purchases=d.get("customers", {}).get("fans_min_purchases", 4),
         purchase_statuses=tuple(d.get("purchase", {}).get("statuses", ["paid"])),
         same_day=d.get("purchase", {}).get("same_day", "once"),
@@ -241,7 +263,7 @@ def _evaluation(e: dict) -> Evaluation:
 def build_plan(files: ProjectFiles) -> Plan:
     """Typed plan from schema-valid documents (call only when the schema check passed)."""
     docs = files.documents
-    shop = _shop(docs["shop"])
+    shop = shop_settings(docs["shop"])
     tiers_doc = docs.get("tiers")
     tiers: list[Tier] = []
     window = review = None
@@ -261,7 +283,7 @@ def build_plan(files: ProjectFiles) -> Plan:
                     src=Src(tiers_doc, ("tiers", i)),
                 )
             )
-    lc = docs["lifecycle"]
+    lc = docs.get("lifecycle")
     stages = [
         Stage(
             id=s["id"],
@@ -274,9 +296,9 @@ def build_plan(files: ProjectFiles) -> Plan:
             contacts_max=s.get("contacts", {}).get("max"),
             src=Src(lc, ("stages", i)),
         )
-        for i, s in enumerate(lc.data["stages"])
+        for i, s in enumerate(lc.data["stages"] if lc else [])
     ]
-    sg = docs["segments"]
+    sg = docs.get("segments")
     segments = [
         Segment(
             id=s["id"],
@@ -286,9 +308,9 @@ def build_plan(files: ProjectFiles) -> Plan:
             everyone=bool(s.get("everyone", False)),
             src=Src(sg, ("segments", i)),
         )
-        for i, s in enumerate(sg.data["segments"])
+        for i, s in enumerate(sg.data["segments"] if sg else [])
     ]
-    ac = docs["activities"]
+    ac = docs.get("activities")
     activities = [
         Activity(
             id=a["id"],
@@ -315,7 +337,7 @@ def build_plan(files: ProjectFiles) -> Plan:
             trim_desc=a.get("budget", {}).get("keep_first", {}).get("order", "desc") == "desc",
             min_effect=a.get("min_effect"),
         )
-        for i, a in enumerate(ac.data["activities"])
+        for i, a in enumerate(ac.data["activities"] if ac else [])
     ]
     kp = docs.get("kpis")
     kpis: list[Kpi] = []
@@ -335,7 +357,7 @@ def build_plan(files: ProjectFiles) -> Plan:
         blackout = tuple(date.fromisoformat(x) for x in cal.data.get("blackout_dates", []))
     return Plan(shop, tiers, window, review, stages, segments, activities, kpis, monitoring,
                 sops, files, holidays, blackout,
-                rfm_window_days=sg.data.get("rfm", {}).get("window_days"))
+                rfm_window_days=sg.data.get("rfm", {}).get("window_days") if sg else None)
 
 
 def channel_options(plan: Plan, activity: Activity, defaults: dict) -> dict:

@@ -17,7 +17,10 @@ from crmspec.plan.load import Document, load_file
 
 PLAN_DIR = "plans"
 SINGLE_KINDS = ("shop", "tiers", "lifecycle", "segments", "activities", "kpis", "calendar")
-REQUIRED_KINDS = ("shop", "lifecycle", "segments", "activities")
+# Only shop.yaml is required: a shop may start by measuring (kpis.yaml alone). Activities
+# target segments of lifecycle stages, so they need both.
+REQUIRED_KINDS = ("shop",)
+NEEDED_BY = {"activities": ("segments", "lifecycle")}
 NON_PLAN_DIRS = ("templates",)  # message templates (the channels issue) live here
 
 
@@ -45,7 +48,8 @@ def find_root(start: Path) -> Path:
                 1,
                 "E109",
                 f"no '{PLAN_DIR}/' folder here",
-                "run crmspec in the shop repository root or pass --project DIR",
+                "run crmspec in the shop repository root or pass --project DIR; "
+                "`crmspec init DIR` starts a new one",
             )
         ]
     )
@@ -103,7 +107,11 @@ def read_project(root: Path) -> ProjectFiles:
             files.documents[kind] = doc
     present = {_stem for _stem in SINGLE_KINDS if (plan_dir / f"{_stem}.yaml").exists()
                or (plan_dir / f"{_stem}.yml").exists()}
-    for kind in REQUIRED_KINDS:
+    needed = {kind: "" for kind in REQUIRED_KINDS}
+    for kind, kinds in NEEDED_BY.items():
+        if kind in present:
+            needed.update({k: f" ({kind}.yaml refers to it)" for k in kinds})
+    for kind, why in needed.items():
         if kind not in present:
             files.diagnostics.append(
                 Diagnostic(
@@ -111,8 +119,8 @@ def read_project(root: Path) -> ProjectFiles:
                     1,
                     1,
                     "E109",
-                    f"required plan file {PLAN_DIR}/{kind}.yaml is missing",
-                    "see the example shop in the crmspec repository for a starting point",
+                    f"required plan file {PLAN_DIR}/{kind}.yaml is missing{why}",
+                    "`crmspec init DIR` writes a complete starting plan to copy it from",
                 )
             )
     return files

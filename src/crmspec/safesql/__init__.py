@@ -25,7 +25,8 @@ from crmspec.safesql.checked import SafeFilter, SqlFilterError
 from crmspec.safesql.checker import Checker
 from crmspec.safesql.vocabulary import ALLOWED_FUNCTIONS, CONDITION_HINT, MAX_FILTER_LENGTH
 
-__all__ = ["ALLOWED_FUNCTIONS", "MAX_FILTER_LENGTH", "SafeFilter", "SqlFilterError", "parse_filter"]
+__all__ = ["ALLOWED_FUNCTIONS", "MAX_FILTER_LENGTH", "SafeFilter", "SqlFilterError",
+           "parse_filter", "parse_value"]
 
 def parse_filter(text: str, columns: Mapping[str, str]) -> SafeFilter:
     """Check a segment's `sql:` condition and return it in a form that is safe to run.
@@ -33,8 +34,18 @@ def parse_filter(text: str, columns: Mapping[str, str]) -> SafeFilter:
     `columns` maps each column the filter may read to its DuckDB type; the types tell which
     bare columns are already conditions (BOOLEAN ones).
     """
+    return _checked(text, columns, True)
+
+
+def parse_value(text: str, columns: Mapping[str, str]) -> SafeFilter:
+    """Check an expression computing a value (a derived column of a shop's export, e.g.
+    `单价 * 数量`) with the same vocabulary as a filter; it need not be a condition."""
+    return _checked(text, columns, False)
+
+
+def _checked(text: str, columns: Mapping[str, str], condition: bool) -> SafeFilter:
     try:
-        return Checker(text, columns).run()
+        return Checker(text, columns, condition).run()
     except SqlFilterError:
         raise
     except RecursionError as error:

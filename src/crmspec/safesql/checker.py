@@ -54,7 +54,9 @@ from crmspec.safesql.vocabulary import (
 
 
 class Checker:
-    def __init__(self, text: str, columns: Mapping[str, str]) -> None:
+    def __init__(self, text: str, columns: Mapping[str, str], condition: bool = True) -> None:
+        # condition=False: a value (a derived column of a shop's export), not a test
+        self.condition = condition
         if not isinstance(text, str):
             raise SqlFilterError(f"the filter must be text, not {type(text).__name__}", None)
         self.text = text
@@ -88,7 +90,7 @@ class Checker:
                 self.tokens[0].start,
             )
         self._check(tree, 0)
-        if not self._is_boolean(tree) or _is_constant(tree):
+        if self.condition and (not self._is_boolean(tree) or _is_constant(tree)):
             what = "a constant" if _is_constant(tree) else "a value"
             raise SqlFilterError(
                 "the filter must be a condition that is true or false for each customer, "
@@ -98,7 +100,7 @@ class Checker:
         for node in list(tree.walk()):
             # Comments would otherwise be copied into the generated SQL.
             node.comments = None
-        if not self.used:
+        if not self.used and self.condition:
             raise SqlFilterError(
                 "the filter reads no column, so it is the same for every customer; say "
                 "`everyone: true` on the segment if every customer is meant",
@@ -122,7 +124,9 @@ class Checker:
         )
         con = duckdb.connect()
         try:
-            con.execute(f"EXPLAIN SELECT 1 FROM (SELECT {cols}) AS t WHERE {safe.sql()}")
+            query = (f"SELECT 1 FROM (SELECT {cols}) AS t WHERE {safe.sql()}" if self.condition
+                     else f"SELECT {safe.sql()} FROM (SELECT {cols}) AS t")
+            con.execute(f"EXPLAIN {query}")
         except duckdb.Error as error:
             first = str(error).splitlines()[0]
             raise SqlFilterError(

@@ -17,7 +17,7 @@ from crmspec.plan.checks.activities import check_activities, check_contact_rules
 from crmspec.plan.checks.kpis import check_kpi_references, check_kpis
 from crmspec.plan.checks.lifecycle import check_lifecycle, check_tiers
 from crmspec.plan.checks.references import duplicate_ids, unknown_reference
-from crmspec.plan.checks.segments import check_segments
+from crmspec.plan.checks.segments import check_events_present, check_segments
 from crmspec.plan.checks.shop import check_data_mapping, check_shop
 from crmspec.plan.checks.sops import check_sops
 from crmspec.plan.model import Plan
@@ -37,6 +37,7 @@ def check_plan(plan: Plan, channels: Iterable[str]) -> list[Diagnostic]:
     out += check_lifecycle(plan)
     out += check_tiers(plan)
     out += check_segments(plan)
+    out += check_events_present(plan)
     out += check_activities(plan, channels)
     out += check_contact_rules(plan)
     out += check_kpi_references(plan)

@@ -3,13 +3,20 @@ ends before it starts, tier thresholds that do not increase."""
 
 from __future__ import annotations
 
-from crmspec.core.diagnostics import Diagnostic
+from crmspec.core.diagnostics import Diagnostic, Src
 from crmspec.plan.model import Plan, stage_bands
 
 
 def check_lifecycle(plan: Plan) -> list[Diagnostic]:
     out = []
     never = [s for s in plan.stages if s.never_purchased]
+    if plan.stages and not never:
+        stages = Src(plan.stages[0].src.doc, ("stages",))
+        out.append(stages.diag(
+            "E304", "customers who never bought (a carted or unpaid order, or only an account) "
+            "belong to no stage",
+            "add a stage with never_purchased: true (e.g. id: potential, name: 潜在客户)",
+            key=True))
     for extra in never[1:]:
         out.append(extra.src.diag("E303", "a second never_purchased stage",
                                   f"'{never[0].id}' already holds customers who never bought"))

@@ -5,6 +5,7 @@ that refer to each other in a circle."""
 from __future__ import annotations
 
 from crmspec.core.diagnostics import Diagnostic, Src
+from crmspec.data.sources import data_tables
 from crmspec.data.tables import CUSTOMERS, filter_columns
 from crmspec.plan.checks.references import relocate_key, unknown_reference
 from crmspec.plan.model import Plan
@@ -31,6 +32,28 @@ def segment_refs(where: dict | None) -> set[str]:
         if key in ("in_segment", "not_in_segment"):
             refs.update(value if isinstance(value, list) else [value])
     return refs
+
+
+# Intent signals that come from the orders, not the events table.
+ORDER_SIGNALS = ("unpaid_order",)
+
+
+def check_events_present(plan: Plan) -> list[Diagnostic]:
+    """Intent conditions read the events table: refused when the shop's data has none
+    (an empty result would look like a quiet week). Only when the data is there to look
+    at: a fresh clone without data/ is checked by the build."""
+    reads = [(seg, src) for seg in plan.segments if seg.where
+             for key, value, src in _walk_conditions(seg.where, seg.src.at("where"))
+             if key == "intent" and set(value.get("events", ())) - set(ORDER_SIGNALS)]
+    if not reads:
+        return []
+    tables = data_tables(plan.shop.data, plan.files.root)
+    if tables is None or "events" in tables:
+        return []
+    return [src.diag("E406", f"segment '{seg.id}' reads intent events, but the shop's data "
+                     "has no events table", "export the events (docs/data.md), or use only "
+                     "unpaid_order (from the orders) in intent conditions")
+            for seg, src in reads]
 
 
 def check_segments(plan: Plan) -> list[Diagnostic]:

@@ -4,23 +4,14 @@ canonical tables have."""
 from __future__ import annotations
 
 from crmspec.core.diagnostics import Diagnostic
-from crmspec.data.tables import TABLES
-from crmspec.plan.checks.references import relocate_key
+from crmspec.data.mapping import unknown_columns
 from crmspec.plan.model import Plan
 
 
 def check_data_mapping(plan: Plan) -> list[Diagnostic]:
-    """shop.yaml data.columns maps canonical columns: each key must be one."""
-    out = []
-    ds = plan.shop.data
-    for table, mapping in ds.columns.items():
-        known = {c.name for c in TABLES[table]}
-        for col in mapping:
-            if col not in known:
-                out.append(Diagnostic(*relocate_key(
-                    ds.src.at("columns", table, col), "E301",
-                    f"'{col}' is not a column of the canonical {table} table", known, col)))
-    return out
+    """shop.yaml `data` and `import` map canonical columns: each key must be one."""
+    return [d for ds in (plan.shop.data, plan.shop.imports) if ds is not None
+            for d in unknown_columns(ds)]
 
 
 def check_shop(plan: Plan) -> list[Diagnostic]:

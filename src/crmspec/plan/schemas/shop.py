@@ -3,6 +3,7 @@ settings and shop-wide channel options."""
 
 from __future__ import annotations
 
+from crmspec.data.settings import ENCODINGS
 from crmspec.plan.schemas.common import (
     DATE,
     LIMIT_WINDOW,
@@ -17,14 +18,71 @@ from crmspec.plan.schemas.common import (
 )
 
 
-def shop_schema(channels: dict) -> dict:
+def _per_table(value: dict, title: str, description: str, example: dict) -> dict:
+    """A `table -> canonical column -> value` mapping of shop.yaml's data settings."""
     column_map = {
         "type": "object",
-        "description": "Canonical column name -> the column name in your data.",
+        "description": f"Canonical column -> {description}.",
         "propertyNames": {"pattern": "^[a-z][a-z0-9_]*$"},
-        "additionalProperties": {"type": "string", "minLength": 1},
-        "examples": [{"customer_id": "buyer_id", "phone": "mobile"}],
+        "additionalProperties": value,
+        "examples": [example],
     }
+    return obj(title, f"Per table, canonical column -> {description}.",
+               {t: described(column_map, f"For {t}.") for t in ("customers", "orders",
+                                                                 "events")})
+
+
+def mapping_properties() -> dict:
+    """How a shop's files are written and how their columns become canonical ones: the
+    same keys in `data` (what a build reads) and in `import` (`crmspec import csv`)."""
+    scalar = {"type": ["string", "number", "boolean"],
+              "description": "A value (text, number, true/false)."}
+    return {
+        "csv": obj(
+            "Text file format",
+            "How the CSV/TSV files are written (source: csv, and `crmspec import csv`).",
+            {
+                "encoding": {"type": "string", "enum": sorted(ENCODINGS), "default": "utf-8",
+                             "description": "Character encoding. A Taobao report is gbk: "
+                             "gbk and gb2312 are read as gb18030 (their superset)."},
+                "delimiter": {"type": "string", "pattern": "^(.|whitespace)$",
+                              "default": ",", "description": "One character (`\\t` for "
+                              "tabs), or `whitespace`: columns separated by runs of spaces "
+                              "or tabs (such files cannot quote a field)."},
+                "header": {"type": "boolean", "default": True,
+                           "description": "false: the first line is a row; the columns are "
+                           "named column1, column2, ..."},
+                "quote": {"type": "string", "maxLength": 1, "default": '"',
+                          "description": "Quote character of fields holding the delimiter "
+                          "('' for none)."},
+            },
+        ),
+        "columns": _per_table({"type": "string", "minLength": 1,
+                               "description": "A column of your data."},
+                              "Column mapping", "the column name in your data",
+                              {"customer_id": "buyer_id", "phone": "mobile"}),
+        "values": _per_table(
+            {"type": "object", "description": "Your value -> the canonical value.",
+             "additionalProperties": scalar},
+            "Value maps", "a map of your values onto canonical ones (values not listed "
+            "pass unchanged)", {"status": {"交易成功": "paid", "等待买家付款": "unpaid"}}),
+        "formats": _per_table(
+            {"type": "string", "minLength": 2, "pattern": "%",
+             "description": "strptime codes, e.g. %Y%m%d or %Y/%m/%d %H:%M."},
+            "Date and time formats", "the format of your dates or times",
+            {"created_at": "%Y%m%d %H%M%S"}),
+        "constants": _per_table(scalar, "Constants", "a value every row gets",
+                                {"source": "normal"}),
+        "derived": _per_table(
+            {"type": "string", "minLength": 1,
+             "description": "An expression over your columns, with the functions of a "
+             "segment's `sql:` filter (checked the same way; never raw SQL)."},
+            "Derived columns", "an expression computing it from your columns",
+            {"amount": "单价 * 数量 - 优惠"}),
+    }
+
+
+def shop_schema(channels: dict) -> dict:
     data = obj(
         "Data",
         "Where the shop's customers, orders and events are. `source: demo` generates a "
@@ -52,16 +110,7 @@ def shop_schema(channels: dict) -> dict:
                     "events": {"type": "string", "minLength": 1, "description": "Events."},
                },
             ),
-            "columns": obj(
-               "Column mapping",
-               "Per table, canonical column -> your column, for the columns named "
-               "differently in your export.",
-               {
-                    "customers": described(column_map, "Mapping for customers."),
-                    "orders": described(column_map, "Mapping for orders."),
-                    "events": described(column_map, "Mapping for events."),
-               },
-            ),
+            **mapping_properties(),
             "demo": obj(
                "Demo shop",
                "Size and seed of the generated demo data (source: demo).",
@@ -100,6 +149,14 @@ def shop_schema(channels: dict) -> dict:
                "default": "latest",
             },
             "data": data,
+            "import": obj(
+               "Import settings",
+               "How `crmspec import csv` reads this shop's own exports into its data: the "
+               "same keys as `data` (file format, column mapping, value maps, formats, "
+               "constants, derived columns). `crmspec import taobao` and `shopify` know "
+               "their formats.",
+               mapping_properties(),
+            ),
             "customers": obj(
                "Customer types",
                "How purchases split customers into new, returning and fans.",

@@ -1,12 +1,15 @@
 """`crmspec validate`: every problem of a plan in one run, with the channels, the
 message templates and the plugins' checks; the plan a build may run (`open_plan`).
 
-Phases: read every file (load problems), check each against its schema, and only when
-all files are schema-valid build the typed plan and run the semantic checks: checking
-references in a plan whose shape is wrong would report noise, not problems. Then the
-channels' own checks, the message templates (`crmspec.templates`: syntax, undefined
-variables, length for the longest plausible values) and the plugins' `validate_plan`
-hooks.
+Phases: read every file (load problems), check each against its schema, build the
+typed plan without the parts whose schema check failed (`crmspec.plan.parts`: an
+activity, a segment, a section of shop.yaml...) and run the semantic checks and the
+message templates' checks (syntax, undefined variables, length for the longest
+plausible values) on the rest, so that one run reports every problem: an unknown key in
+one activity does not hide an overlap of lifecycle stages. Only a required file that
+cannot be used at all (it does not parse, or a required key of it is broken) stops the
+semantic checks. The channels' own checks and the plugins' `validate_plan` hooks run on
+a whole plan only: they were written for plans that passed the schema check.
 
 The schema of `shop.yaml` and `activities.yaml` is built with the plugin manager's
 channels, so the options of a plugin's channel are checked like the built-in ones.
@@ -25,8 +28,9 @@ from crmspec.contact.power import power_warnings
 from crmspec.core.diagnostics import Diagnostic, PlanError, has_errors
 from crmspec.plan.checks import check_plan
 from crmspec.plan.model import Plan, build_plan, channel_options
-from crmspec.plan.project import read_project
-from crmspec.plan.schema_check import check_schema
+from crmspec.plan.parts import broken_parts
+from crmspec.plan.project import REQUIRED_KINDS, read_project
+from crmspec.plan.schema_check import check_parts
 from crmspec.plan.schemas import CHANNEL_KINDS, build_schemas
 from crmspec.plugins import collect_channels, collect_validation, get_plugin_manager
 from crmspec.templates.checking import check_templates
@@ -37,7 +41,9 @@ from crmspec.templates.loading import ActivityTemplates, load_templates
 @dataclass
 class Validation:
     diagnostics: list[Diagnostic]
-    plan: Plan | None  # None when the plan could not be built
+    # None when the plan could not be built; with errors, the plan without its broken
+    # parts (`plan.broken`), as the checks saw it
+    plan: Plan | None
     channels: dict[str, Channel] = field(default_factory=dict)
     templates: dict[str, ActivityTemplates] = field(default_factory=dict)
 
@@ -54,24 +60,32 @@ def validate_project(root: Path, pm: pluggy.PluginManager | None = None) -> Vali
     schemas = build_schemas(channels)
     files = read_project(root)
     diags = list(files.diagnostics)
+    parts = {path: (kind, {}, {()}) for path, kind in files.unreadable.items()}
     for kind, doc in files.all_documents():
-        diags += check_schema(doc, kind, schemas[kind] if kind in CHANNEL_KINDS else None)
+        found, units = check_parts(doc, kind, schemas[kind] if kind in CHANNEL_KINDS else None)
+        diags += found
+        if units:
+            parts[doc.path] = (kind, doc.data, units)
+    broken = broken_parts(parts)
+    usable = {k for k, d in files.documents.items() if not broken.has(d.path)}
     plan = None
     templates: dict[str, ActivityTemplates] = {}
-    if not has_errors(diags):
-        plan = build_plan(files)
+    if set(REQUIRED_KINDS) <= usable:
+        plan = build_plan(files, broken)
         diags += check_plan(plan, channels)
-        for a in plan.activities:
-            ch = channels.get(a.channel)
-            if ch is not None:
-                diags += ch.check(a, channel_options(plan, a, ch.option_defaults()), plan)
+        if not broken:
+            for a in plan.activities:
+                ch = channels.get(a.channel)
+                if ch is not None:
+                    diags += ch.check(a, channel_options(plan, a, ch.option_defaults()), plan)
         env = make_environment(root, channels, pm, plan)
         try:
             templates, found = load_templates(root, plan, channels, env)
         except PlanError as exc:  # a template file that is not UTF-8
             found = list(exc.diagnostics)
         diags += found + check_templates(plan, templates)
-        diags += collect_validation(pm, plan)
+        if not broken:
+            diags += collect_validation(pm, plan)
     return Validation(sorted(set(diags)), plan, channels, templates)
 
 

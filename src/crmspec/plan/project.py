@@ -27,6 +27,7 @@ class ProjectFiles:
     documents: dict[str, Document] = field(default_factory=dict)
     sops: list[Document] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)  # file -> kind, not loaded
 
     def all_documents(self) -> list[tuple[str, Document]]:
         return [(k, d) for k, d in self.documents.items()] + [("sop", d) for d in self.sops]
@@ -96,6 +97,7 @@ def read_project(root: Path) -> ProjectFiles:
             doc = load_file(file, shown)
         except PlanError as exc:
             files.diagnostics.extend(exc.diagnostics)
+            files.unreadable[shown] = kind
             continue
         if kind == "sop":
             files.sops.append(doc)

@@ -35,9 +35,7 @@ def segment_refs(where: dict | None) -> set[str]:
 
 def check_segments(plan: Plan) -> list[Diagnostic]:
     out = []
-    stages = {s.id for s in plan.stages}
-    tiers = {t.id for t in plan.tiers}
-    segs = {s.id for s in plan.segments}
+    stages, tiers, segs = plan.known("stage"), plan.known("tier"), plan.known("segment")
     customer_cols = {c.name for c in CUSTOMERS}
     columns = filter_columns()
     for seg in plan.segments:

@@ -18,14 +18,16 @@ channels, so the options of a plugin's channel are checked like the built-in one
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import duckdb
 import pluggy
 
 from crmspec.channels import Channel
+from crmspec.contact.ledger import latest_audiences
 from crmspec.contact.power import power_warnings
-from crmspec.core.diagnostics import Diagnostic, PlanError, has_errors
+from crmspec.core.diagnostics import Diagnostic, PlanError, has_errors, render
 from crmspec.plan.checks import check_plan
 from crmspec.plan.model import Plan, build_plan, channel_options
 from crmspec.plan.parts import broken_parts
@@ -46,6 +48,7 @@ class Validation:
     plan: Plan | None
     channels: dict[str, Channel] = field(default_factory=dict)
     templates: dict[str, ActivityTemplates] = field(default_factory=dict)
+    power: PowerBasis | None = None  # validate_with_history: what W602 counted
 
     @property
     def ok(self) -> bool:
@@ -89,21 +92,93 @@ def validate_project(root: Path, pm: pluggy.PluginManager | None = None) -> Vali
     return Validation(sorted(set(diags)), plan, channels, templates)
 
 
-def validate_with_history(root: Path, pm: pluggy.PluginManager | None = None) -> Validation:
+@dataclass(frozen=True)
+class PowerBasis:
+    """What the power check of `crmspec validate` (W602) counted, said on its output:
+    the audiences of the ledger's latest run, of a build's manifest (`--manifest`), or
+    nothing (`source` None: not run, and `note` says why)."""
+
+    source: str | None  # ledger | manifest
+    path: str  # as shown (relative to the project when inside it)
+    as_of: str | None
+    note: str
+
+
+def validate_with_history(root: Path, pm: pluggy.PluginManager | None = None,
+                          manifest: Path | None = None) -> Validation:
     """`crmspec validate`: validate_project, plus the control-group power check against
-    the audience sizes of the latest build (out/manifest.json), when there is one: a plan
-    whose hold-outs are too small to show its minimum effect is a planning problem."""
+    the audience sizes of a stated build: `manifest` (a build's manifest.json) when
+    given, else the latest run in the ledger. A plan whose hold-outs are too small to
+    show its minimum effect is a planning problem; whatever out/ holds is not read, so
+    a fresh clone and CI say the same as the machine that built."""
     result = validate_project(root, pm)
-    manifest = root / "out" / "manifest.json"
-    if result.ok and result.plan is not None and manifest.is_file():
-        try:
-            activities = json.loads(manifest.read_text(encoding="utf-8"))["activities"]
-            sizes = {a["id"]: int(a["sent"]) + int(a.get("control", 0)) for a in activities}
-        except (ValueError, KeyError, TypeError):
-            sizes = {}  # an old or foreign manifest: nothing to compare with
+    if result.ok and result.plan is not None:
+        result.power, sizes = power_basis(root, result.plan, manifest)
         result.diagnostics = sorted(set(result.diagnostics)
                                     | set(power_warnings(result.plan, sizes)))
     return result
+
+
+def _shown(root: Path, path: Path) -> str:
+    path = path.resolve()
+    return path.relative_to(root.resolve()).as_posix() if path.is_relative_to(
+        root.resolve()) else str(path)
+
+
+def power_basis(root: Path, plan: Plan, manifest: Path | None
+                ) -> tuple[PowerBasis, dict[str, int]]:
+    """The audiences the power check counts, and what they are. Raises PlanError (E605)
+    when a `manifest` given cannot be read."""
+    if manifest is not None:
+        shown = _shown(root, manifest)
+        try:
+            data = json.loads(manifest.read_text(encoding="utf-8"))
+            sizes = {a["id"]: int(a["sent"]) + int(a.get("control", 0))
+                     for a in data["activities"]}
+            as_of = str(data["as_of"])
+        except OSError as exc:
+            raise PlanError([Diagnostic(shown, 1, 1, "E605", f"cannot read the manifest: "
+                                        f"{exc.strerror or exc}",
+                                        "pass the manifest.json a build wrote")]) from None
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise PlanError([Diagnostic(shown, 1, 1, "E605", "not a crmspec build manifest "
+                                        "(no activities with sent and control counts, or "
+                                        "no as_of)", "pass the manifest.json a build wrote")]
+                            ) from None
+        return PowerBasis("manifest", shown, as_of, "power check (W602): the audiences of "
+                          f"the build in {shown}, as of {as_of}"), sizes
+    ledger = root / plan.shop.ledger_path
+    shown = _shown(root, ledger)
+    try:
+        found = latest_audiences(ledger)
+    except duckdb.Error as exc:
+        reason = str(exc).splitlines()[0]
+        return PowerBasis(None, shown, None, f"power check (W602) not run: the ledger "
+                          f"{shown} cannot be read ({reason})"), {}
+    if found is None:
+        return PowerBasis(None, shown, None, f"power check (W602) not run: no run in the "
+                          f"ledger ({shown}); pass --manifest FILE to check the hold-outs "
+                          "against a build's audiences"), {}
+    day, sizes = found
+    return PowerBasis("ledger", shown, day.isoformat(), "power check (W602): the audiences "
+                      f"of the ledger's latest run, as of {day.isoformat()} ({shown})"), sizes
+
+
+def report(result: Validation, fmt: str) -> str:
+    """validate's output in `fmt` (text, json, github): the diagnostics, and what the
+    power check counted when it applied (a valid plan)."""
+    out = render(result.diagnostics, fmt)
+    basis = result.power
+    if basis is None:
+        return out
+    if fmt == "json":
+        data = json.loads(out)
+        data["power_check"] = asdict(basis)
+        return json.dumps(data, ensure_ascii=False, indent=2)
+    if fmt == "github":
+        note = basis.note.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+        return (out + "\n" if out else "") + f"::notice title=crmspec validate::{note}"
+    return out + "\n" + basis.note
 
 
 def open_plan(root: Path, pm: pluggy.PluginManager | None = None) -> Validation:

@@ -151,13 +151,16 @@ def main(debug: bool) -> None:
 @project_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
               help="text for people, json for tools, github for Actions annotations.")
+@click.option("--manifest", "manifest", type=click.Path(dir_okay=False), default=None,
+              help="Check the hold-outs (W602) against the audiences of this build's "
+              "manifest.json instead of the ledger's latest run.")
 @handled
-def validate(project: str | None, fmt: str) -> None:
+def validate(project: str | None, fmt: str, manifest: str | None) -> None:
     """Check the plan: every problem, with file, line and column."""
-    from crmspec.validate import validate_with_history
+    from crmspec.validate import report, validate_with_history
 
-    result = validate_with_history(_root(project))
-    output = render(result.diagnostics, fmt)
+    result = validate_with_history(_root(project), manifest=Path(manifest) if manifest else None)
+    output = report(result, fmt)
     if output:
         click.echo(output)
     sys.exit(0 if result.ok else 1)

@@ -75,6 +75,7 @@ CODES: dict[str, str] = {
     # evaluation and the demo simulation (crmspec.analysis.evaluate, crmspec.analysis.simulate)
     "E603": "the contact ledger holds no runs to evaluate or respond to",
     "E604": "simulation refused: the shop's data is not the demo",
+    "E605": "the manifest given cannot be read",
 }
 
 

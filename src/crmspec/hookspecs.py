@@ -40,8 +40,9 @@ def validate_plan(plan):
 
     Called when every plan file passed its schema check, after the built-in semantic
     checks, with the typed `crmspec.plan.model.Plan`. Returns a list of
-    `crmspec.core.diagnostics.Diagnostic`, located in the plan's files: `activity.src.at("channel_options", "x").diag(code, message)`
-    builds one at a value's line and column. Use codes of your own (e.g. `E9xx`).
+    `crmspec.core.diagnostics.Diagnostic`, located in the plan's files:
+    `activity.src.at("channel_options", "x").diag(code, message)` builds one at a
+    value's line and column. Use codes of your own (e.g. `E9xx`).
     """
 
 

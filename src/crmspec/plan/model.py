@@ -21,6 +21,15 @@ from crmspec.plan.triggers import Trigger, parse_trigger
 
 
 @dataclass(frozen=True)
+class ReviewThresholds:
+    """shop.yaml `review`: when `crmspec plan` says a change needs an approval."""
+
+    audience_growth: float | None = None
+    monthly_cost_increase: float | None = None
+    control_group_required: bool = False
+
+
+@dataclass(frozen=True)
 class Shop:
     name: str
     platform: str | None
@@ -39,6 +48,7 @@ class Shop:
     month_caps: dict[str, float] = field(default_factory=dict)  # 'YYYY-MM' -> cap
     evaluation: "Evaluation" = None  # type: ignore[assignment]
     ledger_path: str = "state/ledger.duckdb"
+    review: ReviewThresholds = field(default_factory=ReviewThresholds)
 
     def cap_for(self, day: date) -> float | None:
         """The budget of the calendar month of `day`: its own cap (budget.months, e.g.
@@ -219,6 +229,7 @@ def _shop(doc: Document, broken: Broken) -> Shop:
         month_caps={k: float(v) for k, v in d.get("budget", {}).get("months", {}).items()},
         evaluation=_evaluation(d.get("evaluation", {})),
         ledger_path=d.get("ledger", {}).get("path", "state/ledger.duckdb"),
+        review=ReviewThresholds(**d.get("review", {})),
     )
 
 

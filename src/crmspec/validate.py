@@ -130,23 +130,10 @@ def power_basis(root: Path, plan: Plan, manifest: Path | None
     """The audiences the power check counts, and what they are. Raises PlanError (E605)
     when a `manifest` given cannot be read."""
     if manifest is not None:
-        shown = _shown(root, manifest)
-        try:
-            data = json.loads(manifest.read_text(encoding="utf-8"))
-            sizes = {a["id"]: int(a["sent"]) + int(a.get("control", 0))
-                     for a in data["activities"]}
-            as_of = str(data["as_of"])
-        except OSError as exc:
-            raise PlanError([Diagnostic(shown, 1, 1, "E605", f"cannot read the manifest: "
-                                        f"{exc.strerror or exc}",
-                                        "pass the manifest.json a build wrote")]) from None
-        except (ValueError, KeyError, TypeError, AttributeError):
-            raise PlanError([Diagnostic(shown, 1, 1, "E605", "not a crmspec build manifest "
-                                        "(no activities with sent and control counts, or "
-                                        "no as_of)", "pass the manifest.json a build wrote")]
-                            ) from None
-        return PowerBasis("manifest", shown, as_of, "power check (W602): the audiences of "
-                          f"the build in {shown}, as of {as_of}"), sizes
+        shown, data = read_manifest(root, manifest)
+        sizes = {a["id"]: a["sent"] + a["control"] for a in data["activities"]}
+        return PowerBasis("manifest", shown, data["as_of"], "power check (W602): the "
+                          f"audiences of the build in {shown}, as of {data['as_of']}"), sizes
     ledger = root / plan.shop.ledger_path
     shown = _shown(root, ledger)
     try:
@@ -162,6 +149,31 @@ def power_basis(root: Path, plan: Plan, manifest: Path | None
     day, sizes = found
     return PowerBasis("ledger", shown, day.isoformat(), "power check (W602): the audiences "
                       f"of the ledger's latest run, as of {day.isoformat()} ({shown})"), sizes
+
+
+def read_manifest(root: Path, path: Path) -> tuple[str, dict]:
+    """A build's manifest.json as given on the command line (`--manifest`): the path as
+    shown, and the data with every activity's `eligible`, `sent`, `control` counts and
+    cost (0 when it wrote no file) checked. Raises PlanError (E605)."""
+    shown = _shown(root, path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["as_of"] = str(data["as_of"])
+        data["activities"] = [
+            {**a, "id": str(a["id"]), "eligible": int(a.get("eligible", 0)),
+             "sent": int(a["sent"]), "control": int(a.get("control", 0)),
+             "cost": float((a.get("cost") or {}).get("total", 0))}
+            for a in data["activities"]]
+    except OSError as exc:
+        raise PlanError([Diagnostic(shown, 1, 1, "E605", f"cannot read the manifest: "
+                                    f"{exc.strerror or exc}",
+                                    "pass the manifest.json a build wrote")]) from None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise PlanError([Diagnostic(shown, 1, 1, "E605", "not a crmspec build manifest "
+                                    "(no activities with sent and control counts, or "
+                                    "no as_of)", "pass the manifest.json a build wrote")]
+                        ) from None
+    return shown, data
 
 
 def report(result: Validation, fmt: str) -> str:

@@ -7,6 +7,7 @@ traceback. Anything else is a bug: a one-line message, and the traceback only wi
 
 from __future__ import annotations
 
+import functools
 import sys
 import traceback
 from datetime import date
@@ -34,8 +35,9 @@ def _root(project: str | None) -> Path:
     return find_root(Path(project or "."))
 
 
-def handled(fn):
-    """Turn PlanError into printed diagnostics and exit 1; hide tracebacks unless --debug."""
+def handled(fn, internal_exit: int = 2):
+    """Turn PlanError into printed diagnostics and exit 1; hide tracebacks unless --debug
+    (an internal error exits `internal_exit`)."""
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
@@ -58,7 +60,7 @@ def handled(fn):
                 raise
             click.echo(f"crmspec: internal error: {type(exc).__name__}: {exc}", err=True)
             click.echo("run again with --debug for the traceback, and report it", err=True)
-            ctx.exit(2)
+            ctx.exit(internal_exit)
 
     return wrapper
 
@@ -205,6 +207,35 @@ def explain(customer_id, project, as_of) -> None:
     except UnknownCustomer:
         raise click.ClickException(f"no customer '{customer_id}' in the data") from None
     print_explanation(result)
+
+
+@main.command("plan")
+@project_option
+@click.option("--base", "base", default=None, metavar="REV",
+              help="The revision to compare with (default: the merge base of HEAD and the "
+              "default branch).")
+@click.option("--as-of", "as_of", callback=_date, help="Run both plans as of this date.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True,
+              help="text for people, markdown for a pull-request comment, json for tools.")
+@click.option("--manifest", "manifest", type=click.Path(dir_okay=False), default=None,
+              help="Without the shop's data: show the counts of this build's manifest.json.")
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Also write review.txt, review.json and comment-<n>.md here (the only "
+              "files the review writes).")
+@functools.partial(handled, internal_exit=1)
+def plan_cmd(project, base, as_of, fmt, manifest, out) -> None:
+    """Review a plan change: what it changes and what it does to audiences, contacts and
+    costs, base revision against the working tree. Exit 0 no change, 1 error, 2 changes,
+    3 a review threshold crossed (needs an approval)."""
+    from crmspec.review import review_plan
+    from crmspec.review.render import render, write_review
+
+    result = review_plan(_root(project), base, as_of, Path(manifest) if manifest else None)
+    if out:
+        write_review(result, Path(out))
+    click.echo(render(result, fmt), nl=False)
+    sys.exit(result.exit_code)
 
 
 @main.command("compile")

@@ -10,6 +10,8 @@ Each folder under tests/golden/ is one case:
   env        optional: KEY=VALUE lines set in the environment (e.g. CRMSPEC_PLUGINS)
   before     optional: CLI commands (one per line) run first, their output ignored, e.g.
              a build that records a ledger run for a later command to read
+  base/      optional: the case is a git repository whose one commit holds base/plans as
+             plans/, with the case's plans/ in the working tree (for `plan` cases)
   expected   `exit: N` on the first line, then what the command printed: stdout, then
              stderr, with the case folder's absolute path written as `<case>` and
              trailing blanks of each line removed
@@ -33,6 +35,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import commit_all
 
 from crmspec.cli import main
 from crmspec.core.diagnostics import CODES
@@ -74,6 +77,8 @@ def run_case(case: Path, work: Path) -> str:
             if line.strip():
                 _runner().invoke(main, [*shlex.split(line), "--project", str(work)], env=env,
                                  catch_exceptions=False)
+    if (work / "base").is_dir():
+        _as_repository(work)
     case = work
     result = _runner().invoke(main, [*args, "--project", str(case)], env=env,
                               catch_exceptions=False)
@@ -83,6 +88,16 @@ def run_case(case: Path, work: Path) -> str:
     # rich pads table lines to the width; trailing blanks are not worth a diff
     output = "\n".join(line.rstrip() for line in output.split("\n"))
     return f"exit: {result.exit_code}\n{output}"
+
+
+def _as_repository(work: Path) -> None:
+    """base/plans committed as plans/ (branch main), then the case's plans/ put back."""
+    shutil.move(work / "plans", work / ".head-plans")
+    shutil.move(work / "base" / "plans", work / "plans")
+    shutil.rmtree(work / "base")
+    commit_all(work, "base", init=True, paths=("plans",))  # not expected: its id would move
+    shutil.rmtree(work / "plans")
+    shutil.move(work / ".head-plans", work / "plans")
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -115,5 +130,5 @@ def test_cases_leave_no_files_behind() -> None:
     for name in CASES:
         extra = [p.name for p in (GOLDEN / name).iterdir()
                  if p.name not in ("plans", "data", "plugins", "env", "cmd", "expected",
-                                   "before")]
+                                   "before", "base")]
         assert extra == [], f"{name}: {extra}"

@@ -76,6 +76,9 @@ CODES: dict[str, str] = {
     "E603": "the contact ledger holds no runs to evaluate or respond to",
     "E604": "simulation refused: the shop's data is not the demo",
     "E605": "the manifest given cannot be read",
+    # plan review (crmspec.review)
+    "E701": "the base revision cannot be read",
+    "E702": "the base revision's plan is not valid",
 }
 
 

@@ -194,14 +194,32 @@ def dotted(path: Iterable) -> str:
     return out
 
 
+def _at(value: Any, path: tuple) -> Any:
+    for p in path:
+        try:
+            value = value[p]
+        except (KeyError, IndexError, TypeError):
+            return ABSENT
+    return value
+
+
 def _diff(before: Any, after: Any) -> list[tuple[tuple, Any, Any]]:
     """(path, before, after) of every leaf that differs, in the order written (the
-    working tree's first)."""
+    working tree's first). What one side lacks altogether (a `coupon:` block, a limit
+    window) is one change at the highest path it lacks, never the whole entry."""
     b = _flat(before) if before is not ABSENT else {}
     a = _flat(after) if after is not ABSENT else {}
-    paths = list(a) + [p for p in b if p not in a]
-    return [(p, b.get(p, ABSENT), a.get(p, ABSENT)) for p in paths
-            if not _same(b.get(p, ABSENT), a.get(p, ABSENT))]
+    out: dict[tuple, tuple[Any, Any]] = {}
+    for p in list(a) + [x for x in b if x not in a]:
+        old, new = b.get(p, ABSENT), a.get(p, ABSENT)
+        if _same(old, new):
+            continue
+        if old is ABSENT or new is ABSENT:
+            side = before if old is ABSENT else after
+            top = next(p[:i] for i in range(1, len(p) + 1) if _at(side, p[:i]) is ABSENT)
+            old, new, p = _at(before, top), _at(after, top), top
+        out.setdefault(p, (old, new))
+    return [(p, old, new) for p, (old, new) in out.items()]
 
 
 @dataclass
@@ -311,27 +329,38 @@ def compare(base: Plan, base_templates: dict[str, ActivityTemplates], head: Plan
         used_segments.update(segs)
         holidays = {x.trigger.holiday for x in (ha, ba) if x and x.trigger.holiday}
         used_holidays.update(holidays)
-        if ha is None or ba is None:
-            activities.append(ActivityChanges(aid, "added" if ba is None else "removed",
-                                              a.name, a.channel, a.kind))
+        hi, hraw = h_acts[aid] if ha else (None, ABSENT)
+        bi, braw = b_acts[aid] if ba else (None, ABSENT)
+        fields = cmp.fields("activities", ("activities", hi if ha else bi), "activity", braw,
+                            hraw, _activity_category,
+                            base_path=("activities", bi) if ba else None)
+        if ha is None or ba is None:  # its id is in the heading
+            fields = [f for f in fields if f.field != "id"]
+        if ha is None:
+            activities.append(ActivityChanges(aid, "removed", a.name, a.channel, a.kind,
+                                              tuple(fields)))
             continue
-        hi, hraw = h_acts[aid]
-        bi, braw = b_acts[aid]
-        fields = cmp.fields("activities", ("activities", hi), "activity", braw, hraw,
-                            _activity_category, base_path=("activities", bi))
         # The segment it targets, base's against the working tree's (also when the
-        # activity now names another one), and the segments that one refers to.
-        hs, bs = h_segs.get(ha.segment), b_segs.get(ba.segment)
-        if hs and bs:
+        # activity now names another one), and the segments that one refers to; a
+        # segment that is new is shown whole.
+        hs, bs = h_segs.get(ha.segment), b_segs.get(ba.segment if ba else ha.segment)
+        if hs:
             fields += cmp.fields("segments", ("segments", hs[0]), f"segment {ha.segment}",
-                                 _without_id(bs[1]), _without_id(hs[1]), _segment_category,
-                                 base_path=("segments", bs[0]))
+                                 _without_id(bs[1]) if bs else ABSENT, _without_id(hs[1]),
+                                 _segment_category,
+                                 base_path=("segments", bs[0]) if bs else None)
         for sid in dict.fromkeys(segs):
-            if sid in (ha.segment, ba.segment) or sid not in h_segs or sid not in b_segs:
+            if sid in (ha.segment, ba.segment if ba else None) or sid not in h_segs:
                 continue
             fields += cmp.fields("segments", ("segments", h_segs[sid][0]), f"segment {sid}",
-                                 b_segs[sid][1], h_segs[sid][1], _segment_category,
-                                 base_path=("segments", b_segs[sid][0]))
+                                 b_segs[sid][1] if sid in b_segs else ABSENT, h_segs[sid][1],
+                                 _segment_category,
+                                 base_path=("segments", b_segs[sid][0]) if sid in b_segs
+                                 else None)
+        if ba is None:
+            activities.append(ActivityChanges(aid, "added", a.name, a.channel, a.kind,
+                                              tuple(fields)))
+            continue
         for hol in sorted(holidays):
             if hol in h_hols and hol in b_hols:
                 fields += cmp.fields("calendar", ("holidays", h_hols[hol][0]),

@@ -69,6 +69,10 @@ class ActivityEffect:
     left_by: dict[str, dict[str, int]] = field(default_factory=dict)
     capped_out: dict[str, int] = field(default_factory=dict)  # head's reason -> customers
     freed: dict[str, int] = field(default_factory=dict)  # base's reason -> customers
+    # The capped-out customers' contacts of other activities that are new: what took
+    # their place (activity -> customers); the freed customers' contacts that are gone.
+    displaced_by: dict[str, int] = field(default_factory=dict)
+    freed_by: dict[str, int] = field(default_factory=dict)
 
     @property
     def moved(self) -> bool:
@@ -80,7 +84,8 @@ class ActivityEffect:
         return {"id": self.id, "base": self.base.as_dict() if self.base else None,
                 "head": self.head.as_dict() if self.head else None,
                 "entered": self.entered, "left": self.left, "entered_by": self.entered_by,
-                "left_by": self.left_by, "capped_out": self.capped_out, "freed": self.freed}
+                "left_by": self.left_by, "capped_out": self.capped_out, "freed": self.freed,
+                "displaced_by": self.displaced_by, "freed_by": self.freed_by}
 
 
 @dataclass(frozen=True)
@@ -214,8 +219,9 @@ def _compare(con: duckdb.DuckDBPyConnection, base: Prepared, head: Prepared
         ORDER BY ALL""").fetchall()
     counts: dict[str, dict] = {}
     for aid, change, stage, tier, n in rows:
-        c = counts.setdefault(aid, {"entered": 0, "left": 0, "entered_by": {}, "left_by": {},
-                                    "capped_out": {}, "freed": {}})
+        c = counts.setdefault(aid, {})
+        for key in ("entered_by", "left_by", "capped_out", "freed"):
+            c.setdefault(key, {})
         kind, _, reason = change.partition(":")
         if stage is None and tier is None:
             if kind in ("entered", "left"):
@@ -225,6 +231,29 @@ def _compare(con: duckdb.DuckDBPyConnection, base: Prepared, head: Prepared
         elif kind in ("entered", "left"):
             by = c[f"{kind}_by"].setdefault("stage" if stage is not None else "tier", {})
             by[stage if stage is not None else tier] = n
+    # What took the place of the contacts capped out (and what made room for those freed):
+    # the same customers' contacts of other activities that are new (or gone).
+    for aid, kind, other, n in con.execute(f"""
+        WITH moved AS (
+          SELECT b.activity_id, b.customer_id,
+                 CASE WHEN b.status = 'send' THEN 'displaced_by' ELSE 'freed_by' END AS kind
+          FROM review_base b JOIN review_head h USING (activity_id, customer_id)
+          WHERE (b.status = 'send' AND h.status IN ({caps}))
+             OR (b.status IN ({caps}) AND h.status = 'send')
+        ), sends AS (
+          SELECT coalesce(h.activity_id, b.activity_id) AS activity_id,
+                 coalesce(h.customer_id, b.customer_id) AS customer_id,
+                 coalesce(h.status = 'send', false) AS now, coalesce(b.status = 'send', false)
+                   AS before
+          FROM review_base b FULL OUTER JOIN review_head h USING (activity_id, customer_id)
+        )
+        SELECT m.activity_id, m.kind, s.activity_id, count(*) FROM moved m
+        JOIN sends s ON s.customer_id = m.customer_id AND s.activity_id <> m.activity_id
+          AND ((m.kind = 'displaced_by' AND s.now AND NOT s.before)
+            OR (m.kind = 'freed_by' AND s.before AND NOT s.now))
+        GROUP BY ALL ORDER BY 1, 2, 4 DESC, 3""").fetchall():
+        c = counts.setdefault(aid, {})
+        c.setdefault(kind, {})[other] = n
     order = {"stage": {s.id: i for i, s in enumerate(head.plan.stages)},
              "tier": {"none": 0, **{t.id: i for i, t in enumerate(head.plan.tiers, 1)}}}
     out: dict[str, ActivityEffect] = {}
@@ -242,5 +271,6 @@ def _compare(con: duckdb.DuckDBPyConnection, base: Prepared, head: Prepared
             aid, b_sides.get(aid, empty) if aid in base_ids else None,
             h_sides.get(aid, empty) if aid in head_ids else None,
             c.get("entered", 0), c.get("left", 0), c.get("entered_by", {}),
-            c.get("left_by", {}), c.get("capped_out", {}), c.get("freed", {}))
+            c.get("left_by", {}), c.get("capped_out", {}), c.get("freed", {}),
+            c.get("displaced_by", {}), c.get("freed_by", {}))
     return out

@@ -102,6 +102,6 @@ def _open_base(base_root: Path, pm: pluggy.PluginManager, revision: Revision) ->
         shown = [replace(d, path=f"{d.path}@{revision.short}") for d in exc.diagnostics
                  if d.severity == "error"]
         raise PlanError([Diagnostic(
-            f"{PLAN_DIR}@{revision.short}", 1, 1, "E702",
+            PLAN_DIR, 1, 1, "E702",
             f"the plan at {revision.label} is not valid: the review needs both plans",
             "fix it on that branch, or pass --base REV with a valid plan")] + shown) from None

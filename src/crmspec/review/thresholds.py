@@ -46,7 +46,7 @@ def check_thresholds(base: Plan, head: Plan, changes: PlanChanges, effect: Effec
                                     f"activity `{c.id}` has no control group (holdout)"))
             elif c.status == "changed" and b.holdout > 0 and a.holdout == 0:
                 out.append(Crossing("control_group_required", c.id, f"activity `{c.id}` "
-                                    f"drops its control group (holdout {b.holdout:g} -> 0)"))
+                                    f"drops its control group (holdout {b.holdout:g} → 0)"))
     money = base.shop.currency
     if t.audience_growth is not None:
         if effect is None:
@@ -60,7 +60,7 @@ def check_thresholds(base: Plan, head: Plan, changes: PlanChanges, effect: Effec
                 if (before == 0 and after > 0) or (before and grew > t.audience_growth):
                     by = "from none" if before == 0 else f"+{grew:.0%}"
                     out.append(Crossing("audience_growth", aid, f"activity `{aid}`: audience "
-                                        f"{before:,} -> {after:,} ({by}), more than "
+                                        f"{before:,} → {after:,} ({by}), more than "
                                         f"+{t.audience_growth:.0%}"))
     if t.monthly_cost_increase is not None:
         if effect is None:
@@ -70,7 +70,7 @@ def check_thresholds(base: Plan, head: Plan, changes: PlanChanges, effect: Effec
             if rise > t.monthly_cost_increase + 1e-9:
                 out.append(Crossing("monthly_cost_increase", None, f"the month's cost to date "
                                     f"rises by {rise:,.2f} {money} "
-                                    f"({effect.base.month_to_date:,.2f} -> "
+                                    f"({effect.base.month_to_date:,.2f} → "
                                     f"{effect.head.month_to_date:,.2f}), more than "
                                     f"{t.monthly_cost_increase:,.2f}"))
     return out, unjudged

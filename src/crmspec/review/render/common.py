@@ -220,11 +220,16 @@ def movement_lines(e: ActivityEffect) -> list[str]:
     if e.head is not None and e.head.reasons:
         out.append("not contacted now: " + ", ".join(
             cut([f"{r} {n:,}" for r, n in e.head.reasons.items()])))
-    for label, d in (("capped out by a limit or budget (contacted before; now", e.capped_out),
-                     ("freed from a limit or budget (contacted now; before", e.freed)):
+    for label, d, by, then in (
+            ("capped out by a limit or budget (contacted before; now", e.capped_out,
+             e.displaced_by, "instead they now get"),
+            ("freed from a limit or budget (contacted now; before", e.freed, e.freed_by,
+             "they no longer get")):
         if d:
             reasons = ", ".join(cut([f"{r} {n:,}" for r, n in d.items()]))
-            out.append(f"{sum(d.values()):,} {label} {reasons})")
+            others = ", ".join(cut([f"{a} {n:,}" for a, n in by.items()]))
+            out.append(f"{sum(d.values()):,} {label} {reasons})"
+                       + (f"; {then}: {others}" if others else ""))
     return out
 
 

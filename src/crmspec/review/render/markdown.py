@@ -103,10 +103,10 @@ def _details(review: Review, status: str, a: ActivityChanges, e: ActivityEffect 
         summary += (f" · audience {_arrow(count(e.base.audience), count(e.head.audience))}"
                     f"{growth(e.base.audience, e.head.audience)}")
     lines = [f"<details><summary>{summary}</summary>", ""]
-    plan = [f"- {field_line(f, review, STYLE)}" for f in a.fields]
+    plan = [f"- {x}" for x in cut([field_line(f, review, STYLE) for f in a.fields])]
     reached = [review.changes.plan_wide[i] for i in a.reached_by]
     if plan or a.texts or reached:
-        lines += ["**In the plan**", ""] + cut(plan) + _texts(a.texts)
+        lines += ["**In the plan**", ""] + plan + _texts(a.texts)
         if reached:
             lines.append("- reached by plan-wide changes: " + "; ".join(cut(
                 [f"{pw.change.entry} {_code(pw.change.field or '(entry)')}" for pw in reached])))
@@ -131,8 +131,8 @@ def render_markdown(review: Review, limit: int = PART_LIMIT) -> list[str]:
         head += ["Activities: " + activity_counts(review), ""]
         head += table(["", "base", "head", "change"], summary_rows(review)) + [""]
         if review.changes.plan_wide:
-            head += ["#### Plan-wide changes", ""] + cut(
-                [f"- {plan_wide_line(pw, review, s)}" for pw in review.changes.plan_wide]) + [""]
+            head += ["#### Plan-wide changes", ""] + [f"- {x}" for x in cut(
+                [plan_wide_line(pw, review, s) for pw in review.changes.plan_wide])] + [""]
         overview = _overview(review)
         if overview:
             head += ["#### Activities", ""] + overview + [""]

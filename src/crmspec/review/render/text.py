@@ -34,11 +34,11 @@ def render_text(review: Review) -> str:
     if review.changes.any:
         out += ["", "Activities: " + activity_counts(review), _table("", summary_rows(review))]
         if review.changes.plan_wide:
-            out += ["", "Plan-wide changes:"] + cut(
-                [f"  {plan_wide_line(pw, review, s)}" for pw in review.changes.plan_wide])
+            out += ["", "Plan-wide changes:"] + [f"  {x}" for x in cut(
+                [plan_wide_line(pw, review, s) for pw in review.changes.plan_wide])]
     for status, a, e in shown_activities(review):
         out += ["", f"{a.id} {a.name} ({a.channel}, {a.kind}) · {LABELS[status]}"]
-        plan = cut([f"    {field_line(f, review, s)}" for f in a.fields])
+        plan = [f"    {x}" for x in cut([field_line(f, review, s) for f in a.fields])]
         for t in a.texts:
             plan.append(f"    {t.file}, {t.part}: text changed ({t.category})")
             plan += [f"      {line}" for line in cut(list(t.diff))]

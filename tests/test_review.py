@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import FIXTURES, commit_all, git
+
 from crmspec.build import build
 from crmspec.cli import main
 from crmspec.review import review_plan

@@ -348,3 +348,51 @@ def test_long_lists_are_cut_at_ten_with_the_total(repo):
     code, data = plan(repo, "--format", "json")
     tips = next(a for a in json.loads(data)["activities"] if a["id"] == "active_tips")
     assert len(tips["fields"]) == 12  # JSON is never cut
+
+
+def test_the_next_days_of_builds_worked_out_by_hand(repo):
+    """--days 10 with the new activity, no new orders, one build a day from 03-01 to
+    03-10, every build recorded in a scratch ledger per plan (the SMS limit: one in any 7
+    days). Base SMS: payment_reminder c08 once (service, the unpaid order of 03-01);
+    review_invite c02 (03-01) and c01 (03-04, paid 03-01: days 3-6, once); active_care
+    every 7 days while active and not capped: c03, c14, c15, c16 on 03-01 and 03-08, c02
+    on 03-08 (its review_invite of 03-01 blocks it until then), c12 opted out, c13 an
+    invalid phone, c01 blocked by its review_invite of 03-04 until 03-11; winback c04,
+    c05, c06 on 03-01 and 03-08: 1 + 2 + 9 + 6 = 18. Email: cart_recovery to c09 and c15
+    every day (no cooldown, no email limit): 20. Head: active_tips (priority 200,
+    cooldown 30) reaches c02 and c11 on 03-01 and caps c02's review_invite: 19 SMS.
+    Contacts per customer (service not counted): base 0 for c07, c08, c10, c11, c12,
+    c13; 1 for c01; 2 for c02-c06, c14, c16; 12 and 10 for c15 and c09; head moves c11
+    to 1."""
+    for change in CASES["new_activity"][0]:
+        edit(repo, *change)
+    code, out = plan(repo, "--days", "10", "--format", "json")
+    days = json.loads(out)["effect"]["days"]
+    assert (days["first"], days["last"]) == ("2026-03-01", "2026-03-10")
+    assert days["base"]["contacts"] == {"email": 20, "sms": 18}
+    assert days["head"]["contacts"] == {"email": 20, "sms": 19}
+    assert (days["base"]["cost"], days["head"]["cost"]) == (1.10, 1.15)
+    assert days["base"]["per_customer"] == {"0": 6, "1": 1, "2": 7, "10+": 2}
+    assert days["head"]["per_customer"] == {"0": 5, "1": 2, "2": 7, "10+": 2}
+    code, text = plan(repo, "--days", "10", "--format", "markdown")
+    assert "#### The next 10 days of builds (2026-03-01 to 2026-03-10), assuming no new " \
+           "orders" in text
+    assert "| customers with 10+ contacts | 2 | 2 | 0 |" in text
+
+
+def test_the_next_days_show_the_stage_bounds(repo):
+    """The silent stage allows one contact: c04 (silent from 03-01, day 45) gets winback on
+    03-01; on 03-08 the SMS limit would allow another, the stage's bound caps it. On
+    03-10 c04 is the one silent customer, with one contact: not below the minimum."""
+    edit(repo, "plans/lifecycle.yaml", "from_days: 45, to_days: 90}",
+         "from_days: 45, to_days: 90, contacts: {min: 1, max: 1}}")
+    commit_all(repo, "silent: one contact")
+    for change in CASES["new_activity"][0]:
+        edit(repo, *change)
+    code, out = plan(repo, "--days", "10", "--format", "json")
+    days = json.loads(out)["effect"]["days"]
+    assert days["base"]["contacts"] == {"email": 20, "sms": 17}
+    assert days["head"]["stages"] == {"silent": {"min": 1, "max": 1, "customers": 1,
+                                                 "below_min": 0, "most_contacts": 1}}
+    code, text = plan(repo, "--days", "10", "--format", "markdown")
+    assert "| silent | 1-1 | 1 | 0 → 0 | 1 → 1 |" in text

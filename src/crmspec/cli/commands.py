@@ -218,20 +218,24 @@ def explain(customer_id, project, as_of) -> None:
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
               default="text", show_default=True,
               help="text for people, markdown for a pull-request comment, json for tools.")
+@click.option("--days", "days", type=click.IntRange(1, 366), default=None,
+              help="Also compare the next N days of builds (no new orders assumed): contact "
+              "pressure per customer and the stages' contact bounds.")
 @click.option("--manifest", "manifest", type=click.Path(dir_okay=False), default=None,
               help="Without the shop's data: show the counts of this build's manifest.json.")
 @click.option("--out", "out", type=click.Path(file_okay=False), default=None,
               help="Also write review.txt, review.json and comment-<n>.md here (the only "
               "files the review writes).")
 @functools.partial(handled, internal_exit=1)
-def plan_cmd(project, base, as_of, fmt, manifest, out) -> None:
+def plan_cmd(project, base, as_of, fmt, days, manifest, out) -> None:
     """Review a plan change: what it changes and what it does to audiences, contacts and
     costs, base revision against the working tree. Exit 0 no change, 1 error, 2 changes,
     3 a review threshold crossed (needs an approval)."""
     from crmspec.review import review_plan
     from crmspec.review.render import render, write_review
 
-    result = review_plan(_root(project), base, as_of, Path(manifest) if manifest else None)
+    result = review_plan(_root(project), base, as_of, Path(manifest) if manifest else None,
+                         days=days)
     if out:
         write_review(result, Path(out))
     click.echo(render(result, fmt), nl=False)

@@ -31,6 +31,7 @@ from crmspec.engine.connection import connect
 from crmspec.engine.decide import decide
 from crmspec.engine.run import run_candidates, run_facts
 from crmspec.engine.session import Prepared, prepare_plans
+from crmspec.review.days import Days, simulate_days
 from crmspec.validate import Validation
 
 # Statuses that a contact limit or a budget gives: where one activity's contacts take
@@ -117,6 +118,7 @@ class Effect:
     head: Totals
     activities: dict[str, ActivityEffect]
     notes: tuple[str, ...] = ()
+    days: Days | None = None  # --days N: the next N days of builds
 
     def as_dict(self) -> dict:
         return {"as_of": self.as_of.isoformat(), "rows": self.rows,
@@ -125,13 +127,15 @@ class Effect:
                 "facts_shared": self.facts_shared, "base": self.base.as_dict(),
                 "head": self.head.as_dict(),
                 "activities": [a.as_dict() for a in self.activities.values()],
-                "notes": list(self.notes)}
+                "notes": list(self.notes),
+                "days": self.days.as_dict() if self.days else None}
 
 
 def measure(root: Path, base: Validation, head: Validation, as_of: date | None,
-            pm: pluggy.PluginManager, scratch: Path) -> Effect:
-    """Both plans run on the data of the project at `root` as of the same date; raises
-    PlanError when the data cannot be read (E401 when it is not there at all)."""
+            pm: pluggy.PluginManager, scratch: Path, days: int | None = None) -> Effect:
+    """Both plans run on the data of the project at `root` as of the same date (and with
+    `days`, the next days of builds: `crmspec.review.days`); raises PlanError when the
+    data cannot be read (E401 when it is not there at all)."""
     notes: list[str] = []
     con = connect()
     try:
@@ -142,9 +146,13 @@ def measure(root: Path, base: Validation, head: Validation, as_of: date | None,
         head_totals = _run(con, head_p, "head", facts=not shared)
         activities = _compare(con, base_p, head_p)
         runs, latest = con.execute("SELECT count(*), max(as_of) FROM ledger.runs").fetchone()
+        simulated = None
+        if days:
+            simulated = simulate_days(con, {"base": (base_p, base), "head": (head_p, head)},
+                                      days, root / head.plan.shop.ledger_path, scratch)
         data = head_p.data
         return Effect(data.as_of, dict(data.rows), runs, latest, shared, base_totals,
-                      head_totals, activities, tuple(notes))
+                      head_totals, activities, tuple(notes), simulated)
     finally:
         con.close()
 

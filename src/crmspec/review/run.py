@@ -54,8 +54,8 @@ class Review:
 
 
 def review_plan(root: Path, base: str | None = None, as_of: date | None = None,
-                manifest: Path | None = None, pm: pluggy.PluginManager | None = None
-                ) -> Review:
+                manifest: Path | None = None, pm: pluggy.PluginManager | None = None,
+                days: int | None = None) -> Review:
     """Compare the plan at `base` (default: the merge base with the default branch) with
     the working tree's; raises PlanError on any problem (a plan that is not valid, a base
     that cannot be read, data that cannot be read)."""
@@ -72,7 +72,7 @@ def review_plan(root: Path, base: str | None = None, as_of: date | None = None,
         effect, structural, counts, shown = None, None, None, None
         try:
             if changes.any:  # the same plans have the same effect: nothing to run
-                effect = measure(root, base_v, head, as_of, pm, Path(tmp))
+                effect = measure(root, base_v, head, as_of, pm, Path(tmp), days)
         except PlanError as exc:
             if not exc.diagnostics or any(d.code != "E401" for d in exc.diagnostics):
                 raise

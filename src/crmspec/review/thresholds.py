@@ -66,11 +66,14 @@ def check_thresholds(base: Plan, head: Plan, changes: PlanChanges, effect: Effec
         if effect is None:
             unjudged.append("monthly_cost_increase: needs the shop's data")
         else:
-            rise = effect.head.month_to_date - effect.base.month_to_date
+            # With --days, the month to date after the simulated builds of the month.
+            counted = effect.days if effect.days is not None else effect
+            b, h = counted.base, counted.head
+            after = " after the simulated builds" if effect.days else ""
+            rise = h.month_to_date - b.month_to_date
             if rise > t.monthly_cost_increase + 1e-9:
-                out.append(Crossing("monthly_cost_increase", None, f"the month's cost to date "
-                                    f"rises by {rise:,.2f} {money} "
-                                    f"({effect.base.month_to_date:,.2f} → "
-                                    f"{effect.head.month_to_date:,.2f}), more than "
-                                    f"{t.monthly_cost_increase:,.2f}"))
+                out.append(Crossing("monthly_cost_increase", None, f"the month's cost to date"
+                                    f"{after} rises by {rise:,.2f} {money} "
+                                    f"({b.month_to_date:,.2f} → {h.month_to_date:,.2f}), "
+                                    f"more than {t.monthly_cost_increase:,.2f}"))
     return out, unjudged

@@ -187,6 +187,53 @@ def over_limit_labels(review: Review) -> list[tuple[str, str]]:
     return out + [(key, f"customers trimmed by the {key}") for key in budgets if key in found]
 
 
+def days_title(review: Review) -> str | None:
+    d = review.effect.days if review.effect else None
+    if d is None:
+        return None
+    return (f"The next {d.days} days of builds ({d.first.isoformat()} to {d.last.isoformat()}), "
+            "assuming no new orders")
+
+
+def days_rows(review: Review) -> list[list[str]]:
+    """[what, base, head, change] of the simulated builds: contacts, cost, and the
+    customers by their number of contacts (care and marketing; service messages are not
+    limited and not counted)."""
+    d = review.effect.days
+    b, h, cur = d.base, d.head, review.currency
+    rows = []
+    for ch in sorted(set(b.contacts) | set(h.contacts)):
+        x, y = b.contacts.get(ch, 0), h.contacts.get(ch, 0)
+        rows.append([f"contacts: {ch}", count(x), count(y), change(x, y)])
+    x, y = sum(b.contacts.values()), sum(h.contacts.values())
+    rows.append(["contacts in all", count(x), count(y), change(x, y)])
+    rows.append([f"cost of the {d.days} builds ({cur})", money(b.cost), money(h.cost),
+                 change(b.cost, h.cost, money)])
+    rows.append([f"cost month to date after them ({cur})", money(b.month_to_date),
+                 money(h.month_to_date), change(b.month_to_date, h.month_to_date, money)])
+    keys = sorted(set(b.per_customer) | set(h.per_customer), key=lambda k: int(k.rstrip("+")))
+    for k in keys:
+        x, y = b.per_customer.get(k, 0), h.per_customer.get(k, 0)
+        label = "contact" if k == "1" else "contacts"
+        rows.append([f"customers with {k} {label}", count(x), count(y), change(x, y)])
+    return rows
+
+
+def stage_rows(review: Review) -> list[list[str]]:
+    """[stage, bounds, customers, below the minimum, most contacts] on the last
+    simulated day: contacts since the customer entered the stage (domain rule 4)."""
+    d = review.effect.days
+    rows = []
+    for sid, h in d.head.stages.items():
+        b = d.base.stages.get(sid, {})
+        bounds = f"{h['min'] if h['min'] is not None else 0}-" + (
+            f"{h['max']}" if h["max"] is not None else "")
+        rows.append([sid, bounds, count(h["customers"]),
+                     f"{count(b.get('below_min'))} → {count(h['below_min'])}",
+                     f"{count(b.get('most_contacts'))} → {count(h['most_contacts'])}"])
+    return rows
+
+
 def effect_rows(e: ActivityEffect, currency: str) -> list[list[str]]:
     """[what, base, head, change] of one activity."""
     def get(side: Side | None, attr: str):

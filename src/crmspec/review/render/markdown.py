@@ -19,6 +19,8 @@ from crmspec.review.render.common import (
     activity_counts,
     count,
     cut,
+    days_rows,
+    days_title,
     effect_rows,
     field_line,
     growth,
@@ -28,6 +30,7 @@ from crmspec.review.render.common import (
     movement_lines,
     plan_wide_line,
     shown_activities,
+    stage_rows,
     summary_rows,
     verdict_lines,
 )
@@ -130,6 +133,14 @@ def render_markdown(review: Review, limit: int = PART_LIMIT) -> list[str]:
     if review.changes.any:
         head += ["Activities: " + activity_counts(review), ""]
         head += table(["", "base", "head", "change"], summary_rows(review)) + [""]
+        title = days_title(review)
+        if title:
+            head += [f"#### {title}", ""] + table(["", "base", "head", "change"],
+                                                 days_rows(review)) + [""]
+            stages = stage_rows(review)
+            if stages:
+                head += table(["stage", "contacts allowed", "customers", "below the minimum",
+                               "most contacts"], stages, right_from=2) + [""]
         if review.changes.plan_wide:
             head += ["#### Plan-wide changes", ""] + [f"- {x}" for x in cut(
                 [plan_wide_line(pw, review, s) for pw in review.changes.plan_wide])] + [""]

@@ -9,6 +9,8 @@ from crmspec.review.render.common import (
     PLAIN,
     activity_counts,
     cut,
+    days_rows,
+    days_title,
     effect_rows,
     field_line,
     header_lines,
@@ -16,6 +18,7 @@ from crmspec.review.render.common import (
     movement_lines,
     plan_wide_line,
     shown_activities,
+    stage_rows,
     summary_rows,
     verdict_lines,
 )
@@ -33,6 +36,14 @@ def render_text(review: Review) -> str:
     out += verdict_lines(review, s)
     if review.changes.any:
         out += ["", "Activities: " + activity_counts(review), _table("", summary_rows(review))]
+        title = days_title(review)
+        if title:
+            out += ["", title + ":", _table("", days_rows(review))]
+            stages = stage_rows(review)
+            if stages:
+                out.append(text_table("", ["stage", "contacts allowed", "customers",
+                                           "below the minimum", "most contacts"], stages,
+                                      "text", right={2, 3, 4}).rstrip("\n"))
         if review.changes.plan_wide:
             out += ["", "Plan-wide changes:"] + [f"  {x}" for x in cut(
                 [plan_wide_line(pw, review, s) for pw in review.changes.plan_wide])]

@@ -71,7 +71,7 @@ def simulate_days(con: duckdb.DuckDBPyConnection, sides: dict[str, tuple[Prepare
     if ledger.exists():
         con.execute(f"ATTACH {quote_path(ledger)} AS ledger_src (READ_ONLY)")
     files = {side: scratch / f"ledger-{side}.duckdb" for side in sides}
-    for side, path in files.items():
+    for path in files.values():
         attach_ledger(con, path, read_only=False)
         if ledger.exists():
             for table in ("runs", "contacts", "tiers"):

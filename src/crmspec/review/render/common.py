@@ -141,6 +141,21 @@ def activity_counts(review: Review) -> str:
             f"{unchanged} unchanged")
 
 
+def _contacts_and_cost(b, h, cost: str, month: str) -> list[list[str]]:
+    """Contacts per channel and in all, the cost and the month to date of two sides
+    (a build's `Totals`, or the simulated builds' `DaysSide`)."""
+    rows = []
+    for ch in sorted(set(b.contacts) | set(h.contacts)):
+        x, y = b.contacts.get(ch, 0), h.contacts.get(ch, 0)
+        rows.append([f"contacts: {ch}", count(x), count(y), change(x, y)])
+    x, y = sum(b.contacts.values()), sum(h.contacts.values())
+    rows.append(["contacts in all", count(x), count(y), change(x, y)])
+    rows.append([cost, money(b.cost), money(h.cost), change(b.cost, h.cost, money)])
+    rows.append([month, money(b.month_to_date), money(h.month_to_date),
+                 change(b.month_to_date, h.month_to_date, money)])
+    return rows
+
+
 def summary_rows(review: Review) -> list[list[str]]:
     """[what, base, head, change] for the whole plan."""
     c = review.changes
@@ -151,18 +166,9 @@ def summary_rows(review: Review) -> list[list[str]]:
     if e is None:
         return rows
     b, h, cur = e.base, e.head, review.currency
-    for ch in sorted(set(b.contacts) | set(h.contacts)):
-        x, y = b.contacts.get(ch, 0), h.contacts.get(ch, 0)
-        rows.append([f"contacts: {ch}", count(x), count(y), change(x, y)])
-    x, y = sum(b.contacts.values()), sum(h.contacts.values())
-    rows.append(["contacts in all", count(x), count(y), change(x, y)])
-    rows.append([f"cost this build ({cur})", money(b.cost), money(h.cost),
-                 change(b.cost, h.cost, money)])
     cap = h.monthly_cap
-    rows.append([f"cost month to date ({cur})" + (f", cap {cap:,.0f}" if cap is not None
-                                                   else ""),
-                 money(b.month_to_date), money(h.month_to_date),
-                 change(b.month_to_date, h.month_to_date, money)])
+    rows += _contacts_and_cost(b, h, f"cost this build ({cur})", f"cost month to date ({cur})"
+                               + (f", cap {cap:,.0f}" if cap is not None else ""))
     for key, label in over_limit_labels(review):
         x, y = b.over_limit.get(key, 0), h.over_limit.get(key, 0)
         pts = (y / h.customers - x / b.customers) * 100 if b.customers and h.customers else 0
@@ -201,16 +207,8 @@ def days_rows(review: Review) -> list[list[str]]:
     limited and not counted)."""
     d = review.effect.days
     b, h, cur = d.base, d.head, review.currency
-    rows = []
-    for ch in sorted(set(b.contacts) | set(h.contacts)):
-        x, y = b.contacts.get(ch, 0), h.contacts.get(ch, 0)
-        rows.append([f"contacts: {ch}", count(x), count(y), change(x, y)])
-    x, y = sum(b.contacts.values()), sum(h.contacts.values())
-    rows.append(["contacts in all", count(x), count(y), change(x, y)])
-    rows.append([f"cost of the {d.days} builds ({cur})", money(b.cost), money(h.cost),
-                 change(b.cost, h.cost, money)])
-    rows.append([f"cost month to date after them ({cur})", money(b.month_to_date),
-                 money(h.month_to_date), change(b.month_to_date, h.month_to_date, money)])
+    rows = _contacts_and_cost(b, h, f"cost of the {d.days} builds ({cur})",
+                              f"cost month to date after them ({cur})")
     keys = sorted(set(b.per_customer) | set(h.per_customer), key=lambda k: int(k.rstrip("+")))
     for k in keys:
         x, y = b.per_customer.get(k, 0), h.per_customer.get(k, 0)

@@ -1,12 +1,12 @@
 """The renderings of a review: plain text for a terminal or CI log (`text`), Markdown for a
 pull-request comment, in parts (`markdown`), JSON for other tools (`data`); `common`
-holds their shared wording. `write_review` puts all three in a folder, atomically."""
+holds their shared wording. `write_review` puts all three in a folder."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from crmspec.outputs.files import atomic_dir
+from crmspec.outputs.files import write_text
 from crmspec.review.render.data import render_json
 from crmspec.review.render.markdown import MARKER_PREFIX, PART_LIMIT, render_markdown
 from crmspec.review.render.text import render_text
@@ -28,12 +28,17 @@ def render(review: Review, fmt: str) -> str:
 
 
 def write_review(review: Review, folder: Path) -> list[str]:
-    """`folder` replaced by review.txt, review.json and comment-<n>.md (one per
-    Markdown part, for a bot to post); the files written, relative to it."""
-    with atomic_dir(folder) as tmp:
-        files = {"review.txt": render_text(review), "review.json": render_json(review)}
-        for i, part in enumerate(render_markdown(review), 1):
-            files[f"comment-{i}.md"] = part
-        for name, text in files.items():
-            (tmp / name).write_text(text, encoding="utf-8", newline="\n")
+    """review.txt, review.json and comment-<n>.md (one per Markdown part, for a bot to
+    post) written into `folder`, each file replaced atomically; comment files of a
+    longer earlier review removed. Nothing else in the folder is touched (it may be the
+    checkout's own folder). The files written, relative to it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {"review.txt": render_text(review), "review.json": render_json(review)}
+    for i, part in enumerate(render_markdown(review), 1):
+        files[f"comment-{i}.md"] = part
+    for name, text in files.items():
+        write_text(folder / name, text)
+    for stale in folder.glob("comment-*.md"):
+        if stale.name not in files and stale.stem[len("comment-"):].isdigit():
+            stale.unlink()
     return sorted(files)

@@ -173,7 +173,7 @@ def summary_rows(review: Review) -> list[list[str]]:
         x, y = b.over_limit.get(key, 0), h.over_limit.get(key, 0)
         pts = (y / h.customers - x / b.customers) * 100 if b.customers and h.customers else 0
         rows.append([label, share(x, b.customers), share(y, h.customers),
-                     "0" if abs(pts) < 0.05 and x == y else f"{pts:+.1f} pt"])
+                     "0" if x == y else f"{pts:+.{2 if abs(pts) < 0.1 else 1}f} pt"])
     return rows
 
 
@@ -262,9 +262,14 @@ def movement_lines(e: ActivityEffect) -> list[str]:
     for label, n, by in (("entered the audience", e.entered, e.entered_by),
                          ("left the audience", e.left, e.left_by)):
         out.append(f"{n:,} {label}" + (f" ({breakdown(by)})" if n else ""))
-    if e.head is not None and e.head.reasons:
-        out.append("not contacted now: " + ", ".join(
-            cut([f"{r} {n:,}" for r, n in e.head.reasons.items()])))
+    before = e.base.reasons if e.base is not None else None
+    after = e.head.reasons if e.head is not None else None
+    if after or (before and after is not None):
+        items = []
+        for r in sorted(set(before or {}) | set(after)):
+            x, y = (before or {}).get(r, 0), after.get(r, 0)
+            items.append(f"{r} {y:,}" if before is None or x == y else f"{r} {x:,} → {y:,}")
+        out.append("not contacted: " + ", ".join(cut(items)))
     for label, d, by, then in (
             ("capped out by a limit or budget (contacted before; now", e.capped_out,
              e.displaced_by, "instead they now get"),

@@ -73,10 +73,11 @@ class FieldChange:
     before: Any
     after: Any
     category: str
+    path: tuple = ()  # the field's path inside the entry (`field` is its text)
 
     def as_dict(self) -> dict:
         out = {"file": self.file, "line": self.line, "side": self.side, "entry": self.entry,
-               "field": self.field, "category": self.category}
+               "field": self.field, "path": list(self.path), "category": self.category}
         if self.before is not ABSENT:
             out["before"] = self.before
         if self.after is not ABSENT:
@@ -153,9 +154,6 @@ class PlanChanges:
     def any(self) -> bool:
         return bool(self.plan_wide) or any(a.status != "unchanged" for a in self.activities)
 
-    def by_status(self, status: str) -> list[ActivityChanges]:
-        return [a for a in self.activities if a.status == status]
-
 
 # --- flattening and comparing values ----------------------------------------------------
 
@@ -188,6 +186,7 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def dotted(path: Iterable) -> str:
+    """("send_windows", 0, "start") -> send_windows[0].start"""
     out = ""
     for p in path:
         out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
@@ -244,8 +243,8 @@ class _Comparer:
         self.base, self.head = base, head
 
     def fields(self, kind: str, path: tuple, entry: str, before: Any, after: Any,
-               category: Callable[[tuple], str], where: tuple | None = None,
-               base_path: tuple | None = None) -> list[FieldChange]:
+               category: Callable[[tuple], str], base_path: tuple | None = None
+               ) -> list[FieldChange]:
         """FieldChanges of one entry found at `path` in the working tree's `kind` file
         (at `base_path` in the base's when it is gone from the working tree)."""
         out = []
@@ -255,7 +254,7 @@ class _Comparer:
             at = (path if side is self.head else (base_path or path)) + sub
             line = doc.where(at)[0] if doc is not None else 1
             out.append(FieldChange(doc.path if doc is not None else kind, line, side.label,
-                                   entry, dotted(sub), b, a, category(sub)))
+                                   entry, dotted(sub), b, a, category(sub), sub))
         return out
 
 
@@ -397,7 +396,8 @@ def _sop_changes(base, head) -> list[FieldChange]:
             continue
         src = head.src if head else base.src
         out.append(FieldChange(src.doc.path, src.doc.where(sub)[0],
-                               "head" if head else "base", "SOP", dotted(sub), b, a, METADATA))
+                               "head" if head else "base", "SOP", dotted(sub), b, a, METADATA,
+                               sub))
     return out
 
 
@@ -467,11 +467,10 @@ def _plan_wide(cmp: _Comparer, b: _Side, h: _Side, used_segments: set[str],
 
     def add(changes: list[FieldChange], rule) -> None:
         for c in changes:
-            category, reaches, pred = rule(tuple(_undotted(c.field)))
+            category, reaches, pred = rule(c.path)
             ids = tuple(a.id for a in head_acts if pred(a))
-            out.append(PlanWideChange(
-                FieldChange(c.file, c.line, c.side, c.entry, c.field, c.before, c.after,
-                            category), reaches if ids else "no activity", ids))
+            out.append(PlanWideChange(replace(c, category=category),
+                                      reaches if ids else "no activity", ids))
 
     shop_b, shop_h = b.doc("shop"), h.doc("shop")
     add(cmp.fields("shop", (), "shop.yaml", shop_b.data, shop_h.data, lambda s: AUDIENCE),
@@ -488,7 +487,7 @@ def _plan_wide(cmp: _Comparer, b: _Side, h: _Side, used_segments: set[str],
             changes = cmp.fields(kind, path, f"{what} {eid}", bv, hv, lambda s: AUDIENCE,
                                  base_path=(key, be[eid][0]) if eid in be else None)
             if changes and (bv is ABSENT or hv is ABSENT):  # an entry added or removed
-                changes = [replace(changes[0], field="", before=bv, after=hv)]
+                changes = [replace(changes[0], field="", path=(), before=bv, after=hv)]
             add(changes, rule)
 
     def rest_of(kind: str, key: str, rule) -> None:
@@ -515,16 +514,3 @@ def _plan_wide(cmp: _Comparer, b: _Side, h: _Side, used_segments: set[str],
                                                 lambda a: False))
     rest_of("kpis", "kpis", lambda sub: (METADATA, "no activity's contacts", lambda a: False))
     return out
-
-
-def _undotted(text: str) -> list:
-    """`contact.limits.channels.sms[0].max` -> ["contact", "limits", "channels", "sms", 0,
-    "max"] (plan keys hold no dots or brackets: they are ids and field names)."""
-    out: list = []
-    for part in text.replace("[", ".[").split("."):
-        if not part:
-            continue
-        out.append(int(part[1:-1]) if part.startswith("[") else part)
-    return out
-
-

@@ -256,8 +256,10 @@ def breakdown(by: dict[str, dict[str, int]]) -> str:
     return "; ".join(parts)
 
 
-def movement_lines(e: ActivityEffect) -> list[str]:
-    """Entered / left / capped out / freed, in sentences."""
+def movement_lines(e: ActivityEffect, review: Review) -> list[str]:
+    """Entered / left / capped out / freed, in sentences; and the other activities whose
+    contacts this one's took the place of (or made room for): its indirect children, in
+    sqlmesh's words."""
     out = []
     for label, n, by in (("entered the audience", e.entered, e.entered_by),
                          ("left the audience", e.left, e.left_by)):
@@ -280,6 +282,13 @@ def movement_lines(e: ActivityEffect) -> list[str]:
             others = ", ".join(cut([f"{a} {n:,}" for a, n in by.items()]))
             out.append(f"{sum(d.values()):,} {label} {reasons})"
                        + (f"; {then}: {others}" if others else ""))
+    effects = review.effect.activities.values() if review.effect else ()
+    for label, attr in (("took the place of other activities' contacts", "displaced_by"),
+                        ("made room for other activities' contacts", "freed_by")):
+        children = [f"{o.id} {getattr(o, attr)[e.id]:,}" for o in effects
+                    if e.id in getattr(o, attr)]
+        if children:
+            out.append(f"{label}: " + ", ".join(cut(children)))
     return out
 
 

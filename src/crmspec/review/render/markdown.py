@@ -117,7 +117,7 @@ def _details(review: Review, status: str, a: ActivityChanges, e: ActivityEffect 
     if e is not None:
         lines += ["**Effect**", ""] + table(["", "base", "head", "change"],
                                            effect_rows(e, review.currency)) + [""]
-        lines += [f"- {line}" for line in movement_lines(e)] + [""]
+        lines += [f"- {line}" for line in movement_lines(e, review)] + [""]
     elif review.effect is None and (found := manifest_line(review, a.id)):
         lines += [f"- {found}", ""]
     return "\n".join(lines + ["</details>", ""])

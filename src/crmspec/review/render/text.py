@@ -61,7 +61,7 @@ def render_text(review: Review) -> str:
             out += ["  in the plan:"] + plan
         if e is not None:
             out += ["  effect:", _table("", effect_rows(e, review.currency))]
-            out += [f"    {line}" for line in movement_lines(e)]
+            out += [f"    {line}" for line in movement_lines(e, review)]
         elif review.effect is None and (found := manifest_line(review, a.id)):
             out.append(f"  {found}")
     return "\n".join(out) + "\n"

@@ -54,7 +54,7 @@ GIT_ENV = {"GIT_AUTHOR_NAME": "crmspec tests", "GIT_AUTHOR_EMAIL": "tests@exampl
 def git(root: Path, *args: str) -> str:
     """Run git in `root` as the tests' fixed identity; its output."""
     return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
-                          text=True, env={**os.environ, **GIT_ENV}).stdout
+                          text=True, input="", env={**os.environ, **GIT_ENV}).stdout
 
 
 def commit_all(root: Path, message: str, init: bool = False, paths: tuple = ("-A",)) -> str:

@@ -396,3 +396,17 @@ def test_the_next_days_show_the_stage_bounds(repo):
                                                  "below_min": 0, "most_contacts": 1}}
     code, text = plan(repo, "--days", "10", "--format", "markdown")
     assert "| silent | 1-1 | 1 | 0 → 0 | 1 → 1 |" in text
+
+
+def test_a_base_that_cannot_be_read_is_an_error(repo):
+    assert plan(repo, "--base", "nope") == (1, (
+        "plans:1:1: error[E701]: 'nope' is not a commit of this repository\n"
+        "  hint: pass a branch, tag or commit; in CI fetch it first (actions/checkout with "
+        "fetch-depth: 0)\n1 error(s), 0 warning(s)\n"))
+    tree = git(repo, "mktree").strip()  # a commit of nothing: no plans/ yet
+    empty = git(repo, "commit-tree", tree, "-m", "no plan yet").strip()
+    git(repo, "branch", "empty", empty)
+    code, out = plan(repo, "--base", "empty")
+    assert (code, out.splitlines()[0]) == (1, f"plans:1:1: error[E701]: empty ({empty[:7]}) "
+                                              "has no plans/ folder: there is no plan to "
+                                              "compare with")

@@ -139,20 +139,38 @@ def test_stages_of_a_broken_activity_are_not_judged_by_the_contact_rules(tmp_pat
     ([(A, "    name: 召回\n", "    name: 召回\n    colour: x\n")],
      "plans/activities.yaml:36:5: error[E202]: unknown key 'colour'\n"
      "  hint: did you mean 'holdout'?\n"),
-], ids=["shop_section", "tiers_unusable", "kpis_unparsable", "sop", "template_of_broken"])
+    # a required file that cannot be used at all is left out whole: stage references
+    # cannot be judged, the segment reference can
+    ([(L, None, "stages: 5\n"), TYPO],
+     TYPO_OUT + "plans/lifecycle.yaml:1:9: error[E201]: stages: 5 is not of type 'array'\n"),
+    # activities.yaml does not parse: the overlap and the unknown tier are still found,
+    # no stage is said to lack maintenance and no template to be unused
+    ([(A, "  - id: review_invite\n", "  - id: [review_invite\n"),
+      (L, "from_days: 45, to_days: 90}", "from_days: 40, to_days: 90}"),
+      (S, "{tier_at_least: vip2}", "{tier_at_least: vip9}")],
+     "plans/activities.yaml:12:13: error[E101]: expected ',' or ']', but got ':' (while "
+     "parsing a flow sequence started at line 11)\n"
+     "plans/lifecycle.yaml:5:40: error[E303]: stage 'silent' (from day 40) overlaps stage "
+     "'active' (until day 45)\n  hint: bands are [from_days, to_days): make them meet\n"
+     "plans/segments.yaml:21:28: error[E301]: unknown tier 'vip9'\n"
+     "  hint: did you mean 'vip4'?\n"),
+    # segments.yaml is empty: what needs no segment is checked
+    ([(S, None, ""), (L, "from_days: 45, to_days: 90}", "from_days: 40, to_days: 90}")],
+     "plans/lifecycle.yaml:5:40: error[E303]: stage 'silent' (from day 40) overlaps stage "
+     "'active' (until day 45)\n  hint: bands are [from_days, to_days): make them meet\n"
+     "plans/segments.yaml:1:1: error[E104]: the file is empty\n"
+     "  hint: remove it or fill it in\n"),
+], ids=["shop_section", "tiers_unusable", "kpis_unparsable", "sop", "template_of_broken",
+        "lifecycle_unusable", "activities_unparsable", "segments_empty"])
 def test_checks_around_a_broken_part(tmp_path, edits, shown):
     code, out = validate(tmp_path, edits)
     n = shown.count("error[")
     assert (code, out) == (1, shown + f"{n} error(s), 0 warning(s)\n")
 
 
-@pytest.mark.parametrize("edits, shown", [
-    ([(SH, "name: 小测试店\n", ""), TYPO],
-     "plans/shop.yaml:1:1: error[E203]: required key 'name' missing in the document\n"),
-    ([(L, None, "stages: 5\n"), TYPO],
-     "plans/lifecycle.yaml:1:9: error[E201]: stages: 5 is not of type 'array'\n"),
-], ids=["shop_without_name", "lifecycle_unusable"])
-def test_a_required_file_that_cannot_be_used_stops_the_semantic_checks(tmp_path, edits, shown):
-    """The limit of checking around: without a usable shop.yaml or lifecycle.yaml there
-    is no plan to check references in (the typo of TYPO is found once they are fixed)."""
-    assert validate(tmp_path, edits) == (1, shown + "1 error(s), 0 warning(s)\n")
+def test_a_shop_yaml_that_cannot_be_used_stops_the_semantic_checks(tmp_path):
+    """The limit of checking around: without a usable shop.yaml (its name, its data)
+    there is no plan to check (the typo of TYPO is found once it is fixed)."""
+    assert validate(tmp_path, [(SH, "name: 小测试店\n", ""), TYPO]) == (
+        1, "plans/shop.yaml:1:1: error[E203]: required key 'name' missing in the document\n"
+        "1 error(s), 0 warning(s)\n")

@@ -6,10 +6,10 @@ typed plan without the parts whose schema check failed (`crmspec.plan.parts`: an
 activity, a segment, a section of shop.yaml...) and run the semantic checks and the
 message templates' checks (syntax, undefined variables, length for the longest
 plausible values) on the rest, so that one run reports every problem: an unknown key in
-one activity does not hide an overlap of lifecycle stages. Only a required file that
-cannot be used at all (it does not parse, or a required key of it is broken) stops the
-semantic checks. The channels' own checks and the plugins' `validate_plan` hooks run on
-a whole plan only: they were written for plans that passed the schema check.
+one activity does not hide an overlap of lifecycle stages. A file that cannot be used
+at all is left out whole; only a shop.yaml that cannot be used stops the semantic
+checks. The channels' own checks and the plugins' `validate_plan` hooks run on a whole
+plan only: they were written for plans that passed the schema check.
 
 The schema of `shop.yaml` and `activities.yaml` is built with the plugin manager's
 channels, so the options of a plugin's channel are checked like the built-in ones.
@@ -31,7 +31,7 @@ from crmspec.core.diagnostics import Diagnostic, PlanError, has_errors, render
 from crmspec.plan.checks import check_plan
 from crmspec.plan.model import Plan, build_plan, channel_options
 from crmspec.plan.parts import broken_parts
-from crmspec.plan.project import REQUIRED_KINDS, read_project
+from crmspec.plan.project import PLAN_DIR, REQUIRED_KINDS, read_project
 from crmspec.plan.schema_check import check_parts
 from crmspec.plan.schemas import CHANNEL_KINDS, build_schemas
 from crmspec.plugins import collect_channels, collect_validation, get_plugin_manager
@@ -69,11 +69,17 @@ def validate_project(root: Path, pm: pluggy.PluginManager | None = None) -> Vali
         diags += found
         if units:
             parts[doc.path] = (kind, doc.data, units)
+    # A required file that is missing (E109) or cannot be used is left out whole like an
+    # optional one: everything but shop.yaml can be checked without it.
+    for kind in REQUIRED_KINDS:
+        doc = files.documents.get(kind)
+        if doc is None and kind not in files.unreadable.values():
+            parts[f"{PLAN_DIR}/{kind}.yaml"] = (kind, {}, {()})
     broken = broken_parts(parts)
-    usable = {k for k, d in files.documents.items() if not broken.has(d.path)}
+    shop = files.documents.get("shop")
     plan = None
     templates: dict[str, ActivityTemplates] = {}
-    if set(REQUIRED_KINDS) <= usable:
+    if shop is not None and not broken.has(shop.path):
         plan = build_plan(files, broken)
         diags += check_plan(plan, channels)
         if not broken:

@@ -261,7 +261,9 @@ def _evaluation(e: dict) -> Evaluation:
 
 def build_plan(files: ProjectFiles, broken: Broken | None = None) -> Plan:
     """Typed plan from schema-valid documents, without the parts `broken` names (call
-    only when the rest passed the schema check: `crmspec.validate`)."""
+    only when the rest passed the schema check: `crmspec.validate`). Only shop.yaml
+    must be there: the plan of a validate run whose lifecycle, segments or activities
+    file cannot be used has none of them."""
     broken = broken or Broken()
     docs = {k: d for k, d in files.documents.items() if not broken.has(d.path)}
 
@@ -272,7 +274,7 @@ def build_plan(files: ProjectFiles, broken: Broken | None = None) -> Plan:
                 if not broken.has(doc.path, key, i)]
 
     def entries(kind: str) -> list[tuple[int, dict]]:
-        return kept(docs[kind], ENTRY_LISTS[kind][0])
+        return kept(docs[kind], ENTRY_LISTS[kind][0]) if kind in docs else []
 
     def section(doc: Document, key: str) -> dict:
         return {} if broken.has(doc.path, key) else doc.data.get(key, {})
@@ -297,7 +299,7 @@ def build_plan(files: ProjectFiles, broken: Broken | None = None) -> Plan:
                     src=Src(tiers_doc, ("tiers", i)),
                 )
             )
-    lc = docs["lifecycle"]
+    lc = docs.get("lifecycle")
     stages = [
         Stage(
             id=s["id"],
@@ -312,7 +314,7 @@ def build_plan(files: ProjectFiles, broken: Broken | None = None) -> Plan:
         )
         for i, s in entries("lifecycle")
     ]
-    sg = docs["segments"]
+    sg = docs.get("segments")
     segments = [
         Segment(
             id=s["id"],
@@ -324,7 +326,7 @@ def build_plan(files: ProjectFiles, broken: Broken | None = None) -> Plan:
         )
         for i, s in entries("segments")
     ]
-    ac = docs["activities"]
+    ac = docs.get("activities")
     activities = [
         Activity(
             id=a["id"],

@@ -13,8 +13,10 @@ on the rest. Two things keep them from reporting noise about what was left out:
   maintenance share of a stage, downgrade warnings that need tiers.yaml `evaluation`)
   skip what a left-out part could change (`Broken`'s questions).
 
-When a required file cannot be used at all (it does not parse, or a required key of it
-is broken), no typed plan is built and only the load and schema problems are reported.
+A file that cannot be used at all (it does not parse, is missing, or a required key of
+it is broken) is left out whole, and the references to what it lists are not judged.
+Only without a usable shop.yaml is no typed plan built: then only the load and schema
+problems are reported.
 """
 
 from __future__ import annotations
@@ -71,7 +73,10 @@ class Broken:
 
     def stages_of_broken_activities(self, all_stages: Iterable[str]) -> set[str]:
         """The stages a left-out activity may belong to (all of them when it does not
-        say in a readable way): their maintenance share cannot be judged."""
+        say in a readable way, or activities.yaml is left out): their maintenance share
+        cannot be judged."""
+        if "activities" in self.whole:
+            return set(all_stages)
         out: set[str] = set()
         for raw in self.entries.get("activity", ()):
             stage = raw.get("stage")
@@ -82,8 +87,11 @@ class Broken:
                 return set(all_stages)
         return out
 
-    def templates(self) -> set[str]:
-        """Template names that left-out activities use (their files are not unused)."""
+    def templates(self) -> set[str] | None:
+        """Template names that left-out activities use (their files are not unused);
+        None when activities.yaml is left out: any template may be used."""
+        if "activities" in self.whole:
+            return None
         return {raw["template"] for raw in self.entries.get("activity", ())
                 if isinstance(raw.get("template"), str)}
 

@@ -183,7 +183,7 @@ def load_templates(root: Path, plan: Plan, channels: dict[str, Channel],
         out[a.id] = ActivityTemplates(a, ch, options, parts)
     left_out = plan.broken.templates()  # of activities with schema errors: not unused
     for (tname, chname), parts_found in sorted(by_key.items()):
-        if (tname, chname) not in used and tname not in left_out:
+        if (tname, chname) not in used and left_out is not None and tname not in left_out:
             for fname in sorted(parts_found.values()):
                 diags.append(Diagnostic(
                     f"{TEMPLATE_DIR}/{fname}", 1, 1, "W519",

@@ -410,3 +410,16 @@ def test_a_base_that_cannot_be_read_is_an_error(repo):
     assert (code, out.splitlines()[0]) == (1, f"plans:1:1: error[E701]: empty ({empty[:7]}) "
                                               "has no plans/ folder: there is no plan to "
                                               "compare with")
+
+
+def test_usage_and_internal_errors_exit_1_not_2_or_3(repo, monkeypatch):
+    """2 and 3 mean changes and an approval needed: no error may look like them in CI."""
+    assert plan(repo, "--as-of", "yesterday")[0] == 1
+    assert plan(repo, "--format", "html")[0] == 1
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("crmspec.review.review_plan", broken)
+    code, out = plan(repo)
+    assert code == 1 and "crmspec: internal error: RuntimeError: a bug" in out

@@ -209,7 +209,19 @@ def explain(customer_id, project, as_of) -> None:
     print_explanation(result)
 
 
-@main.command("plan")
+class _DetailedExitCommand(click.Command):
+    """A command whose exit codes 2 and 3 mean something (`crmspec plan`: changes, an
+    approval needed): a usage error exits 1 there, as every other error does."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+
+@main.command("plan", cls=_DetailedExitCommand)
 @project_option
 @click.option("--base", "base", default=None, metavar="REV",
               help="The revision to compare with (default: the merge base of HEAD and the "

@@ -350,7 +350,7 @@ def test_long_lists_are_cut_at_ten_with_the_total(repo):
     assert len(tips["fields"]) == 12  # JSON is never cut
 
 
-def test_the_next_days_of_builds_worked_out_by_hand(repo):
+def test_the_next_days_of_builds_worked_out_by_hand(repo, tmp_path):
     """--days 10 with the new activity, no new orders, one build a day from 03-01 to
     03-10, every build recorded in a scratch ledger per plan (the SMS limit: one in any 7
     days). Base SMS: payment_reminder c08 once (service, the unpaid order of 03-01);
@@ -366,15 +366,16 @@ def test_the_next_days_of_builds_worked_out_by_hand(repo):
     to 1."""
     for change in CASES["new_activity"][0]:
         edit(repo, *change)
-    code, out = plan(repo, "--days", "10", "--format", "json")
-    days = json.loads(out)["effect"]["days"]
+    code, _ = plan(repo, "--days", "10", "--out", str(tmp_path / "review"))
+    assert code == 2
+    days = json.loads((tmp_path / "review/review.json").read_text("utf-8"))["effect"]["days"]
     assert (days["first"], days["last"]) == ("2026-03-01", "2026-03-10")
     assert days["base"]["contacts"] == {"email": 20, "sms": 18}
     assert days["head"]["contacts"] == {"email": 20, "sms": 19}
     assert (days["base"]["cost"], days["head"]["cost"]) == (1.10, 1.15)
     assert days["base"]["per_customer"] == {"0": 6, "1": 1, "2": 7, "10+": 2}
     assert days["head"]["per_customer"] == {"0": 5, "1": 2, "2": 7, "10+": 2}
-    code, text = plan(repo, "--days", "10", "--format", "markdown")
+    text = (tmp_path / "review/comment-1.md").read_text("utf-8")
     assert "#### The next 10 days of builds (2026-03-01 to 2026-03-10), assuming no new " \
            "orders" in text
     assert "| customers with 10+ contacts | 2 | 2 | 0 |" in text
@@ -389,13 +390,12 @@ def test_the_next_days_show_the_stage_bounds(repo):
     commit_all(repo, "silent: one contact")
     for change in CASES["new_activity"][0]:
         edit(repo, *change)
-    code, out = plan(repo, "--days", "10", "--format", "json")
-    days = json.loads(out)["effect"]["days"]
+    review = review_plan(repo, days=10)
+    days = json.loads(render(review, "json"))["effect"]["days"]
     assert days["base"]["contacts"] == {"email": 20, "sms": 17}
     assert days["head"]["stages"] == {"silent": {"min": 1, "max": 1, "customers": 1,
                                                  "below_min": 0, "most_contacts": 1}}
-    code, text = plan(repo, "--days", "10", "--format", "markdown")
-    assert "| silent | 1-1 | 1 | 0 → 0 | 1 → 1 |" in text
+    assert "| silent | 1-1 | 1 | 0 → 0 | 1 → 1 |" in render(review, "markdown")
 
 
 def test_a_base_that_cannot_be_read_is_an_error(repo):

@@ -145,8 +145,9 @@ def fresh_state(root: Path, out: str) -> None:
 # --- child processes ----------------------------------------------------------------
 
 
-def run(cmd: list[str]) -> dict:
-    """Run a child process: wall and CPU seconds, its own peak RSS (MiB), its stdout."""
+def run(cmd: list[str], ok: tuple[int, ...] = (0,)) -> dict:
+    """Run a child process: wall and CPU seconds, its own peak RSS (MiB), its stdout;
+    stop unless it exits with a code in `ok`."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=err)
@@ -156,7 +157,7 @@ def run(cmd: list[str]) -> dict:
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(), err.read().decode()
-    if proc.returncode != 0:
+    if proc.returncode not in ok:
         sys.exit(f"failed ({proc.returncode}): {' '.join(cmd)}\n{stderr[-3000:]}")
     return {"wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
             "rss_mib": round(usage.ru_maxrss / 1024), "stdout": stdout}

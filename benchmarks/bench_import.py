@@ -43,7 +43,8 @@ from crmspec.data.importers import import_exports  # noqa: E402
 from crmspec.data.importers.taobao import FORMAT  # noqa: E402
 
 WORK = ROOT / "benchmarks" / "work"
-STATUSES = ["交易成功", "卖家已发货，等待买家确认", "买家已付款，等待卖家发货", "等待买家付款", "交易关闭"]
+STATUSES = ["交易成功", "卖家已发货，等待买家确认", "买家已付款，等待卖家发货", "等待买家付款",
+            "交易关闭"]
 
 
 def export(rows: int) -> Path:

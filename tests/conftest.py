@@ -1,4 +1,6 @@
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,28 @@ def add_plugins(root: Path, *names: str) -> Path:
     for name in names:
         shutil.copy(Path(__file__).parent / "plugins" / f"{name}.py", folder / f"{name}.py")
     return folder
+
+
+# Commits made by tests: the same author and date everywhere, whatever the machine's git
+# configuration (CI has none), so that a commit id depends on the files alone.
+GIT_ENV = {"GIT_AUTHOR_NAME": "crmspec tests", "GIT_AUTHOR_EMAIL": "tests@example.com",
+           "GIT_COMMITTER_NAME": "crmspec tests", "GIT_COMMITTER_EMAIL": "tests@example.com",
+           "GIT_AUTHOR_DATE": "2026-03-01T09:00:00+08:00",
+           "GIT_COMMITTER_DATE": "2026-03-01T09:00:00+08:00", "GIT_CONFIG_GLOBAL": os.devnull,
+           "GIT_CONFIG_NOSYSTEM": "1"}
+
+
+def git(root: Path, *args: str) -> str:
+    """Run git in `root` as the tests' fixed identity; its output."""
+    return subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True,
+                          text=True, input="", env={**os.environ, **GIT_ENV}).stdout
+
+
+def commit_all(root: Path, message: str, init: bool = False, paths: tuple = ("-A",)) -> str:
+    """Commit every file under root, or `paths` (a new repository on branch main when
+    `init`); the commit id."""
+    if init:
+        git(root, "init", "-q", "-b", "main")
+    git(root, "add", *paths)
+    git(root, "commit", "-q", "-m", message)
+    return git(root, "rev-parse", "HEAD").strip()

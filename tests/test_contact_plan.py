@@ -360,7 +360,7 @@ def test_validate_checks_hold_outs_against_the_latest_build(tiny):
     edit(tiny, "activities.yaml", "    segment: lapsed\n",
          "    segment: lapsed\n    holdout: 0.5\n")
     before = CliRunner().invoke(main, ["validate", "--project", str(tiny)])
-    assert before.exit_code == 0 and "W602" not in before.output  # no build yet
+    assert before.exit_code == 0 and "warning[W602]" not in before.output  # no build yet
     build(tiny, as_of=D1)
     after = CliRunner().invoke(main, ["validate", "--project", str(tiny)])
     assert after.exit_code == 0

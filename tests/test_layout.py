@@ -85,7 +85,7 @@ def test_every_package_says_what_it_owns_and_what_it_may_import():
                       if p.parent.parent == PACKAGE)
     assert {p.name for p in packages} == {
         "analysis", "channels", "cli", "compile", "contact", "core", "data", "engine",
-        "outputs", "plan", "plugins", "repo", "safesql", "site", "templates"}
+        "outputs", "plan", "plugins", "repo", "review", "safesql", "site", "templates"}
     for package in packages:
         doc = ast.get_docstring(ast.parse((package / "__init__.py").read_text("utf-8")))
         assert doc, package.name

@@ -38,10 +38,11 @@ def register_channels():
 def validate_plan(plan):
     """Extra checks of a plan, reported by `crmspec validate` (and before every build).
 
-    Called after the schema and the built-in semantic checks passed, with the typed
-    `crmspec.plan.model.Plan`. Returns a list of `crmspec.core.diagnostics.Diagnostic`, located
-    in the plan's files: `activity.src.at("channel_options", "x").diag(code, message)`
-    builds one at a value's line and column. Use codes of your own (e.g. `E9xx`).
+    Called when every plan file passed its schema check, after the built-in semantic
+    checks, with the typed `crmspec.plan.model.Plan`. Returns a list of
+    `crmspec.core.diagnostics.Diagnostic`, located in the plan's files:
+    `activity.src.at("channel_options", "x").diag(code, message)` builds one at a
+    value's line and column. Use codes of your own (e.g. `E9xx`).
     """
 
 

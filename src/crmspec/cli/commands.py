@@ -8,6 +8,7 @@ message, and the traceback only with --debug; 130 interrupted (Ctrl-C).
 
 from __future__ import annotations
 
+import functools
 import sys
 import traceback
 from datetime import date
@@ -48,8 +49,9 @@ def _root(project: str | None) -> Path:
     return find_root(Path(_project(project) or "."))
 
 
-def handled(fn):
-    """Turn PlanError into printed diagnostics and exit 1; hide tracebacks unless --debug."""
+def handled(fn, internal_exit: int = EXIT_INTERNAL):
+    """Turn PlanError into printed diagnostics and exit 1; hide tracebacks unless --debug
+    (an internal error exits `internal_exit`)."""
 
     @wraps(fn)
     def wrapper(*args, **kwargs):
@@ -76,7 +78,7 @@ def handled(fn):
                 raise
             click.echo(f"crmspec: internal error: {type(exc).__name__}: {exc}", err=True)
             click.echo("run again with --debug for the traceback, and report it", err=True)
-            ctx.exit(EXIT_INTERNAL)
+            ctx.exit(internal_exit)
 
     return wrapper
 
@@ -194,13 +196,16 @@ def main(debug: bool, project: str | None) -> None:
 @project_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text",
               help="text for people, json for tools, github for Actions annotations.")
+@click.option("--manifest", "manifest", type=click.Path(dir_okay=False), default=None,
+              help="Check the hold-outs (W602) against the audiences of this build's "
+              "manifest.json instead of the ledger's latest run.")
 @handled
-def validate(project: str | None, fmt: str) -> None:
+def validate(project: str | None, fmt: str, manifest: str | None) -> None:
     """Check the plan: every problem, with file, line and column."""
-    from crmspec.validate import validate_with_history
+    from crmspec.validate import report, validate_with_history
 
-    result = validate_with_history(_root(project))
-    output = render(result.diagnostics, fmt)
+    result = validate_with_history(_root(project), manifest=Path(manifest) if manifest else None)
+    output = report(result, fmt)
     if output:
         click.echo(output)
     sys.exit(0 if result.ok else 1)
@@ -257,6 +262,51 @@ def explain(customer_id, project, as_of, fmt) -> None:
         click.echo(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
     else:
         print_explanation(result)
+
+
+class _DetailedExitCommand(click.Command):
+    """A command whose exit codes 2 and 3 mean something (`crmspec plan`: changes, an
+    approval needed): a usage error exits 1 there, as every other error does."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            exc.exit_code = 1
+            raise
+
+
+@main.command("plan", cls=_DetailedExitCommand)
+@project_option
+@click.option("--base", "base", default=None, metavar="REV",
+              help="The revision to compare with (default: the merge base of HEAD and the "
+              "default branch).")
+@click.option("--as-of", "as_of", callback=_date, help="Run both plans as of this date.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
+              default="text", show_default=True,
+              help="text for people, markdown for a pull-request comment, json for tools.")
+@click.option("--days", "days", type=click.IntRange(1, 366), default=None,
+              help="Also compare the next N days of builds (no new orders assumed): contact "
+              "pressure per customer and the stages' contact bounds.")
+@click.option("--manifest", "manifest", type=click.Path(dir_okay=False), default=None,
+              help="Without the shop's data: show the counts of this build's manifest.json.")
+@click.option("--out", "out", type=click.Path(file_okay=False), default=None,
+              help="Also write review.txt, review.json and comment-<n>.md here (the only "
+              "files the review writes).")
+@functools.partial(handled, internal_exit=1)
+def plan_cmd(project, base, as_of, fmt, days, manifest, out) -> None:
+    """Review a plan change: what it changes and what it does to audiences, contacts and
+    costs, base revision against the working tree. Exit 0 no change, 1 error, 2 changes,
+    3 a review threshold crossed (needs an approval)."""
+    from crmspec.review import review_plan
+    from crmspec.review.render import render, write_review
+
+    result = review_plan(_root(project), base, as_of, Path(manifest) if manifest else None,
+                         days=days)
+    if out:
+        write_review(result, Path(out))
+    click.echo(render(result, fmt), nl=False)
+    sys.exit(result.exit_code)
 
 
 @main.command("compile")

@@ -82,6 +82,28 @@ def attach_ledger(con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool
             con.execute(statement)
 
 
+def latest_audiences(path: Path) -> tuple[date, dict[str, int]] | None:
+    """The as-of date of the ledger's latest run and, per activity, the customers it
+    contacted or held out; None when there is no ledger or no run in it. Opened read
+    only; raises duckdb.Error when the file cannot be read (another build writing it)."""
+    if not path.is_file():
+        return None
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        tables = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables")
+                  .fetchall()}
+        if not {"runs", "contacts"} <= tables:
+            return None
+        (latest,) = con.execute("SELECT max(as_of) FROM runs").fetchone()
+        if latest is None:
+            return None
+        sizes = dict(con.execute("SELECT activity_id, count(*) FROM contacts WHERE as_of = ? "
+                                 "GROUP BY activity_id ORDER BY activity_id", [latest]).fetchall())
+        return latest, sizes
+    finally:
+        con.close()
+
+
 def latest_run(con: duckdb.DuckDBPyConnection) -> date | None:
     return con.execute("SELECT max(as_of) FROM ledger.runs").fetchone()[0]
 

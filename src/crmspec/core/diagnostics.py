@@ -83,6 +83,17 @@ CODES: dict[str, str] = {
     # budgets (crmspec.contact.report)
     "W605": "the month's contacts cost more than its budget",
     "E605": "the month's contacts cost more than its budget (strict mode)",
+    "E606": "the manifest given cannot be read",
+    # SOPs and the site (crmspec.plan.checks.sops, crmspec.site)
+    "E701": "an SOP contradicts its activity",
+    "W702": "activity without an SOP",
+    "E703": "the site's docs_dir holds files crmspec did not write",
+    "E704": "reading the git history failed",
+    "E705": "MkDocs is not installed",
+    "E706": "mkdocs.yml cannot be read",
+    # plan review (crmspec.review)
+    "E801": "the base revision cannot be read",
+    "E802": "the base revision's plan is not valid",
 }
 
 

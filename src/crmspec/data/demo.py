@@ -618,11 +618,17 @@ def _us_date(us: int) -> date:
     return (datetime(1970, 1, 1) + timedelta(microseconds=us)).date()
 
 
+def demo_present(ds: DataSource, root: Path) -> bool:
+    """Whether the shop's data is there as far as the demo goes: a source other than
+    the demo, or the demo shop generated already."""
+    return ds.source != "demo" or (root / ds.path / "customers.parquet").exists()
+
+
 def ensure_demo(ds: DataSource, root: Path) -> str | None:
     """Generate the demo shop when the shop's data source is the demo and it is not
     there yet; the note to show, or None."""
     target = root / ds.path
-    if ds.source != "demo" or (target / "customers.parquet").exists():
+    if demo_present(ds, root):
         return None
     summary = generate_demo(target, customers=ds.demo_customers, seed=ds.demo_seed,
                             end_date=ds.demo_end_date)

@@ -24,9 +24,22 @@ from crmspec.plan.model import Plan
 
 def decide_contacts(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: CompiledPlan,
                     templates: dict) -> dict[str, Rendered]:
-    """The contact plan: limits, the messages whose cost depends on them rendered and
-    costed (SMS), budgets and control groups, then the other messages rendered for the
-    contacts kept. Leaves `sends` (the final decisions) and the rendered rows."""
+    """The contact plan (`decide`), then the other messages rendered for the contacts
+    kept. Leaves `sends` (the final decisions) and the rendered rows."""
+    rendered = decide(con, plan, compiled, templates)
+    rendered.update(render_activities(con, plan, compiled, templates,
+                                      [ca for ca in compiled.activities
+                                       if ca.activity.id not in rendered]))
+    create_send_rows(con)
+    return {ca.activity.id: rendered[ca.activity.id] for ca in compiled.activities}
+
+
+def decide(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: CompiledPlan,
+           templates: dict) -> dict[str, Rendered]:
+    """The decisions alone: limits, the messages whose cost depends on them rendered and
+    costed (SMS), budgets and control groups. Leaves `decisions` (every candidate with
+    its status and cost) and `sends`; returns the messages rendered so far (a review
+    reads costs, not messages)."""
     options = {ca.activity.id: activity_options(plan, ca, templates.get(ca.activity.id))
                for ca in compiled.activities}
     unsendable = {ca.activity.id: not_ready(plan, ca, templates.get(ca.activity.id))
@@ -47,7 +60,4 @@ def decide_contacts(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: Compil
                    "NULL::DOUBLE AS cost WHERE false"))
     apply_budgets(con, rules, compiled.as_of, costs="row_costs")
     con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * FROM decisions")
-    rendered.update(render_activities(con, plan, compiled, templates,
-                                      [ca for ca in compiled.activities if ca not in early]))
-    create_send_rows(con)
-    return {ca.activity.id: rendered[ca.activity.id] for ca in compiled.activities}
+    return rendered

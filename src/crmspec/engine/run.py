@@ -47,8 +47,20 @@ def _histogram(con, column: str, keys: list[str]) -> dict[str, int]:
 
 def run_plan(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan, plan: Plan) -> RunResult:
     """Facts, features and the `candidates` of every activity; counts per stage/segment."""
+    run_facts(con, compiled)
+    run_candidates(con, compiled)
+    return count_facts(con, compiled, plan)
+
+
+def run_facts(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan) -> None:
+    """The plan's statements: the facts and features of every customer."""
     for _, sql in compiled.statements:
         con.execute(sql)
+
+
+def run_candidates(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan) -> None:
+    """`candidates`: every activity's audience with the channel's verdict, over the
+    `features` on the connection."""
     if compiled.activities:
         union = "\nUNION ALL\n".join(ca.audience_sql for ca in compiled.activities)
         con.execute(f"CREATE OR REPLACE TEMP TABLE candidates AS {union}")
@@ -58,6 +70,12 @@ def run_plan(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan, plan: Plan)
                     "customer_id, NULL::VARCHAR AS activity_id, NULL::VARCHAR AS channel, "
                     "NULL::VARCHAR AS address, NULL::VARCHAR AS segment, NULL::VARCHAR AS "
                     "stage, NULL::VARCHAR AS status WHERE false")
+
+
+def count_facts(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan, plan: Plan
+                ) -> RunResult:
+    """Customers per stage, type, tier and segment (the activities' counts come later,
+    from `count_activities`)."""
     seg_counts: dict[str, int] = {}
     if compiled.segments:
         items = list(compiled.segments.items())

@@ -15,11 +15,12 @@ import duckdb
 import pluggy
 
 from crmspec.compile import CompiledPlan, compile_plan
+from crmspec.compile.segments import Needs
 from crmspec.contact.ledger import attach_ledger
 from crmspec.core.diagnostics import Diagnostic, PlanError, has_errors
 from crmspec.core.sql import sql_str
 from crmspec.data.cleaning import problems_as_diagnostics
-from crmspec.data.demo import ensure_demo
+from crmspec.data.demo import demo_present, ensure_demo
 from crmspec.data.sources import AttachedData, attach
 from crmspec.data.suppressions import attach_suppressions
 from crmspec.engine.connection import connect
@@ -27,7 +28,7 @@ from crmspec.plan.model import Plan
 from crmspec.plugins import call_hook, get_plugin_manager
 from crmspec.templates.loading import ActivityTemplates
 from crmspec.templates.rendering import template_needs
-from crmspec.validate import open_plan
+from crmspec.validate import Validation, open_plan
 
 
 @dataclass
@@ -52,33 +53,58 @@ def prepare(root: Path, as_of: date | None, con: duckdb.DuckDBPyConnection, stri
     absent); otherwise the ledger is only read.
     """
     pm = pm if pm is not None else get_plugin_manager(root)
-    validation = open_plan(root, pm)
-    plan, channels = validation.plan, validation.channels
-    assert plan is not None
-    note = ensure_demo(plan.shop.data, root)
+    return prepare_plans(root, [open_plan(root, pm)], as_of, con, strict=strict, notes=notes,
+                         pm=pm, record=record)[0]
+
+
+def prepare_plans(root: Path, validations: list[Validation], as_of: date | None,
+                  con: duckdb.DuckDBPyConnection, *, strict: bool = False,
+                  notes: list[str] | None = None, pm: pluggy.PluginManager | None = None,
+                  record: bool = False, scratch: Path | None = None) -> list[Prepared]:
+    """Valid plans (`crmspec.validate.open_plan`) over the data of the project at `root`
+    on one connection: `crmspec build` prepares one, `crmspec plan` the plan at a base
+    revision and the working tree's. The data is attached once, as the first plan's
+    shop.yaml says, with the columns any of the plans needs; so are the ledger and the
+    do-not-contact list, and the plugins' `prepare_connection` is called once (with the
+    first plan). Then each plan is compiled as of the same date.
+
+    `scratch`: where a demo shop that is not generated yet goes (the review writes
+    nothing into the project); default: its place in the project, as a build does.
+    """
+    pm = pm if pm is not None else get_plugin_manager(root)
+    first = validations[0].plan
+    assert first is not None and all(v.plan is not None for v in validations)
+    ds = first.shop.data
+    data_root = scratch if scratch is not None and not demo_present(ds, root) else root
+    note = ensure_demo(ds, data_root)
     if note and notes is not None:
-        notes.append(note)
+        notes.append(note if data_root == root else note.replace(
+            f"in {ds.path}/", "in a temporary folder"))
     # Time-zone-aware timestamps in the data (TIMESTAMPTZ) become the shop's local time.
-    con.execute("SET TimeZone = " + sql_str(plan.shop.timezone))
-    # Compile once to learn which columns the plan needs, attach, then compile for real.
-    needs = compile_plan(plan, as_of or date(2000, 1, 1), channels).needs
-    for column, src in template_needs(validation.templates):
-        needs.add(column, src)
-    data = attach(con, plan.shop.data, root, as_of or plan.shop.as_of, needs.columns)
+    con.execute("SET TimeZone = " + sql_str(first.shop.timezone))
+    # Compile once to learn which columns the plans need, attach, then compile for real.
+    needs = Needs()
+    for v in validations:
+        for column, src in compile_plan(v.plan, as_of or date(2000, 1, 1), v.channels
+                                        ).needs.columns.items():
+            needs.add(column, src)
+        for column, src in template_needs(v.templates):
+            needs.add(column, src)
+    data = attach(con, ds, data_root, as_of or first.shop.as_of, needs.columns)
     if notes is not None:
         notes.extend(data.notes)
-    data_diags = problems_as_diagnostics(data.problems, plan.shop.data.src, strict)
+    data_diags = problems_as_diagnostics(data.problems, ds.src, strict)
     if strict and has_errors(data_diags):
         raise PlanError(data_diags)
-    attach_ledger(con, root / plan.shop.ledger_path, read_only=not record)
-    attach_suppressions(con, plan.shop.data, root)
+    attach_ledger(con, root / first.shop.ledger_path, read_only=not record)
+    attach_suppressions(con, ds, data_root)
     previous = con.execute("SELECT max(as_of) FROM ledger.tiers WHERE as_of < ?",
                            [data.as_of]).fetchone()[0]
-    call_hook(pm, "prepare_connection", con=con, plan=plan)
-    compiled = compile_plan(plan, data.as_of, channels, previous,
-                            previous_in_ledger=previous is not None)
-    return Prepared(plan, compiled, data, validation.diagnostics + data_diags,
-                    validation.templates)
+    call_hook(pm, "prepare_connection", con=con, plan=first)
+    return [Prepared(v.plan, compile_plan(v.plan, data.as_of, v.channels, previous,
+                                          previous_in_ledger=previous is not None),
+                     data, v.diagnostics + data_diags, v.templates)
+            for v in validations]
 
 
 @contextmanager

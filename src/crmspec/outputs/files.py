@@ -50,5 +50,18 @@ def atomic_dir(out_dir: Path) -> Iterator[Path]:
         shutil.rmtree(stale, ignore_errors=True)
 
 
+def write_text(path: Path, text: str) -> None:
+    """`path` replaced by `text` (UTF-8, \\n line ends) at once: written beside it, then
+    renamed over it, so a reader never sees half a file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -16,8 +16,18 @@ from typing import Any
 from crmspec.core.diagnostics import Diagnostic, Src
 from crmspec.data.settings import CsvFormat, DataSource
 from crmspec.plan.load import Document
+from crmspec.plan.parts import ENTRY_LISTS, Broken, Known
 from crmspec.plan.project import ProjectFiles
 from crmspec.plan.triggers import Trigger, parse_trigger
+
+
+@dataclass(frozen=True)
+class ReviewThresholds:
+    """shop.yaml `review`: when `crmspec plan` says a change needs an approval."""
+
+    audience_growth: float | None = None
+    monthly_cost_increase: float | None = None
+    control_group_required: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class Shop:
     ledger_path: str = "state/ledger.duckdb"
     # shop.yaml `import`: how `crmspec import csv` reads the shop's exports (a csv source)
     imports: DataSource | None = None
+    review: ReviewThresholds = field(default_factory=ReviewThresholds)
 
     def cap_for(self, day: date) -> float | None:
         """The budget of the calendar month of `day`: its own cap (budget.months, e.g.
@@ -167,9 +178,20 @@ class Plan:
     holidays: dict[str, tuple[date, ...]] = field(default_factory=dict)
     blackout_dates: tuple[date, ...] = ()
     rfm_window_days: int | None = None  # segments.yaml rfm.window_days (None: all time)
+    # Parts left out because their schema check failed (validate checks the rest); a
+    # plan that is built or reviewed has none.
+    broken: Broken = field(default_factory=Broken)
 
     def segment(self, sid: str) -> Segment:
         return next(s for s in self.segments if s.id == sid)
+
+    def known(self, what: str) -> Known:
+        """The ids a reference to a `what` ("segment", "stage", "tier", "KPI",
+        "activity", "holiday") may name, left-out entries included."""
+        entries = {"activity": self.activities, "segment": self.segments,
+                   "stage": self.stages, "tier": self.tiers, "KPI": self.kpis}
+        ids = self.holidays if what == "holiday" else [e.id for e in entries[what]]
+        return Known(ids, self.broken.ids(what), self.broken.unnamed(what))
 
 
 def _as_list(value: Any) -> tuple:
@@ -206,9 +228,11 @@ def _data_source(doc: Document, key: str, source: str, path: str) -> DataSource:
     )
 
 
-def shop_settings(doc: Document) -> Shop:
-    """The shop of a schema-valid shop.yaml (`crmspec import` reads no other plan file)."""
-    d = doc.data
+def shop_settings(doc: Document, broken: Broken | None = None) -> Shop:
+    """The shop of a schema-valid shop.yaml (`crmspec import` reads no other plan file),
+    without the sections `broken` names (validate checks the rest)."""
+    broken = broken or Broken()
+    d = {k: v for k, v in doc.data.items() if not broken.has(doc.path, k)}
     data = d["data"]
     as_of = d.get("as_of", "latest")
     share = d.get("rules", {}).get("maintenance_share")
@@ -231,6 +255,7 @@ def shop_settings(doc: Document) -> Shop:
         month_caps={k: float(v) for k, v in d.get("budget", {}).get("months", {}).items()},
         evaluation=_evaluation(d.get("evaluation", {})),
         ledger_path=d.get("ledger", {}).get("path", "state/ledger.duckdb"),
+        review=ReviewThresholds(**d.get("review", {})),
     )
 
 
@@ -260,17 +285,34 @@ def _evaluation(e: dict) -> Evaluation:
     )
 
 
-def build_plan(files: ProjectFiles) -> Plan:
-    """Typed plan from schema-valid documents (call only when the schema check passed)."""
-    docs = files.documents
-    shop = shop_settings(docs["shop"])
+def build_plan(files: ProjectFiles, broken: Broken | None = None) -> Plan:
+    """Typed plan from schema-valid documents, without the parts `broken` names (call
+    only when the rest passed the schema check: `crmspec.validate`). Only shop.yaml
+    must be there: the plan of a validate run whose lifecycle, segments or activities
+    file cannot be used has none of them."""
+    broken = broken or Broken()
+    docs = {k: d for k, d in files.documents.items() if not broken.has(d.path)}
+
+    def kept(doc: Document, key: str) -> list[tuple[int, Any]]:
+        if broken.has(doc.path, key):
+            return []
+        return [(i, x) for i, x in enumerate(doc.data.get(key, []))
+                if not broken.has(doc.path, key, i)]
+
+    def entries(kind: str) -> list[tuple[int, dict]]:
+        return kept(docs[kind], ENTRY_LISTS[kind][0]) if kind in docs else []
+
+    def section(doc: Document, key: str) -> dict:
+        return {} if broken.has(doc.path, key) else doc.data.get(key, {})
+
+    shop = shop_settings(docs["shop"], broken)
     tiers_doc = docs.get("tiers")
     tiers: list[Tier] = []
     window = review = None
     if tiers_doc:
-        ev = tiers_doc.data.get("evaluation", {})
+        ev = section(tiers_doc, "evaluation")
         window, review = ev.get("window_days"), ev.get("review_date")
-        for i, t in enumerate(tiers_doc.data["tiers"]):
+        for i, t in entries("tiers"):
             tiers.append(
                 Tier(
                     id=t["id"],
@@ -279,7 +321,7 @@ def build_plan(files: ProjectFiles) -> Plan:
                     min_purchases=t.get("min_purchases"),
                     discount=t.get("discount"),
                     benefits=tuple(t.get("benefits", [])),
-                    rank=i + 1,
+                    rank=len(tiers) + 1,
                     src=Src(tiers_doc, ("tiers", i)),
                 )
             )
@@ -296,7 +338,7 @@ def build_plan(files: ProjectFiles) -> Plan:
             contacts_max=s.get("contacts", {}).get("max"),
             src=Src(lc, ("stages", i)),
         )
-        for i, s in enumerate(lc.data["stages"] if lc else [])
+        for i, s in entries("lifecycle")
     ]
     sg = docs.get("segments")
     segments = [
@@ -308,7 +350,7 @@ def build_plan(files: ProjectFiles) -> Plan:
             everyone=bool(s.get("everyone", False)),
             src=Src(sg, ("segments", i)),
         )
-        for i, s in enumerate(sg.data["segments"] if sg else [])
+        for i, s in entries("segments")
     ]
     ac = docs.get("activities")
     activities = [
@@ -337,27 +379,28 @@ def build_plan(files: ProjectFiles) -> Plan:
             trim_desc=a.get("budget", {}).get("keep_first", {}).get("order", "desc") == "desc",
             min_effect=a.get("min_effect"),
         )
-        for i, a in enumerate(ac.data["activities"] if ac else [])
+        for i, a in entries("activities")
     ]
     kp = docs.get("kpis")
     kpis: list[Kpi] = []
     monitoring: list[str] = []
     if kp:
-        for i, k in enumerate(kp.data["kpis"]):
+        for i, k in entries("kpis"):
             params = {x: v for x, v in k.items() if x not in ("id", "name", "metric")}
             kpis.append(Kpi(k["id"], k["name"], k["metric"], params, Src(kp, ("kpis", i))))
-        monitoring = list(kp.data.get("monitoring", {}).get("kpis", []))
-    sops = [Sop(d.data["activity"], d.data, Src(d, ())) for d in files.sops]
+        monitoring = list(section(kp, "monitoring").get("kpis", []))
+    sops = [Sop(d.data["activity"], d.data, Src(d, ())) for d in files.sops
+            if not broken.has(d.path)]
     cal = docs.get("calendar")
     holidays: dict[str, tuple[date, ...]] = {}
     blackout: tuple[date, ...] = ()
     if cal:
         holidays = {h["id"]: tuple(date.fromisoformat(x) for x in h["dates"])
-                    for h in cal.data.get("holidays", [])}
-        blackout = tuple(date.fromisoformat(x) for x in cal.data.get("blackout_dates", []))
+                    for _, h in entries("calendar")}
+        blackout = tuple(date.fromisoformat(x) for _, x in kept(cal, "blackout_dates"))
     return Plan(shop, tiers, window, review, stages, segments, activities, kpis, monitoring,
-                sops, files, holidays, blackout,
-                rfm_window_days=sg.data.get("rfm", {}).get("window_days") if sg else None)
+                sops, files, holidays, blackout, broken=broken,
+                rfm_window_days=section(sg, "rfm").get("window_days") if sg else None)
 
 
 def channel_options(plan: Plan, activity: Activity, defaults: dict) -> dict:

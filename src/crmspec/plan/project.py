@@ -30,6 +30,8 @@ class ProjectFiles:
     documents: dict[str, Document] = field(default_factory=dict)
     sops: list[Document] = field(default_factory=list)
     diagnostics: list[Diagnostic] = field(default_factory=list)
+    unreadable: dict[str, str] = field(default_factory=dict)  # file -> kind, not loaded
+    missing: list[str] = field(default_factory=list)  # kinds of required files not there
 
     def all_documents(self) -> list[tuple[str, Document]]:
         return [(k, d) for k, d in self.documents.items()] + [("sop", d) for d in self.sops]
@@ -100,6 +102,7 @@ def read_project(root: Path) -> ProjectFiles:
             doc = load_file(file, shown)
         except PlanError as exc:
             files.diagnostics.extend(exc.diagnostics)
+            files.unreadable[shown] = kind
             continue
         if kind == "sop":
             files.sops.append(doc)
@@ -113,6 +116,7 @@ def read_project(root: Path) -> ProjectFiles:
             needed.update({k: f" ({kind}.yaml refers to it)" for k in kinds})
     for kind, why in needed.items():
         if kind not in present:
+            files.missing.append(kind)
             files.diagnostics.append(
                 Diagnostic(
                     f"{PLAN_DIR}/{kind}.yaml",

@@ -20,6 +20,7 @@ from jsonschema.exceptions import ValidationError
 
 from crmspec.core.diagnostics import Diagnostic
 from crmspec.plan.load import Document
+from crmspec.plan.parts import confined_unit, without
 from crmspec.plan.schemas.common import DATE, HHMM, SLUG
 
 # What the shared patterns mean, for a hint better than the field's own description.
@@ -151,6 +152,25 @@ def check_schema(doc: Document, kind: str, schema: dict | None = None) -> list[D
     `schema` replaces the packaged schema of the kind: validate passes the one built with
     the plugin manager's channels (their options are part of it).
     """
+    return check_parts(doc, kind, schema)[0]
+
+
+def check_parts(doc: Document, kind: str, schema: dict | None = None
+                ) -> tuple[list[Diagnostic], set[tuple]]:
+    """`check_schema`, and the parts of the document the problems are confined to
+    (`crmspec.plan.parts`): () for the whole document when the rest without those parts
+    is still not schema-valid (a required key is broken)."""
     validator = _validator(kind) if schema is None else _custom_validator(schema)
-    errors = validator.iter_errors(doc.data)
-    return sorted({d for e in errors for d in _diagnostics(doc, e)})
+    errors = list(validator.iter_errors(doc.data))
+    units: set[tuple] = set()
+    for e in errors:
+        path = tuple(e.absolute_path)
+        if not path and e.validator == "additionalProperties" and kind != "sop":
+            allowed = e.schema.get("properties", {})
+            units.update((k,) for k in e.instance if k not in allowed)
+        else:
+            units.add(confined_unit(kind, doc.data, path))
+    if units and () not in units and any(
+            True for _ in validator.iter_errors(without(doc.data, units))):
+        units = {()}
+    return sorted({d for e in errors for d in _diagnostics(doc, e)}), units

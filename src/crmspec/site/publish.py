@@ -75,10 +75,10 @@ def _docs_dir(config: Path) -> Path:
         with config.open("rb") as f:
             raw = yaml_load(f) or {}
     except Exception as exc:  # noqa: BLE001 - any YAML problem is the file's
-        raise _error("E702", f"mkdocs.yml cannot be read: {str(exc).splitlines()[0]}",
+        raise _error("E706", f"mkdocs.yml cannot be read: {str(exc).splitlines()[0]}",
                      "fix the YAML (docs/site.md shows the expected file)") from None
     if not isinstance(raw, dict):
-        raise _error("E702", "mkdocs.yml is not a mapping of settings",
+        raise _error("E706", "mkdocs.yml is not a mapping of settings",
                      "docs/site.md shows the expected file")
     return (config.parent / str(raw.get("docs_dir", "docs"))).resolve()
 
@@ -98,7 +98,7 @@ def _load(config: Path, nav: list):
             return load_config(config_file=str(config), nav=nav)
         except (Abort, ConfigurationError) as exc:
             said = "; ".join(problems) or str(exc)
-            raise _error("E702", f"mkdocs.yml is not a valid MkDocs configuration: {said}",
+            raise _error("E706", f"mkdocs.yml is not a valid MkDocs configuration: {said}",
                          "docs/site.md shows the expected file") from None
 
 

@@ -181,8 +181,9 @@ def load_templates(root: Path, plan: Plan, channels: dict[str, Channel],
                 continue
             parts[name] = LoadedPart(part, source, result[0], result[1])
         out[a.id] = ActivityTemplates(a, ch, options, parts)
+    left_out = plan.broken.templates()  # of activities with schema errors: not unused
     for (tname, chname), parts_found in sorted(by_key.items()):
-        if (tname, chname) not in used:
+        if (tname, chname) not in used and left_out is not None and tname not in left_out:
             for fname in sorted(parts_found.values()):
                 diags.append(Diagnostic(
                     f"{TEMPLATE_DIR}/{fname}", 1, 1, "W519",

@@ -16,9 +16,7 @@ from crmspec.plan.triggers import PURCHASE_DAY_EVENTS
 def check_activities(plan: Plan, channels: Iterable[str]) -> list[Diagnostic]:
     out = []
     channels = set(channels)  # names of the plugin manager's channels (crmspec.plugins)
-    stages = {s.id for s in plan.stages}
-    segs = {s.id for s in plan.segments}
-    kpis = {k.id for k in plan.kpis}
+    stages, segs, kpis = plan.known("stage"), plan.known("segment"), plan.known("KPI")
     for a in plan.activities:
         if a.segment not in segs:
             out.append(unknown_reference(a.src.at("segment"), "segment", a.segment, segs))
@@ -68,11 +66,16 @@ def _check_trigger(plan: Plan, a) -> list[Diagnostic]:
     """References of a trigger, and triggers that could never fire."""
     t, src = a.trigger, a.src.at("trigger")
     if t.type == "calendar":
-        if t.holiday is not None and t.holiday not in plan.holidays:
-            return [unknown_reference(src.at("holiday"), "holiday", t.holiday, plan.holidays)]
+        holidays = plan.known("holiday")
+        if t.holiday is not None and t.holiday not in holidays:
+            return [unknown_reference(src.at("holiday"), "holiday", t.holiday, holidays)]
         if t.holiday is None and not t.dates:
             return [src.diag("E203", "a calendar trigger needs `holiday` or `dates`",
                              "holidays and promotions are listed in plans/calendar.yaml")]
+    tiers_doc = plan.files.documents.get("tiers")
+    if plan.broken.any("tier") or (tiers_doc is not None
+                                   and plan.broken.has(tiers_doc.path, "evaluation")):
+        return []  # part of tiers.yaml left out: whether tier triggers fire is not known
     if t.type == "tier_downgrade_warning" and not (plan.tier_review_date
                                                    and plan.tier_window_days):
         return [src.diag(
@@ -89,9 +92,11 @@ def check_contact_rules(plan: Plan) -> list[Diagnostic]:
     """Domain rules 1 (maintenance in every stage) and 2 (the ratio within bounds)."""
     out = []
     per_stage = kinds_per_stage(plan)
+    # A left-out activity counts in its stages too: they cannot be judged without it.
+    unsure = plan.broken.stages_of_broken_activities(per_stage)
     bounds = plan.shop.maintenance_share
     for s in plan.stages:
-        if not s.maintenance_required:
+        if not s.maintenance_required or s.id in unsure:
             continue
         counts = per_stage[s.id]
         total = counts["maintenance"] + counts["marketing"]

@@ -11,8 +11,7 @@ from crmspec.plan.model import Plan
 
 def check_kpi_references(plan: Plan) -> list[Diagnostic]:
     out = []
-    acts = {a.id for a in plan.activities}
-    kpis = {k.id for k in plan.kpis}
+    acts, kpis = plan.known("activity"), plan.known("KPI")
     for k in plan.kpis:
         if "activity" in k.params and k.params["activity"] not in acts:
             out.append(unknown_reference(k.src.at("activity"), "activity",
@@ -58,7 +57,7 @@ def check_kpis(plan: Plan) -> list[Diagnostic]:
                     + (" when lower_is_better" if low else ""),
                     "watch is where the bad zone starts, on the far side of good"))
     doc = plan.files.documents.get("kpis")
-    if doc is not None:
+    if doc is not None and not plan.broken.has(doc.path, "monitoring"):
         mon = doc.data.get("monitoring", {})
         for i, kid in enumerate(mon.get("changes", [])):
             if kid not in plan.monitoring:

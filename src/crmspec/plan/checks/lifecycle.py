@@ -35,7 +35,9 @@ def check_lifecycle(plan: Plan) -> list[Diagnostic]:
     bands = [s for s in stage_bands(plan) if s.from_days is not None]
     if not bands:
         return out
-    if bands[0].from_days != 0:
+    # A left-out stage may fill what looks like a gap: only overlaps are certain.
+    gaps = not plan.broken.any("stage")
+    if gaps and bands[0].from_days != 0:
         out.append(bands[0].src.at("from_days").diag(
             "E304", f"days 0-{bands[0].from_days - 1} belong to no stage",
             f"start the first stage ('{bands[0].id}') at from_days: 0"))
@@ -45,12 +47,12 @@ def check_lifecycle(plan: Plan) -> list[Diagnostic]:
             out.append(cur.src.at("from_days").diag(
                 "E303", f"stage '{cur.id}' (from day {cur.from_days}) overlaps stage "
                 f"'{prev.id}' ({end})", "bands are [from_days, to_days): make them meet"))
-        elif prev.to_days < cur.from_days:
+        elif gaps and prev.to_days < cur.from_days:
             out.append(cur.src.at("from_days").diag(
                 "E304", f"days {prev.to_days}-{cur.from_days - 1} belong to no stage "
                 f"(between '{prev.id}' and '{cur.id}')",
                 f"set from_days: {prev.to_days} or extend '{prev.id}'"))
-    if bands[-1].to_days is not None:
+    if gaps and bands[-1].to_days is not None:
         out.append(bands[-1].src.at("to_days").diag(
             "E304", f"customers more than {bands[-1].to_days - 1} days since their last "
             "purchase belong to no stage", f"omit to_days on the last stage ('{bands[-1].id}')"))

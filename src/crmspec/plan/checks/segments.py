@@ -58,9 +58,7 @@ def check_events_present(plan: Plan) -> list[Diagnostic]:
 
 def check_segments(plan: Plan) -> list[Diagnostic]:
     out = []
-    stages = {s.id for s in plan.stages}
-    tiers = {t.id for t in plan.tiers}
-    segs = {s.id for s in plan.segments}
+    stages, tiers, segs = plan.known("stage"), plan.known("tier"), plan.known("segment")
     customer_cols = {c.name for c in CUSTOMERS}
     columns = filter_columns()
     for seg in plan.segments:

@@ -47,9 +47,15 @@ def check_sops(plan: Plan) -> list[Diagnostic]:
                 f"({where.doc.path}:{line}:{col}: {name} '{_short(theirs)}')",
                 f"state the {name} in one place: remove it from the SOP (its page shows the "
                 "activity's) or from the activity, or make them the same"))
-    if plan.sops:
+    # An SOP left out by its schema check still documents its activity; one that does
+    # not say which in a readable way (or does not parse) could be any activity's.
+    left_out = [d.data.get("activity") if isinstance(d.data, dict) else None
+                for d in plan.files.sops if plan.broken.has(d.path)]
+    unsure = any(not isinstance(a, str) for a in left_out) or any(
+        kind == "sop" for kind in plan.files.unreadable.values())
+    if plan.sops and not unsure:
         for a in plan.activities:
-            if a.id not in seen:
+            if a.id not in seen and a.id not in left_out:
                 out.append(a.src.at("id").diag(
                     "W702", f"activity '{a.id}' has no SOP",
                     f"write plans/sop/{a.id}.yaml (docs/sop.md): the flow in words, design "

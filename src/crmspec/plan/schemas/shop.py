@@ -260,6 +260,30 @@ def shop_schema(channels: dict) -> dict:
                                     "order counts as a response."},
                },
             ),
+            "review": obj(
+               "Plan review",
+               "When a change needs an approval: `crmspec plan` exits 3 when it crosses one "
+               "of these (docs/review.md). The base revision's values count, so a change "
+               "cannot lower its own bar, and a change of them needs an approval itself.",
+               {
+                    "audience_growth": {
+                        "type": "number", "exclusiveMinimum": 0,
+                        "description": "An activity's audience (the customers its segment "
+                        "and trigger hold for in this build) grows by more than this share "
+                        "of the base's, e.g. 0.5: by more than half; an empty audience that "
+                        "is no longer empty counts too.", "examples": [0.5]},
+                    "monthly_cost_increase": described(
+                        MONEY, "The cost of the month to date rises by more than this "
+                        "amount: this build's cost against the base plan's (with --days, "
+                        "the simulated builds of the same month too).",
+                        examples=[2000]),
+                    "control_group_required": {
+                        "type": "boolean", "default": False,
+                        "description": "A new marketing activity without a control group "
+                        "(holdout), or an activity whose control group is dropped, needs "
+                        "an approval."},
+               },
+            ),
             "ledger": obj(
                "Contact ledger",
                "Where the record of every contact and hold-out is kept.",

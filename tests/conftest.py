@@ -4,6 +4,16 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Hypothesis: in CI (CI=true, as .ci/run runs) the examples are derived from each test
+# rather than drawn at random, and no example database is kept, so a run passes or fails
+# the same way every time; locally examples stay random (and failures are replayed from
+# .hypothesis/). HYPOTHESIS_PROFILE=ci reproduces a CI run.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+settings.register_profile("dev")
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE")
+                      or ("ci" if os.environ.get("CI", "").lower() in ("1", "true") else "dev"))
 
 FIXTURES = Path(__file__).parent / "fixtures"
 # What a build leaves in a project (outputs, the ledger): never part of a fixture copy.

@@ -11,6 +11,7 @@ intended change with
 and read the diff: the expected rows were checked by hand (see the comments below).
 """
 
+import csv
 import hashlib
 import json
 import os
@@ -18,10 +19,10 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from shop_edits import edit
 
 from crmspec.build import build
 from crmspec.channels import builtin_channels
-from crmspec.channels.base import sms_segments
 from crmspec.contact.schedule import first_slot, windows_for
 from crmspec.plugins import get_plugin_manager
 
@@ -188,10 +189,31 @@ def test_dry_run_renders_and_costs_but_writes_nothing(channels_shop):
     assert winback["files"] == [] and winback["cost"]["units"] == 3
 
 
-@pytest.mark.parametrize("length, segments", [
-    (0, 1), (70, 1), (71, 2), (134, 2), (135, 3), (201, 3), (202, 4)])
-def test_sms_segments_70_then_67(length, segments):
-    assert sms_segments(length) == segments
+def winback_lengths(shop: Path, lengths: dict[int, int]) -> list[tuple[int, str]]:
+    """Build with winback's SMS (c04: 45 days, c05: 90, c06: 140) rendered to `lengths`
+    characters, {days: total}; the (length, segments) of each row of the SMS file.
+
+    The content is 【小测试店】 (6) + the text + " 回T退订" (5): the template gives each
+    customer a text of total - 11 characters."""
+    branches = "".join(f"{{% {'if' if i == 0 else 'elif'} days_since_last_purchase == {d} %}}"
+                       f"{'好' * (n - 11)}" for i, (d, n) in enumerate(lengths.items()))
+    (shop / "plans/templates/winback.sms.j2").write_text(branches + "{% endif %}\n",
+                                                          encoding="utf-8")
+    edit(shop, "activities.yaml", "    segment: lapsed\n",
+         "    segment: lapsed\n    channel_options: {max_segments: 4}\n")
+    out = build(shop, pm=get_plugin_manager(shop, entry_points=False)).out_dir
+    with open(out / "sms/winback.csv", newline="", encoding="utf-8") as f:
+        return [(len(r["content"]), r["segments"]) for r in csv.DictReader(f)]
+
+
+@pytest.mark.parametrize("lengths, expected", [
+    ({45: 70, 90: 71, 140: 134}, [(70, "1"), (71, "2"), (134, "2")]),
+    ({45: 135, 90: 201, 140: 202}, [(135, "3"), (201, "3"), (202, "4")]),
+])
+def test_sms_segments_are_70_for_one_then_67_each(tiny, lengths, expected):
+    """SMS cost rule, in the SQL the writer and the budgets use: up to 70 characters is
+    one segment, a longer message is ceil(length / 67) segments."""
+    assert winback_lengths(tiny, lengths) == expected
 
 
 def test_sms_cost_counts_segments_in_sql(channels_shop):
@@ -199,7 +221,7 @@ def test_sms_cost_counts_segments_in_sql(channels_shop):
     tpl.write_text("好久不见" + "。" * 60 + "{{ customer.nick }}\n", encoding="utf-8")
     r = build(channels_shop, pm=get_plugin_manager(channels_shop, entry_points=False))
     rows = (r.out_dir / "sms/winback.csv").read_text(encoding="utf-8").splitlines()[1:]
-    # 【小测试店】 (7) + 64 + nick (6) + " 回T退订" (5) = 82 characters: 2 segments
+    # 【小测试店】 (6) + 64 + nick (6) + " 回T退订" (5) = 81 characters: 2 segments
     assert [row.rsplit(",", 1)[1] for row in rows] == ["2", "2", "2"]
     winback = next(a for a in r.manifest["activities"] if a["id"] == "winback")
     assert winback["cost"] == {"unit": "segment", "units": 6, "unit_price": 0.05,
@@ -256,3 +278,73 @@ def test_channels_without_what_they_need_write_only_the_audience(channels_shop):
         "plans/activities.yaml:60:14: warning[W518]: activity 'winback': no sms send file "
         "written: the activity has no template (add `template: <name>`)",
     ]
+
+
+def validate_lines(shop: Path) -> list[str]:
+    from click.testing import CliRunner
+
+    from crmspec.cli import main
+
+    result = CliRunner().invoke(main, ["validate", "--project", str(shop)])
+    return [line for line in result.output.splitlines() if "error[" in line]
+
+
+@pytest.mark.parametrize("max_segments, text, expected", [
+    (1, 59, []),
+    (1, 60, ["plans/templates/winback.sms.j2:1:1: error[E514]: the sms text of activity "
+             "'winback' can be 71 characters long, over the limit of 70 (1 SMS segment "
+             "(max_segments))"]),
+    (2, 123, []),
+    (2, 124, ["plans/templates/winback.sms.j2:1:1: error[E514]: the sms text of activity "
+              "'winback' can be 135 characters long, over the limit of 134 (2 SMS segments "
+              "(max_segments))"]),
+])
+def test_sms_length_limit_is_70_for_one_segment_then_67_each(tiny, max_segments, text,
+                                                             expected):
+    """SMS limit rule (validate): the finished text, 【小测试店】 (6) + text + " 回T退订"
+    (5), may be 70 characters at max_segments 1 and 67 x n at n."""
+    (tiny / "plans/templates/winback.sms.j2").write_text("好" * text + "\n", encoding="utf-8")
+    edit(tiny, "activities.yaml", "    segment: lapsed\n",
+         f"    segment: lapsed\n    channel_options: {{max_segments: {max_segments}}}\n")
+    assert validate_lines(tiny) == expected
+
+
+@pytest.mark.parametrize("ad_domains, subject, expected", [
+    ("[sina.com]", 56, []),
+    ("[sina.com]", 57, ["plans/templates/cart_recovery.email.subject.j2:1:1: error[E514]: the "
+                        "email subject of activity 'cart_recovery' can be 61 characters long, "
+                        "over the limit of 60"]),
+    ("[]", 60, []),
+    ("[]", 61, ["plans/templates/cart_recovery.email.subject.j2:1:1: error[E514]: the email "
+                "subject of activity 'cart_recovery' can be 61 characters long, over the "
+                "limit of 60"]),
+])
+def test_email_subject_limit_counts_the_ad_marker_when_ad_domains_are_set(tiny, ad_domains,
+                                                                         subject, expected):
+    """Email limit rule: a subject has 60 characters, "(AD)" (4) included when the
+    activity may send to ad_domains."""
+    (tiny / "plans/templates/cart_recovery.email.subject.j2").write_text(
+        "好" * subject + "\n", encoding="utf-8")
+    edit(tiny, "activities.yaml", "    segment: carted_30d\n",
+         f"    segment: carted_30d\n    channel_options: {{ad_domains: {ad_domains}}}\n")
+    assert validate_lines(tiny) == expected
+
+
+def test_ad_marker_goes_to_listed_domains_only_case_blind(tiny):
+    """(AD) rule, per recipient in SQL: c09@sina.com is listed (as SINA.com), c15@qq.com
+    is not; a subject that already starts with the marker gets no second one."""
+    edit(tiny, "activities.yaml", "    segment: carted_30d\n",
+         "    segment: carted_30d\n    channel_options: {ad_domains: [sina.com, 163.com]}\n")
+    customers = tiny / "data/customers.csv"
+    customers.write_text(customers.read_text(encoding="utf-8").replace(
+        "c09@sina.com", "c09@SINA.com"), encoding="utf-8")
+    out = build(tiny, pm=get_plugin_manager(tiny, entry_points=False)).out_dir
+    with open(out / "email/cart_recovery.csv", newline="", encoding="utf-8") as f:
+        assert [(r["email"], r["subject"]) for r in csv.DictReader(f)] == [
+            ("c09@SINA.com", "(AD)亲，您加购的宝贝库存不多了"),
+            ("c15@qq.com", "亲，您加购的宝贝库存不多了")]
+    (tiny / "plans/templates/cart_recovery.email.subject.j2").write_text(
+        "(AD)亲，上新了\n", encoding="utf-8")
+    out = build(tiny, pm=get_plugin_manager(tiny, entry_points=False)).out_dir
+    with open(out / "email/cart_recovery.csv", newline="", encoding="utf-8") as f:
+        assert [r["subject"] for r in csv.DictReader(f)] == ["(AD)亲，上新了", "(AD)亲，上新了"]

@@ -17,24 +17,13 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from shop_edits import DIES_BEFORE_COMMIT, append, edit
 
 from crmspec.build import build
 from crmspec.contact.holdout import bucket
 from crmspec.core.diagnostics import PlanError
 
 D1, D2 = date(2026, 3, 1), date(2026, 3, 2)
-
-
-def edit(root: Path, name: str, old: str, new: str) -> None:
-    path = root / "plans" / name
-    text = path.read_text(encoding="utf-8")
-    assert old in text, old
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def append(root: Path, name: str, text: str) -> None:
-    path = root / "plans" / name
-    path.write_text(path.read_text(encoding="utf-8") + text, encoding="utf-8")
 
 
 def ledger(root: Path, sql: str) -> list:
@@ -221,16 +210,17 @@ def test_a_failing_build_leaves_outputs_and_ledger_as_they_were(tiny, monkeypatc
     assert not list(tiny.glob(".out.tmp-*"))
 
 
-KILLED = r"""
-import os, signal, sys
+# The 03-02 build killed inside crmspec's record_run, right before its COMMIT (the
+# build's last step before the output folder is swapped into place).
+KILLED = DIES_BEFORE_COMMIT + r"""
+import sys
 from datetime import date
 from pathlib import Path
 import crmspec.build as b
 real = b.record_run
+
 def record_then_die(con, *args, **kwargs):
-    con.execute("BEGIN TRANSACTION")
-    con.execute("DELETE FROM ledger.contacts")
-    os.kill(os.getpid(), signal.SIGKILL)
+    real(DiesBeforeCommit(con), *args, **kwargs)
 b.record_run = record_then_die
 b.build(Path(sys.argv[1]), as_of=date(2026, 3, 2))
 """

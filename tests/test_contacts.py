@@ -175,3 +175,30 @@ def test_held_out_contacts_count_against_limits_like_sent_ones(con):
     add(con, "candidates", [cand("a", "x1"), cand("a", "x2")])
     decide(con, ContactRules("s", [rule("a")], overall=[Window(7, 1)], refund_days=None), D)
     assert result(con) == {("a", "x1"): "contact_limit", ("a", "x2"): "send"}
+
+
+def test_channel_limit_window_is_the_as_of_date_and_the_days_before_it(con):
+    """sms: 1 in 7 days (07-04..07-10). x1's sms of 07-03 is outside, x2's of 07-04
+    inside; x3's email of 07-09 is another channel; x4's service sms never counts."""
+    add(con, "history", [hist(date(2026, 7, 3), "old", "x1"), hist(date(2026, 7, 4), "old", "x2"),
+                         hist(date(2026, 7, 9), "old", "x3", channel="email"),
+                         hist(date(2026, 7, 9), "svc", "x4", service=True)])
+    add(con, "candidates", [cand("a", c) for c in ("x1", "x2", "x3", "x4")])
+    decide(con, ContactRules("s", [rule("a")], per_channel={"sms": [Window(7, 1)]},
+                             refund_days=None), D)
+    assert result(con) == {("a", "x1"): "send", ("a", "x2"): "channel_limit",
+                           ("a", "x3"): "send", ("a", "x4"): "send"}
+
+
+def test_stage_limit_counts_contacts_from_the_day_the_stage_began(con):
+    """x4 entered 'active' on 07-08 (07-01 + 7 days): a contact that day counts, one on
+    07-07 (still after-sale) does not."""
+    add(con, "history", [hist(date(2026, 7, 7), "old", "x4"), hist(date(2026, 7, 8), "old", "x4")])
+    add(con, "candidates", [cand("a", "x4")])
+    decide(con, ContactRules("s", [rule("a")], stages=[StageRule("active", 7, 1)],
+                             refund_days=None), D)
+    assert result(con) == {("a", "x4"): "stage_limit"}
+    con.execute("DELETE FROM history WHERE as_of = DATE '2026-07-08'")
+    decide(con, ContactRules("s", [rule("a")], stages=[StageRule("active", 7, 1)],
+                             refund_days=None), D)
+    assert result(con) == {("a", "x4"): "send"}

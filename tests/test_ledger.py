@@ -7,6 +7,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from shop_edits import DIES_BEFORE_COMMIT
 
 from crmspec.contact.ledger import attach_ledger, check_order, history_view, latest_run, record_run
 from crmspec.core.diagnostics import PlanError, Src
@@ -84,28 +85,39 @@ def test_failure_inside_the_transaction_changes_nothing(tmp_path):
     assert con.execute("SELECT customer_id FROM ledger.contacts").fetchall() == [("c1",)]
 
 
-KILLER = r"""
-import os, signal, sys, duckdb
+# A re-run of 2026-07-01 through crmspec's record_run, on a connection that kills the
+# process right after the last statement before COMMIT: were any statement of the run
+# committed on its own, the ledger would no longer hold the previous run.
+KILLER = DIES_BEFORE_COMMIT + r"""
+import sys
 from datetime import date
+from pathlib import Path
+import duckdb
+from crmspec.contact.ledger import attach_ledger, record_run
+
 con = duckdb.connect()
-con.execute("ATTACH '{path}' AS ledger")
-con.execute("BEGIN TRANSACTION")
-con.execute("DELETE FROM ledger.contacts")
-con.execute("INSERT INTO ledger.contacts SELECT DATE '2026-07-01', 'a', 'x' || range, 'sms', "
-            "'treatment', false, NULL, NULL, 0 FROM range(200000)")
-os.kill(os.getpid(), signal.SIGKILL)
+attach_ledger(con, Path(sys.argv[1]), read_only=False)
+con.execute("CREATE TEMP TABLE decisions AS SELECT 'a' AS activity_id, 'x' || range AS "
+            "customer_id, 'sms' AS channel, 'treatment' AS grp, false AS service, "
+            "'active' AS stage, NULL::TIMESTAMP AS scheduled_at, 0.05 AS cost, "
+            "'send' AS status FROM range(200000)")
+record_run(DiesBeforeCommit(con), date(2026, 7, 1), "decisions", "p2", "d2")
 """
 
 
 def test_killed_mid_transaction_leaves_the_previous_run(tmp_path):
+    """Ledger rule: a run's records change in one transaction. A re-run killed after
+    its DELETEs and INSERTs, before COMMIT, leaves the previous run whole."""
     path = tmp_path / "l.duckdb"
     con = duckdb.connect()
     attach_ledger(con, path, read_only=False)
     decisions(con, [row("a", "c1", "send")])
     record_run(con, date(2026, 7, 1), "decisions", "p", "d")
     con.close()
-    proc = subprocess.run([sys.executable, "-c", KILLER.format(path=path)])
+    proc = subprocess.run([sys.executable, "-c", KILLER, str(path)])
     assert proc.returncode == -9
     con = duckdb.connect()
     attach_ledger(con, Path(path), read_only=False)
     assert con.execute("SELECT customer_id FROM ledger.contacts").fetchall() == [("c1",)]
+    assert con.execute("SELECT as_of, plan_hash, contacts FROM ledger.runs").fetchall() == [
+        (date(2026, 7, 1), "p", 1)]

@@ -3,6 +3,8 @@
 It is pip-installed (from a copy, so the source tree stays clean) into a temporary folder
 put on sys.path for this module only: importlib.metadata then finds its dist-info and
 entry point, exactly as in a shop's environment, without touching the test environment.
+The install needs no package index: no build isolation (the test environment's
+setuptools, a dependency of the test extra, builds it), no index, no dependencies.
 """
 
 import importlib
@@ -29,8 +31,9 @@ def installed(tmp_path_factory):
     shutil.copytree(ROOT / "plugins/crmspec-webhook", src)
     target = tmp_path_factory.mktemp("site-packages")
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target",
-         str(target), str(src)], capture_output=True, text=True)
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
+         "--no-build-isolation", "--target", str(target), str(src)],
+        capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     sys.path.insert(0, str(target))
     importlib.invalidate_caches()

@@ -27,7 +27,6 @@ same plan, data and date give the same bytes.
 from __future__ import annotations
 
 import copy
-import math
 import os
 import re
 import shutil
@@ -379,14 +378,8 @@ class Channel:
         }
 
 
-def sms_segments(length: int) -> int:
-    """SMS segments of a text of `length` characters: 70 in one, 67 each when longer."""
-    if length <= 70:
-        return 1
-    return math.ceil(length / 67)
-
-
 def sms_segments_sql(text_sql: str) -> str:
+    """SMS segments of a text, in SQL: 70 characters in one, 67 each when longer."""
     return (f"CASE WHEN length({text_sql}) <= 70 THEN 1 "
             f"ELSE CAST(ceil(length({text_sql}) / 67) AS INTEGER) END")
 

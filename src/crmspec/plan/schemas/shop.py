@@ -103,11 +103,13 @@ def shop_schema(channels: dict) -> dict:
             "tables": obj(
                "Table names",
                "Canonical table -> your table name (duckdb) or file name (parquet/csv). "
-               "Defaults: customers, orders, events (+ .parquet / .csv).",
+               "Defaults: customers, orders, events, suppressions (+ .parquet / .csv).",
                {
                     "customers": {"type": "string", "minLength": 1, "description": "Customers."},
                     "orders": {"type": "string", "minLength": 1, "description": "Orders."},
                     "events": {"type": "string", "minLength": 1, "description": "Events."},
+                    "suppressions": {"type": "string", "minLength": 1,
+                                     "description": "The do-not-contact list (optional)."},
                },
             ),
             **mapping_properties(),

@@ -1,0 +1,168 @@
+"""Mutations of the rules mutmut cannot reach, each of which the tests must notice.
+
+mutmut mutates Python (operators, constants, plain strings) but not the text inside
+f-strings, and most of crmspec's rules are SQL written in f-strings: the contact
+windows, the budgets, the stage bands, the SMS segment rule. This script applies one
+hand-written mutation at a time (a comparison moved by one, a condition dropped), runs
+the tests named for it, restores the file, and reports KILLED or SURVIVED; it exits 1
+when a mutant survives. It includes the seven mutations issue 18 found surviving.
+
+    python tools/mutate_rules.py            # every mutation
+    python tools/mutate_rules.py refund     # those whose name contains "refund"
+
+It edits files under src/ while it runs (each restored at once, also on Ctrl-C): run it
+on a tree without uncommitted changes to those files, and not while mutmut generates
+mutants. docs/testing.md lists the results.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "src/crmspec"
+
+# (name, file under src/crmspec, text, mutated text, tests that must fail)
+MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
+    ("global hold-out inverted", "contact/limits.py",
+     "< {float(rules.global_holdout)!r}", "> {float(rules.global_holdout)!r}",
+     ["tests/test_contact_boundaries.py"]),
+    ("global hold-out includes its share", "contact/limits.py",
+     "< {float(rules.global_holdout)!r}", "<= {float(rules.global_holdout)!r}",
+     ["tests/test_contact_boundaries.py"]),
+    ("refund window a day longer", "contact/limits.py",
+     "CAST(created_at AS DATE) > {d} - INTERVAL {int(rules.refund_days)} DAY",
+     "CAST(created_at AS DATE) >= {d} - INTERVAL {int(rules.refund_days)} DAY",
+     ["tests/test_contact_boundaries.py"]),
+    ("refund stops maintenance too", "contact/limits.py",
+     "WHEN NOT r.service AND r.kind = 'marketing' AND coalesce(na.refund, false)",
+     "WHEN NOT r.service AND coalesce(na.refund, false)",
+     ["tests/test_contact_boundaries.py", "tests/test_contacts.py"]),
+    ("blank do-not-contact channel no longer every channel", "data/suppressions.py",
+     "\"NULLIF(TRIM(CAST(channel AS VARCHAR)), '')\"", "\"CAST(channel AS VARCHAR)\"",
+     ["tests/test_contact_boundaries.py"]),
+    ("do-not-contact on every channel only for ''", "contact/limits.py",
+     "bool_or(rule = 'do_not_contact' AND channel IS NULL) AS dnc_all",
+     "bool_or(rule = 'do_not_contact' AND channel = '') AS dnc_all",
+     ["tests/test_contact_boundaries.py"]),
+    ("limit windows a day longer", "contact/limits.py",
+     "count(*) FILTER (WHERE as_of > {d} - INTERVAL {n} DAY) AS w{n}",
+     "count(*) FILTER (WHERE as_of >= {d} - INTERVAL {n} DAY) AS w{n}",
+     ["tests/test_contacts.py"]),
+    ("stage limit skips the day the stage began", "contact/limits.py",
+     "h.as_of >= f.last_purchase_date + INTERVAL (s.from_days) DAY)",
+     "h.as_of > f.last_purchase_date + INTERVAL (s.from_days) DAY)",
+     ["tests/test_contacts.py"]),
+    ("cooldown a day longer", "contact/limits.py",
+     "WHERE h.as_of > {d} - INTERVAL (r.once_within_days) DAY",
+     "WHERE h.as_of >= {d} - INTERVAL (r.once_within_days) DAY",
+     ["tests/test_contacts.py"]),
+    ("channel limit one fewer", "contact/limits.py",
+     "ORDER BY c.rank) > c.channel_allowed", "ORDER BY c.rank) >= c.channel_allowed",
+     ["tests/test_contacts.py"]),
+    ("activity budget trims at the cap", "contact/budgets.py",
+     "> budget_cap + 1e-9", ">= budget_cap", ["tests/test_contacts.py"]),
+    ("monthly budget trims at the cap", "contact/budgets.py",
+     "> {float(rules.monthly_cap)!r} + 1e-9", ">= {float(rules.monthly_cap)!r}",
+     ["tests/test_contacts.py"]),
+    ("control group inverted", "contact/budgets.py",
+     "{control} < c.holdout THEN 'control'", "{control} > c.holdout THEN 'control'",
+     ["tests/test_contacts.py"]),
+    ("SMS: 69 characters in one segment", "channels/base.py",
+     "length({text_sql}) <= 70 THEN 1", "length({text_sql}) <= 69 THEN 1",
+     ["tests/test_channels.py"]),
+    ("SMS: 71 characters in one segment", "channels/base.py",
+     "length({text_sql}) <= 70 THEN 1", "length({text_sql}) <= 71 THEN 1",
+     ["tests/test_channels.py"]),
+    ("SMS: segments of 70 when concatenated", "channels/base.py",
+     "ceil(length({text_sql}) / 67)", "ceil(length({text_sql}) / 70)",
+     ["tests/test_channels.py"]),
+    ("SMS: segments of 66 when concatenated", "channels/base.py",
+     "ceil(length({text_sql}) / 67)", "ceil(length({text_sql}) / 66)",
+     ["tests/test_channels.py"]),
+    ("(AD) domains compared case-sensitively", "channels/email.py",
+     "CASE WHEN lower(split_part(address, '@', 2)) IN", "CASE WHEN split_part(address, '@', 2) IN",
+     ["tests/test_channels.py"]),
+    ("(AD) added twice", "channels/email.py",
+     "f\"AND NOT starts_with({subject}, {sql_str(marker)}) \"", "f\"AND true \"",
+     ["tests/test_channels.py"]),
+    ("parcel: shipped on the as-of date no longer packed", "channels/parcel.py",
+     "CAST(o.shipped_at AS DATE) >= {asof})", "CAST(o.shipped_at AS DATE) > {asof})",
+     ["tests/test_parcel.py"]),
+    ("parcel: paid on the as-of date not packed", "channels/parcel.py",
+     "AND CAST(o.paid_at AS DATE) <= {asof} ", "AND CAST(o.paid_at AS DATE) < {asof} ",
+     ["tests/test_parcel.py"]),
+    ("stage bands closed at to_days", "compile/facts.py",
+     "cond += f\" AND days_since_last_purchase < {int(s.to_days)}\"",
+     "cond += f\" AND days_since_last_purchase <= {int(s.to_days)}\"",
+     ["tests/test_build_tiny.py"]),
+    ("stage bands open at from_days", "compile/facts.py",
+     "cond = f\"days_since_last_purchase >= {int(s.from_days or 0)}\"",
+     "cond = f\"days_since_last_purchase > {int(s.from_days or 0)}\"",
+     ["tests/test_build_tiny.py"]),
+    ("fans from one purchase more", "compile/facts.py",
+     "WHEN purchases >= {fans} THEN", "WHEN purchases > {fans} THEN",
+     ["tests/test_segment_conditions.py"]),
+    ("tiers from above min_spend", "compile/facts.py",
+     "cond = f\"{spend} >= {float(t.min_spend)!r}\"",
+     "cond = f\"{spend} > {float(t.min_spend)!r}\"",
+     ["tests/test_segment_conditions.py"]),
+    ("tiers from one purchase more than min_purchases", "compile/facts.py",
+     "cond += f\" AND {purchases} >= {int(t.min_purchases)}\"",
+     "cond += f\" AND {purchases} > {int(t.min_purchases)}\"",
+     ["tests/test_segment_conditions.py"]),
+    ("intent window a day longer", "compile/facts.py",
+     "CAST(event_at AS DATE) > {asof} - INTERVAL {int(i.within_days)} DAY",
+     "CAST(event_at AS DATE) >= {asof} - INTERVAL {int(i.within_days)} DAY",
+     ["tests/test_segment_conditions.py"]),
+    ("tier: none negated", "compile/segments.py",
+     "parts.append(col(\"tier\").is_(exp.null()))",
+     "parts.append(col(\"tier\").is_(exp.null()).not_())",
+     ["tests/test_segment_conditions.py"]),
+    ("phone masking misses 19x", "core/mask.py",
+     "(1[3-9]\\d)[ -]?", "(1[3-8]\\d)[ -]?", ["tests/test_masking.py"]),
+    ("E304 misses a one-day gap", "plan/checks/lifecycle.py",
+     "elif prev.to_days < cur.from_days:", "elif prev.to_days + 1 < cur.from_days:",
+     ["tests/test_lifecycle_checks.py"]),
+    ("E304 names one day too many", "plan/checks/lifecycle.py",
+     "f\"days {prev.to_days}-{cur.from_days - 1} belong",
+     "f\"days {prev.to_days}-{cur.from_days} belong",
+     ["tests/test_lifecycle_checks.py"]),
+    ("ledger run not in one transaction", "contact/ledger.py",
+     "    con.execute(\"BEGIN TRANSACTION\")\n    try:", "    try:",
+     ["tests/test_ledger.py", "tests/test_contact_plan.py"]),
+]
+
+
+def run(name: str, file: str, old: str, new: str, tests: list[str]) -> bool:
+    """Apply one mutation, run its tests, restore the file; True when a test failed."""
+    path = SRC / file
+    original = path.read_text(encoding="utf-8")
+    if original.count(old) != 1:
+        raise SystemExit(f"{name}: {file} holds the text {original.count(old)} times, not once "
+                         "(the code moved: update MUTATIONS)")
+    path.write_text(original.replace(old, new), encoding="utf-8")
+    try:
+        done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p",
+                               "no:cacheprovider", *tests], cwd=ROOT, capture_output=True)
+    finally:
+        path.write_text(original, encoding="utf-8")
+    return done.returncode != 0
+
+
+def main(argv: list[str]) -> int:
+    chosen = [m for m in MUTATIONS if not argv or any(a in m[0] for a in argv)]
+    survived = []
+    for name, file, old, new, tests in chosen:
+        killed = run(name, file, old, new, tests)
+        print(f"{'KILLED  ' if killed else 'SURVIVED'} {name} ({file})", flush=True)
+        if not killed:
+            survived.append(name)
+    print(f"{len(chosen) - len(survived)} of {len(chosen)} killed")
+    return 1 if survived else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -90,7 +90,10 @@ def prepare_plans(root: Path, validations: list[Validation], as_of: date | None,
             needs.add(column, src)
         for column, src in template_needs(v.templates):
             needs.add(column, src)
-    data = attach(con, ds, data_root, as_of or first.shop.as_of, needs.columns)
+    # The checks' results live beside the ledger; only a build that records stores them.
+    checks = (root / first.shop.ledger_path).parent / "checks.json"
+    data = attach(con, ds, data_root, as_of or first.shop.as_of, needs.columns, checks,
+                  record=record)
     if notes is not None:
         notes.extend(data.notes)
     data_diags = problems_as_diagnostics(data.problems, ds.src, strict)

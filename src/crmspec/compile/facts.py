@@ -208,13 +208,20 @@ def features_sql(facts: str, intents: list[Intent], flags: dict[str, exp.Express
                 f"CAST(event_at AS DATE) > {asof} - INTERVAL {int(i.within_days)} DAY) "
                 f"AS {col(i.column).sql(DIALECT)}"
             )
+        # Only the event types and the orders the intents read: a scan of every event
+        # type, or of the unpaid orders for an intent no segment has, is not made.
+        types = sorted({t for i in intents for t in i.events} - {"unpaid_order"})
+        window = (f"CAST({{at}} AS DATE) <= {asof} "
+                  f"AND CAST({{at}} AS DATE) > {asof} - INTERVAL {widest} DAY")
+        scans = [f"""SELECT customer_id, event_type, event_at FROM events
+  WHERE event_type IN ({', '.join(lit(t).sql(DIALECT) for t in types)})
+    AND {window.format(at="event_at")}"""] if types else []
+        if any("unpaid_order" in i.events for i in intents):
+            scans.append(f"""SELECT customer_id, 'unpaid_order' AS event_type,
+    created_at AS event_at
+  FROM orders WHERE status = 'unpaid' AND {window.format(at="created_at")}""")
         ctes.append(f"""signals AS (
-  SELECT customer_id, event_type, event_at FROM events
-  WHERE CAST(event_at AS DATE) <= {asof} AND CAST(event_at AS DATE) > {asof} - INTERVAL {widest} DAY
-  UNION ALL
-  SELECT customer_id, 'unpaid_order' AS event_type, created_at AS event_at FROM orders
-  WHERE status = 'unpaid' AND CAST(created_at AS DATE) <= {asof}
-    AND CAST(created_at AS DATE) > {asof} - INTERVAL {widest} DAY
+  {(chr(10) + '  UNION ALL' + chr(10) + '  ').join(scans)}
 ), intents AS (
   SELECT customer_id,
     {(',' + chr(10) + '    ').join(cols)}

@@ -16,7 +16,7 @@ import pluggy
 
 from crmspec.compile import CompiledPlan, compile_plan
 from crmspec.compile.segments import Needs
-from crmspec.contact.ledger import attach_ledger
+from crmspec.contact.ledger import attach_ledger, previous_run
 from crmspec.core.diagnostics import Diagnostic, PlanError, has_errors
 from crmspec.core.sql import sql_str
 from crmspec.data.cleaning import problems_as_diagnostics
@@ -101,8 +101,7 @@ def prepare_plans(root: Path, validations: list[Validation], as_of: date | None,
         raise PlanError(data_diags)
     attach_ledger(con, root / first.shop.ledger_path, read_only=not record)
     attach_suppressions(con, ds, data_root)
-    previous = con.execute("SELECT max(as_of) FROM ledger.tiers WHERE as_of < ?",
-                           [data.as_of]).fetchone()[0]
+    previous = previous_run(con, data.as_of)
     call_hook(pm, "prepare_connection", con=con, plan=first)
     return [Prepared(v.plan, compile_plan(v.plan, data.as_of, v.channels, previous,
                                           previous_in_ledger=previous is not None),

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import duckdb
 
-from crmspec.compile.facts import tiers_as_of
 from crmspec.core.diagnostics import PlanError, Src
 
 DEFAULT_PATH = "state/ledger.duckdb"
@@ -144,6 +143,9 @@ def record_run(con: duckdb.DuckDBPyConnection, as_of: date, decisions: str, plan
     tier_rank, e.g. the build's facts) gives the members' tiers, of which the changes
     since the tiers recorded before `as_of` are recorded. One transaction.
     """
+    # Imported here: `crmspec validate` reads the ledger and need not load the compiler.
+    from crmspec.compile.facts import tiers_as_of
+
     day = f"DATE '{as_of.isoformat()}'"
     cols = ", ".join(RECORD_COLUMNS)
     con.execute("BEGIN TRANSACTION")

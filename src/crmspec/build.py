@@ -123,7 +123,7 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
             _add_outputs(manifest, outputs)
         else:
             out_dir = (out or root / "out").resolve()
-            committed = False
+            committed, writing = False, _shown(root, out_dir)
             try:
                 with atomic_dir(out_dir) as tmp:
                     outputs = write(tmp)
@@ -133,12 +133,13 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
                     # before the commit leaves the ledger and out/ as they were; after it,
                     # the next build finishes the swap (outputs.runstate.recover).
                     progress.start("recording the run in the ledger")
+                    writing = _shown(root, root / plan.shop.ledger_path)
                     record_run(con, data.as_of, "decisions", manifest["plan_hash"],
                                data.fingerprint, tiers="facts", pending=(out_dir, tmp))
                     committed = True
             except Exception as exc:
                 if is_disk_full(exc) and not committed:
-                    raise PlanError([disk_full(_shown(root, out_dir), exc)]) from None
+                    raise PlanError([disk_full(writing, exc)]) from None
                 raise
             finish_run(con)
         warnings += [w for o in outputs.values() for w in o.warnings]

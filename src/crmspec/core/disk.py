@@ -20,9 +20,10 @@ def is_disk_full(exc: BaseException) -> bool:
 
 
 def disk_full(where: str, exc: BaseException) -> Diagnostic:
-    """E608 at `where` (the output folder): nothing of the build was kept."""
+    """E608 at `where` (the output folder or the ledger being written): nothing of the
+    build was kept."""
     first = (str(exc).splitlines() or [type(exc).__name__])[0]
     return Diagnostic(where, 1, 1, "E608",
                       f"the disk is full ({first[:200]}): nothing was changed, out/ and "
                       "the contact ledger are as they were",
-                      "free some space (or point --out elsewhere) and build again")
+                      "free some space on that disk and build again")

@@ -4,12 +4,17 @@ that refer to each other in a circle."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from crmspec.core.diagnostics import Diagnostic, Src
 from crmspec.data.sources import data_tables
 from crmspec.data.tables import CUSTOMERS, filter_columns
 from crmspec.plan.checks.references import relocate_key, unknown_reference
 from crmspec.plan.model import Plan
 from crmspec.safesql import SqlFilterError, parse_filter
+
+
+CUSTOMER_TYPES = {c.name: c.type for c in CUSTOMERS}
 
 
 def _walk_conditions(where: dict, src: Src):
@@ -59,7 +64,7 @@ def check_events_present(plan: Plan) -> list[Diagnostic]:
 def check_segments(plan: Plan) -> list[Diagnostic]:
     out = []
     stages, tiers, segs = plan.known("stage"), plan.known("tier"), plan.known("segment")
-    customer_cols = {c.name for c in CUSTOMERS}
+    customer_cols = set(CUSTOMER_TYPES)
     columns = filter_columns()
     for seg in plan.segments:
         if seg.where is None and not seg.everyone:
@@ -98,6 +103,8 @@ def check_segments(plan: Plan) -> list[Diagnostic]:
                         out.append(Diagnostic(*relocate_key(
                             src.at(col), "E301", f"unknown customer column '{col}'",
                             customer_cols, col)))
+                    else:
+                        out.extend(_attribute_types(col, value[col], src.at(col)))
             elif key == "sql":
                 try:
                     parse_filter(value, columns)
@@ -105,6 +112,53 @@ def check_segments(plan: Plan) -> list[Diagnostic]:
                     out.append(_sql_diag(src, value, exc))
     out.extend(_segment_cycles(plan))
     return out
+
+
+# What a test value of each customer column type must be, as YAML gives it.
+_KINDS = {"INTEGER": "a whole number", "BOOLEAN": "true or false", "DATE": "a date (YYYY-MM-DD)",
+          "TIMESTAMP": "a date or time (YYYY-MM-DD[ HH:MM[:SS]])", "VARCHAR": "text"}
+
+
+def _fits(sql_type: str, v) -> bool:
+    if sql_type == "INTEGER":
+        return isinstance(v, int) and not isinstance(v, bool) and -2**31 <= v < 2**31
+    if sql_type == "BOOLEAN":
+        return isinstance(v, bool)
+    if sql_type in ("DATE", "TIMESTAMP"):
+        if not isinstance(v, str):
+            return False
+        try:
+            (date.fromisoformat if sql_type == "DATE" else datetime.fromisoformat)(v)
+        except ValueError:
+            return False
+        return True
+    if sql_type == "VARCHAR":
+        return isinstance(v, str)
+    return isinstance(v, (int, float)) and not isinstance(v, bool)  # DECIMAL, DOUBLE
+
+
+def _attribute_types(column: str, test, src: Src) -> list[Diagnostic]:
+    """E201 for a test value the column's type cannot hold (`city_tier: abc`,
+    `birthday: 5`, `opt_out_sms: maybe`): it would fail when the build compares it."""
+    sql_type = CUSTOMER_TYPES[column]
+    values: list[tuple[object, Src]] = []
+    if isinstance(test, list):
+        values = [(v, src.at(i)) for i, v in enumerate(test)]
+    elif isinstance(test, dict):
+        if "not" in test:
+            nots = test["not"]
+            values = ([(v, src.at("not", i)) for i, v in enumerate(nots)]
+                      if isinstance(nots, list) else [(nots, src.at("not"))])
+        for bound in ("min", "max"):
+            if test.get(bound) is not None:
+                values.append((test[bound], src.at(bound)))
+    else:
+        values = [(test, src)]
+    kind = _KINDS.get(sql_type, "a number")
+    return [at.diag("E201", f"attribute '{column}' is {kind} ({sql_type}): {v!r} is not",
+                    "write the value in the column's type"
+                    + ("; quote it to compare as text" if sql_type == "VARCHAR" else ""))
+            for v, at in values if not _fits(sql_type, v)]
 
 
 def _sql_diag(src: Src, text: str, exc: SqlFilterError) -> Diagnostic:

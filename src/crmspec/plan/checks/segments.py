@@ -13,7 +13,6 @@ from crmspec.plan.checks.references import relocate_key, unknown_reference
 from crmspec.plan.model import Plan
 from crmspec.safesql import SqlFilterError, parse_filter
 
-
 CUSTOMER_TYPES = {c.name: c.type for c in CUSTOMERS}
 
 

@@ -45,6 +45,7 @@ CODES: dict[str, str] = {
     "E309": "invalid SQL filter",
     "E310": "segment refers to itself",
     "E313": "a segment's SQL filter fails on the shop's data",
+    "E314": "segments nested too deeply or too large once expanded",
     # data
     "E401": "data source not found",
     "E402": "table missing in the data",

@@ -109,7 +109,10 @@ def check_segments(plan: Plan) -> list[Diagnostic]:
                     parse_filter(value, columns)
                 except SqlFilterError as exc:
                     out.append(_sql_diag(src, value, exc))
-    out.extend(_segment_cycles(plan))
+    growth = _segment_growth(plan)
+    out.extend(growth)
+    if not growth:  # a chain too deep would make the circle search recurse too deep
+        out.extend(_segment_cycles(plan))
     return out
 
 
@@ -227,6 +230,60 @@ def _position_in_scalar(node, text: str, offset: int) -> tuple[int, int] | None:
         if pos > offset:
             return None
     return None
+
+
+# Segments compile to one condition each, with the segments they name (in_segment,
+# not_in_segment) copied in: a chain of references, or a segment named by several
+# others that name it again, multiplies a plan's SQL (20 segments naming the two before
+# them would make millions of tests). docs/security.md, Limits.
+MAX_SEGMENT_DEPTH = 32  # segments inside segments
+MAX_SEGMENT_TESTS = 10_000  # tests in one segment once the segments it names are copied in
+
+
+def _segment_growth(plan: Plan) -> list[Diagnostic]:
+    """E314 for a segment nested more than MAX_SEGMENT_DEPTH deep or whose condition,
+    the segments it names copied in, has more than MAX_SEGMENT_TESTS tests. Iterative
+    (no recursion whatever the chain); references in a circle are left to E310."""
+    graph = {s.id: sorted(segment_refs(s.where)) for s in plan.segments}
+    own = {s.id: max(1, sum(1 for _ in _walk_conditions(s.where, s.src.at("where"))))
+           if s.where else 1 for s in plan.segments}
+    depth: dict[str, int] = {}
+    tests: dict[str, int] = {}
+    for start in sorted(graph):
+        stack, open_ = [(start, 0)], {start}
+        while stack:
+            node, i = stack.pop()
+            kids = [k for k in graph[node] if k in graph and k != node]
+            if i < len(kids):
+                stack.append((node, i + 1))
+                kid = kids[i]
+                if kid not in depth and kid not in open_:
+                    open_.add(kid)
+                    stack.append((kid, 0))
+                continue
+            done = [k for k in kids if k in depth]  # a kid still open: a circle (E310)
+            depth[node] = 1 + max((depth[k] for k in done), default=0)
+            tests[node] = min(own[node] + sum(tests[k] for k in done), 10 * MAX_SEGMENT_TESTS)
+            open_.discard(node)
+    out = []
+    for seg in plan.segments:
+        if seg.id not in depth:
+            continue
+        if depth[seg.id] > MAX_SEGMENT_DEPTH:
+            out.append(seg.src.diag(
+                "E314", f"segment '{seg.id}' is nested {depth[seg.id]} segments deep through "
+                f"in_segment/not_in_segment; at most {MAX_SEGMENT_DEPTH} are allowed",
+                "name the conditions the chain shares in fewer segments (docs/security.md, "
+                "Limits)"))
+        elif tests[seg.id] > MAX_SEGMENT_TESTS:
+            shown = f"{tests[seg.id]:,}" if tests[seg.id] < 10 * MAX_SEGMENT_TESTS else \
+                f"more than {10 * MAX_SEGMENT_TESTS:,}"
+            out.append(seg.src.diag(
+                "E314", f"segment '{seg.id}' has {shown} tests once the segments it names "
+                f"are copied in; at most {MAX_SEGMENT_TESTS:,} are allowed",
+                "a segment named by several others is copied into each: name it once "
+                "(docs/security.md, Limits)"))
+    return out
 
 
 def _segment_cycles(plan: Plan) -> list[Diagnostic]:

@@ -99,7 +99,7 @@ def _pre_mul(left: Any, right: Any) -> None:
 
 def _pre_pow(base: Any, exponent: Any) -> None:
     if isinstance(base, int) and isinstance(exponent, int) and exponent > 0 and \
-            abs(base) > 1 and (abs(base).bit_length() - 1) * exponent > MAX_INT_BITS:
+            abs(base) > 1 and (abs(base).bit_length() - 1) * exponent + 1 > MAX_INT_BITS:
         raise _over(f"raises a number to the power {exponent:,}", MAX_INT_BITS)
 
 
@@ -225,7 +225,8 @@ class BoundedEnvironment(SandboxedEnvironment):
         return _check_size(self.binop_table[op](left, right))
 
     def call(__self, __context, __obj, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
-        _budget.calls += 1
+        if __obj is not _counted and __obj is not _check_size:  # the limits' own calls
+            _budget.calls += 1
         if _budget.calls > MAX_CALLS:
             raise _over(f"makes more than {MAX_CALLS:,} calls", MAX_CALLS)
         args = _pre_method(__obj, args, kwargs)

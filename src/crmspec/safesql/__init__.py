@@ -20,7 +20,6 @@ expression the same way.
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Mapping
 
 from crmspec.safesql.checked import SafeFilter, SqlFilterError

@@ -1,17 +1,18 @@
 """One build at a time, and a build killed between recording its run and swapping its
 output folder finished (or reported) by the next one.
 
-The build lock is `<ledger>.lock` beside the ledger, held with `flock` for the whole
-build (dry runs too: they read the ledger) and holding "pid N, started at T" so that a
-second build can say which build it waits for (E607). The kernel drops the lock when
-the process dies, so a killed build never leaves a stale lock behind: the file may stay,
-the lock does not.
+The build lock is `<ledger>.lock` beside the ledger, held with `flock` by a build that
+records (from the moment its session holds the ledger, DuckDB's own file lock, to its
+end) and holding "pid N, started at T", so that a second build, or any command that
+finds the ledger locked (crmspec.contact.ledger.attach_ledger), can say which build it
+waits for (E607). The kernel drops the lock when the process dies, so a killed build
+never leaves a stale lock behind: the file may stay, the lock does not.
 
 The commit protocol (crmspec.contact.ledger.record_run, crmspec.build): the output
 folder is written completely into a temporary sibling, then one ledger transaction
 records the run *and* the pending swap (out/ and that folder), then the folder is
-swapped in, then the pending row is cleared. `recover` runs at the start of every build
-under the lock: a pending row whose temporary folder is there is rolled forward (the
+swapped in, then the pending row is cleared. `recover` runs at the start of every
+recording build, under the lock (a dry run changes nothing, so it leaves it be): a pending row whose temporary folder is there is rolled forward (the
 swap finished); one whose folder is gone while out/ holds its manifest just cleared; one
 whose folder is gone otherwise reported. Temporary folders no run points at (a build
 killed before its commit: full send lists with real addresses) are removed.

@@ -13,8 +13,9 @@ folder is written completely into a temporary sibling, then one ledger transacti
 records the run *and* the pending swap (out/ and that folder), then the folder is
 swapped in, then the pending row is cleared. `recover` runs at the start of every
 recording build, under the lock (a dry run changes nothing, so it leaves it be): a
-pending row whose temporary folder is there is rolled forward (the swap finished); one whose folder is gone while out/ holds its manifest just cleared; one
-whose folder is gone otherwise reported. Temporary folders no run points at (a build
+pending row whose temporary folder is there is rolled forward (the swap finished); one
+whose folder is gone while out/ holds its manifest just cleared; one whose folder is
+gone otherwise reported. Temporary folders no run points at (a build
 killed before its commit: full send lists with real addresses) are removed.
 """
 

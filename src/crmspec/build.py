@@ -27,6 +27,7 @@ from crmspec.contact.ledger import check_order, record_run
 from crmspec.contact.power import power_summary
 from crmspec.contact.report import budget_problems, contact_report
 from crmspec.core.diagnostics import Diagnostic, PlanError, has_errors
+from crmspec.core.mask import mask_data
 from crmspec.core.progress import Progress
 from crmspec.data.sources import AttachedData
 from crmspec.engine.decide import decide_contacts
@@ -114,11 +115,13 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
         if dry_run:
             outputs = write(None)
             _add_outputs(manifest, outputs)
+            manifest = mask_data(manifest)
         else:
             out_dir = (out or root / "out").resolve()
             with atomic_dir(out_dir) as tmp:
                 outputs = write(tmp)
                 _add_outputs(manifest, outputs)
+                manifest = mask_data(manifest)  # names and data problems may quote data
                 write_json(tmp / "manifest.json", manifest)
                 # Last step before the swap: a crash before it leaves both the ledger and
                 # the outputs as they were; after it, re-running the date replaces the run.

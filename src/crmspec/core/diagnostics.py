@@ -77,6 +77,7 @@ CODES: dict[str, str] = {
     # the contact plan (crmspec.contact, crmspec.contact.ledger)
     "W311": "trigger can never fire",
     "E312": "send window closes before it opens",
+    "E313": "a path of the plan leaves the project",
     "E601": "build dated before the latest ledger run",
     "W602": "control group too small to show the plan's minimum effect",
     # evaluation and the demo simulation (crmspec.analysis.evaluate, crmspec.analysis.simulate)

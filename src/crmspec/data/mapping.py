@@ -114,8 +114,8 @@ def canonical_selects(con, table: str, columns: tuple[Column, ...], relation: st
             # A file sharing no column with the table is not its export (a plan pointing
             # at /etc/passwd): its "header" is its first line, not shown.
             shown = (f"columns there: {', '.join(present)}" if table_like else
-                     f"none of the {table} table's columns is in the file, so its first "
-                     "line is not shown: is it the right file?")
+                     f"none of the {table} table's columns is in the file (its first line is "
+                     "not shown: is this the right file?)")
             errors.append(where.diag(
                 "E403", f"column '{name}' ({table}.{c.name}) not found in the {table} data; "
                 f"{needed}",

@@ -382,8 +382,10 @@ def test_names_are_text_not_markup(tiny, command):
     shop.write_text(shop.read_text(encoding="utf-8").replace("name: 小测试店", 'name: "[/]店"'),
                     encoding="utf-8")
     acts = tiny / "plans/activities.yaml"
-    acts.write_text(acts.read_text(encoding="utf-8").replace("name: 活跃关怀", 'name: "[/]关怀[bold]"'),
-                    encoding="utf-8")
+    acts.write_text(acts.read_text(encoding="utf-8").replace(
+        "name: 活跃关怀", 'name: "[/]关怀[bold]"'), encoding="utf-8")
+    (tiny / "plans/kpis.yaml").write_text(  # a KPI of that name, for kpi's table
+        'kpis:\n  - id: aov\n    name: "[/]客单价"\n    metric: aov\n', encoding="utf-8")
     if command[0] == "evaluate":
         assert cli(tiny, "build").exit_code == 0
     result = cli(tiny, *command)
@@ -394,6 +396,8 @@ def test_names_are_text_not_markup(tiny, command):
         assert "│ [/]关怀[bold] │" in result.stdout
     if command[0] != "explain":  # the title
         assert "[/]店 · " in result.stdout
+    if command[0] == "kpi":
+        assert "│ [/]客单价 " in result.stdout
 
 
 # --- templates and YAML ----------------------------------------------------------------
@@ -436,7 +440,8 @@ _emails = st.builds(lambda u, d: f"{u}@{d}", st.from_regex(r"[a-z][a-z0-9.]{1,8}
 _noise = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), max_size=12)
 _cell = st.one_of(_noise, _phones, _emails,
                   st.builds(lambda a, b, c: a + b + c, _noise, st.one_of(_phones, _emails), _noise),
-                  st.sampled_from(["=1+1", "@SUM(1)", "[/]", "[bold]", "-", "'", '"', "9999-12-31"]))
+                  st.sampled_from(["=1+1", "@SUM(1)", "[/]", "[bold]", "-", "'", '"',
+                                   "9999-12-31"]))
 _COLUMNS = ["mobile", "email", "nick", "name", "birthday", "city_tier", "registered_at", "province"]
 
 

@@ -14,9 +14,9 @@ from crmspec.core.sql import sql_str
 from crmspec.outputs.render import (
     TOO_LONG,
     Rendered,
-    drop_too_long,
     activity_options,
     cost_sql,
+    drop_too_long,
     not_ready,
     priced_by_message,
     render_activities,

@@ -288,8 +288,8 @@ def over_limit(con, table: str, at: ActivityTemplates | None, parts: tuple[str, 
             checks.append((lp, limit, f"length({sql_ident('msg_' + name)}) + {extra} > {limit}"))
     if not checks:
         return None, []
-    counts = con.execute(f"SELECT count(*), {', '.join(f'count(*) FILTER (WHERE {c[2]})' for c in checks)} "
-                         f"FROM {table}").fetchone()
+    filters = ", ".join(f"count(*) FILTER (WHERE {c[2]})" for c in checks)
+    counts = con.execute(f"SELECT count(*), {filters} FROM {table}").fetchone()
     out, conds = [], []
     for (lp, limit, cond), n in zip(checks, counts[1:], strict=True):
         if n:

@@ -179,7 +179,8 @@ def test_audience_mask_is_mask_value(tmp_path):
     from crmspec.core.mask import mask_value, mask_value_sql
 
     values = ["13812345678", "+86 138 1234 5678", "a@qq.com", "first.last@163.com",
-              "x@y@sina.com", "oAbCdEfGh123", "nick", "ab", "b", "王小明", "12345678"]
+              "x@y@sina.com", "@x", FORMULA_NICK, "oAbCdEfGh123", "nick", "ab", "b", "王小明",
+              "12345678"]
     con = duckdb.connect()
     got = [con.execute(f"SELECT {mask_value_sql('v')} FROM (SELECT ?::VARCHAR AS v)", [v]
                        ).fetchone()[0] for v in values]
@@ -192,7 +193,9 @@ FORMULA_NICK = "@SUM(1+1)*cmd|' /C calc'!A0"
 
 
 def _with_formulas(root: Path) -> None:
-    """c08 (the payment reminder's customer, Wangwang) gets a formula nick and name."""
+    """c08 (the payment reminder's customer, Wangwang) gets a formula nick and name, c15
+    (cart recovery, email) the address +x@qq.com (masked in its audience list as
+    +***@qq.com: a formula too)."""
     f = root / "data/customers.csv"
     lines = f.read_text(encoding="utf-8").splitlines()
     header = lines[0].split(",")
@@ -201,6 +204,9 @@ def _with_formulas(root: Path) -> None:
         if cells[0] == "c08":
             cells[header.index("nick")] = FORMULA_NICK
             cells[header.index("name")] = "=1+1"
+        if cells[0] == "c15":
+            cells[header.index("email")] = "+x@qq.com"
+        if cells[0] in ("c08", "c15"):
             buf = __import__("io").StringIO()
             csv.writer(buf, lineterminator="").writerow(cells)
             lines[i] = buf.getvalue()
@@ -217,10 +223,13 @@ def test_staff_lists_and_audiences_neutralise_formulas(channels_shop):
     assert result.exit_code == 0, result.stderr
     out = channels_shop / "out"
     chat = _cells(out / "wangwang/payment_reminder.csv")
-    assert [r["nick"] for r in chat] == ["'" + FORMULA_NICK]
-    assert chat[0]["message"].startswith("'=1+1") or not chat[0]["message"].startswith("=")
-    audience = _cells(out / "audience/payment_reminder.csv")
-    assert [r["address"][0] for r in audience] == ["'"]  # the masked nick starts with @
+    assert [(r["nick"], r["message"]) for r in chat] == [
+        ("'" + FORMULA_NICK, "亲，您的订单还没有付款哦，宝贝已为您预留，记得及时付款～")]
+    audience = _cells(out / "audience/cart_recovery.csv")
+    assert [(r["customer_id"], r["address"]) for r in audience] == [
+        ("c09", "c***@sina.com"), ("c15", "'+***@qq.com")]
+    sent = _cells(out / "email/cart_recovery.csv")  # the provider's file: as it is
+    assert "+x@qq.com" in [r["email"] for r in sent]
 
 
 @pytest.mark.parametrize("value, shown", [
@@ -491,3 +500,17 @@ def test_property_exit_0_or_1_and_nothing_unmasked(values, mapping, name, strict
         assert result.exit_code in (0, 1), result.stdout + result.stderr
         assert "Traceback" not in result.stdout + result.stderr
         assert_no_leak(root, result, contacts)
+
+
+def test_report_csv_names_are_text_and_numbers_stay_numbers(tiny):
+    """`kpi --format csv` is opened in Excel (it starts with a BOM): a KPI named
+    `=HYPERLINK(1)` is a text cell; the values, negative changes included, are numbers."""
+    (tiny / "plans/kpis.yaml").write_text(
+        'kpis:\n  - id: aov\n    name: "=HYPERLINK(1)"\n    metric: aov\n', encoding="utf-8")
+    result = cli(tiny, "kpi", "--format", "csv", "--no-bom")
+    assert result.exit_code == 0, result.stderr
+    rows = list(csv.DictReader(result.stdout.splitlines()))
+    assert rows and {r["name"] for r in rows} == {"'=HYPERLINK(1)"}
+    from crmspec.core.tabular import csv_text
+
+    assert csv_text(["a", "b", "c"], [{"a": "-0.5", "b": "-x", "c": -1}]) == "a,b,c\n-0.5,'-x,-1\n"

@@ -8,6 +8,8 @@ import io
 import textwrap
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
+from crmspec.core.spreadsheet import safe_cell
+
 BOM = "\ufeff"  # Excel on Chinese Windows reads UTF-8 CSV without this mark as GBK
 
 
@@ -17,12 +19,24 @@ def for_excel(text: str, fmt: str, bom: bool) -> str:
 
 
 def csv_text(columns: list[str], rows: Iterable[dict]) -> str:
-    """CSV with a header and \\n line ends: the same bytes on every platform."""
+    """CSV with a header and \\n line ends: the same bytes on every platform. Opened in
+    a spreadsheet: a text cell that would read as a formula (a KPI or activity named
+    `=...`) is shown as text (`core.spreadsheet`); numbers (-0.5) stay numbers."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
     return buf.getvalue()
+
+
+def _cell(value):
+    if not isinstance(value, str):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return safe_cell(value)
 
 
 # Fitting a table into a terminal (80-120 columns): numbers are never cut. Text columns

@@ -298,7 +298,7 @@ def over_limit(con, table: str, at: ActivityTemplates | None, parts: tuple[str, 
             out.append(lp.source.diag(
                 1, "W520", f"{n} of {counts[0]} {at.channel.name} {lp.part.name} messages of "
                 f"activity '{at.activity.id}' are longer than {limit} characters"
-                + (f" ({note})" if note else "") + " with the real data: not sent "
+                + (f", the limit of {note}," if note else "") + " with the real data: not sent "
                 "(message_too_long), and not paid for",
                 "a value longer than the plausible ones validate assumes "
                 "(docs/security.md); shorten the template or raise the limit"))

@@ -514,3 +514,19 @@ def test_report_csv_names_are_text_and_numbers_stay_numbers(tiny):
     from crmspec.core.tabular import csv_text
 
     assert csv_text(["a", "b", "c"], [{"a": "-0.5", "b": "-x", "c": -1}]) == "a,b,c\n-0.5,'-x,-1\n"
+
+
+def test_the_manifest_masks_its_text_not_its_hashes():
+    """A fingerprint's hex digits can look like a phone number (ab13912345678cde): only
+    the names and the data problems of a manifest are masked."""
+    from crmspec.build import masked
+
+    m = {"shop": "店 13912345678", "plan_hash": "ab13912345678cde",
+         "data_fingerprint": "13912345678abcde", "data_problems": [
+             {"message": "x", "examples": ["c@qq.com"]}],
+         "activities": [{"id": "a", "name": "call 139 1234 5678", "files": []}]}
+    assert masked(m) == {
+        "shop": "店 139****5678", "plan_hash": "ab13912345678cde",
+        "data_fingerprint": "13912345678abcde", "data_problems": [
+            {"message": "x", "examples": ["c***@qq.com"]}],
+        "activities": [{"id": "a", "name": "call 139****5678", "files": []}]}

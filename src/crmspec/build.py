@@ -115,13 +115,13 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
         if dry_run:
             outputs = write(None)
             _add_outputs(manifest, outputs)
-            manifest = mask_data(manifest)
+            manifest = masked(manifest)
         else:
             out_dir = (out or root / "out").resolve()
             with atomic_dir(out_dir) as tmp:
                 outputs = write(tmp)
                 _add_outputs(manifest, outputs)
-                manifest = mask_data(manifest)  # names and data problems may quote data
+                manifest = masked(manifest)  # names and data problems may quote data
                 write_json(tmp / "manifest.json", manifest)
                 # Last step before the swap: a crash before it leaves both the ledger and
                 # the outputs as they were; after it, re-running the date replaces the run.
@@ -134,6 +134,18 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
         call_hook(pm, "build_finished", result=build_result)
     progress.finish()
     return build_result
+
+
+def masked(manifest: dict) -> dict:
+    """The manifest with its free text through `mask_text`: the shop's and activities'
+    names and the data problems (whose examples are collected masked already). Hashes,
+    dates and counts are left alone: a fingerprint's hex digits can look like a phone
+    number."""
+    out = dict(manifest)
+    out["shop"] = mask_data(manifest["shop"])
+    out["data_problems"] = mask_data(manifest["data_problems"])
+    out["activities"] = [{**a, "name": mask_data(a["name"])} for a in manifest["activities"]]
+    return out
 
 
 def _add_outputs(manifest: dict, outputs: dict[str, ActivityOutput]) -> None:

@@ -338,6 +338,26 @@ def test_a_branch_only_real_data_reaches(tiny):
     assert all(len(r["content"]) < 100 for r in _cells(tiny / "out/sms/active_care.csv"))
 
 
+def test_the_budget_never_pays_for_a_message_left_out(tiny):
+    """winback (marketing SMS to c04 c05 c06, one segment = 0.05 each) capped at 0.10 a
+    build: with c04's name a million characters long, c04 is left out before the budget,
+    which then keeps both others (0.10). Without the long name the cap trims one."""
+    acts = tiny / "plans/activities.yaml"
+    acts.write_text(acts.read_text(encoding="utf-8").replace(
+        "    segment: lapsed\n    channel: sms\n",
+        "    segment: lapsed\n    channel: sms\n    budget: {cap: 0.10}\n"), encoding="utf-8")
+    m = json.loads(_build_manifest(tiny))
+    assert (_activity(m, "winback")["sent"], _activity(m, "winback")["suppressed"]) == (
+        2, {"budget_activity": 1})
+    _long_name(tiny, "c04", 1_000_000)
+    m = json.loads(_build_manifest(tiny))
+    winback = _activity(m, "winback")
+    assert (winback["sent"], winback["suppressed"]) == (2, {"message_too_long": 1})
+    assert winback["cost"]["total"] == 0.10
+    assert sorted(r["phone"] for r in _cells(tiny / "out/sms/winback.csv")) == [
+        "13800000005", "13800000006"]
+
+
 def test_explain_names_the_reason(tiny):
     _long_name(tiny, "c14", 1_000_000)
     result = cli(tiny, "explain", "c14", "--format", "json")

@@ -3,7 +3,7 @@ output may hold.
 
 tests/corpus/<topic>/<case>/ is one bad input: files that replace those of the tiny
 shop (tests/fixtures/tiny: `plans/...`, `data/...`), `cmd` (the CLI arguments; the
-runner adds `--project`) and `expected` (the located diagnostics the command prints,
+runner adds `--project`; `<fixtures>` is tests/fixtures) and `expected` (the located diagnostics the command prints,
 `path:line:col: error[CODE]: ...` and their hints; regenerate with
 CRMSPEC_UPDATE_GOLDEN=1 and read the diff). Every case must exit 1 with exactly those
 diagnostics, print no traceback and no internal error, and leave no phone number or
@@ -113,8 +113,10 @@ def corpus_project(case: str, tmp_path: Path) -> Path:
 def test_corpus(case: str, tmp_path: Path) -> None:
     root = corpus_project(case, tmp_path)
     contacts = contacts_in(root)
-    args = shlex.split((CORPUS / case / "cmd").read_text(encoding="utf-8"))
+    args = [a.replace("<fixtures>", str(FIXTURES))
+            for a in shlex.split((CORPUS / case / "cmd").read_text(encoding="utf-8"))]
     result = cli(root, *args)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shop"]  # nothing written beside
     text = (result.stdout + result.stderr).replace(str(root), "<case>")
     assert result.exit_code == 1, text
     assert "Traceback" not in text and "internal error" not in text

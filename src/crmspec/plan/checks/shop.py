@@ -7,7 +7,7 @@ import posixpath
 
 from crmspec.core.diagnostics import Diagnostic
 from crmspec.data.mapping import unknown_columns
-from crmspec.plan.model import Plan
+from crmspec.plan.model import Plan, Shop
 
 
 def check_data_mapping(plan: Plan) -> list[Diagnostic]:
@@ -41,11 +41,15 @@ def _outside(path: str) -> bool:
 
 
 def check_paths(plan: Plan) -> list[Diagnostic]:
-    """E313: the data's files, the ledger and the demo data stay inside the project.
+    return check_shop_paths(plan.shop)
+
+
+def check_shop_paths(shop: Shop) -> list[Diagnostic]:
+    """E313: the data's files, the ledger and the demo data stay inside the project
+    (validate, build, and `crmspec import`, which writes the data and the ledger).
 
     The ledger and the demo data are written by crmspec, so they always must; the shop's
     own data may be elsewhere when `data.allow_outside_project: true` says so."""
-    shop = plan.shop
     ds = shop.data
     doc = shop.src.doc
     data = doc.data.get("data", {}) if isinstance(doc.data, dict) else {}

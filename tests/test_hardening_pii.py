@@ -5,9 +5,10 @@ tests/corpus/<topic>/<case>/ is one bad input: files that replace those of the t
 shop (tests/fixtures/tiny: `plans/...`, `data/...`), `cmd` (the CLI arguments; the
 runner adds `--project`; `<fixtures>` is tests/fixtures) and `expected` (the located
 diagnostics the command prints, `path:line:col: error[CODE]: ...` and their hints;
-regenerate with CRMSPEC_UPDATE_GOLDEN=1 and read the diff). Every case must exit 1 with exactly those
-diagnostics, print no traceback and no internal error, and leave no phone number or
-email of its data in any output or file but the send files.
+regenerate with CRMSPEC_UPDATE_GOLDEN=1 and read the diff). Every case must exit 1
+with exactly those diagnostics, print no traceback and no internal error, write
+nothing outside the project, and leave no phone number or email of its data in any
+output or file but the send files.
 
 The rest pins the rules one by one: masking of diagnostics, examples, the manifest and
 the audience lists; spreadsheet-safe staff lists next to byte-exact provider files;

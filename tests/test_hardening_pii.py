@@ -553,3 +553,15 @@ def test_the_manifest_masks_its_text_not_its_hashes():
         "data_fingerprint": "13912345678abcde", "data_problems": [
             {"message": "x", "examples": ["c***@qq.com"]}],
         "activities": [{"id": "a", "name": "call 139****5678", "files": []}]}
+
+
+def test_a_diagnostic_is_masked_when_it_is_made():
+    """Whatever a check puts in a message or hint (a value of the data, a parser's echo),
+    every rendering of the diagnostic shows it masked."""
+    from crmspec.core.diagnostics import Diagnostic, render
+
+    d = Diagnostic("data/customers.csv", 3, 1, "E407", "row 'c17,13912345678,c17@qq.com'",
+                   "see +86 139 1234 5678")
+    assert d.text() == ("data/customers.csv:3:1: error[E407]: row 'c17,139****5678,c***@qq.com'"
+                        "\n  hint: see +86 139****5678")
+    assert "13912345678" not in render([d], "json") + render([d], "github")

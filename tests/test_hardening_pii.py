@@ -343,19 +343,33 @@ def _build_manifest(root: Path) -> str:
 
 
 def test_a_branch_only_real_data_reaches(tiny):
-    """The issue's template: a million x's for city tier 1 only. validate's samples pass;
-    the build sends the others and none of tier 1."""
-    (tiny / "plans/templates/active_care.sms.j2").write_text(
-        "{% if customer.city_tier == 1 %}{{ 'x'*1000000 }}{% endif %}您好", encoding="utf-8")
+    """A branch that only customers of city tier 1 reach, which validate's samples pass:
+    a thousand x's there are over the SMS limit, so the build sends the others and none
+    of tier 1 (message_too_long). The issue's million x's go past the template limits
+    (docs/security.md, Limits): a located E515 and nothing written."""
+    template = tiny / "plans/templates/active_care.sms.j2"
+    template.write_text(
+        "{% if customer.city_tier == 1 %}{{ 'x'*1000 }}{% endif %}您好", encoding="utf-8")
     result = cli(tiny, "build")
     assert result.exit_code == 0, result.stderr
     m = json.loads((tiny / "out/manifest.json").read_text(encoding="utf-8"))
     care = _activity(m, "active_care")
     tier1 = sum(1 for r in csv.DictReader((tiny / "data/customers.csv").open(encoding="utf-8"))
                 if r["buyer_id"] in ("c03", "c14", "c15", "c16") and r["city_tier"] == "1")
+    assert tier1 > 0
     assert care["suppressed"].get("message_too_long", 0) == tier1
     assert care["sent"] == 4 - tier1
     assert all(len(r["content"]) < 100 for r in _cells(tiny / "out/sms/active_care.csv"))
+
+    template.write_text(
+        "{% if customer.city_tier == 1 %}{{ 'x'*1000000 }}{% endif %}您好", encoding="utf-8")
+    before = (tiny / "out/manifest.json").read_bytes()
+    result = cli(tiny, "build", "--force")
+    assert result.exit_code == 1
+    assert ("plans/templates/active_care.sms.j2:1:1: error[E515]: the template fails to "
+            "render for activity 'active_care' (customer.city_tier=1): the template repeats "
+            "a value 1,000,000 times") in result.stderr
+    assert (tiny / "out/manifest.json").read_bytes() == before
 
 
 def test_the_budget_never_pays_for_a_message_left_out(tiny):

@@ -44,3 +44,13 @@ def test_no_unpaid_orders_scan_without_an_unpaid_order_intent(tiny):
     assert "unpaid_order" not in features
     assert "WHERE event_type IN ('cart', 'favorite')" in features
     assert carted == ["c09", "c15", "c16"]
+
+
+def test_rfm_scores_come_from_distinct_values_not_a_sort_of_the_buyers(tiny):
+    """R, F and M are scored from each value's count and a running sum (no cume_dist()
+    over every buyer's row); the scores themselves are pinned customer by customer in
+    test_build_tiny (13 buyers, ties) and test_demo_independent (3,000 customers)."""
+    features, _ = _features(tiny)
+    assert "cume_dist" not in features
+    for column in ("last_purchase_date", "rfm_purchases", "rfm_spend"):
+        assert f"(SELECT {column} AS v, count(*) AS n FROM rfm_buyers GROUP BY 1)" in features

@@ -94,14 +94,15 @@ def closest_ids(con: duckdb.DuckDBPyConnection, customer_id: str, n: int = 3) ->
               = regexp_replace(lower($1), '^[^1-9]*', '') AND $1 <> '' AS same_number,
             contains(lower(customer_id), lower($1)) AS contains_it,
             levenshtein(lower(customer_id), lower($1)) AS edits
-          FROM customers)
+          FROM (SELECT CAST(customer_id AS VARCHAR) AS customer_id FROM customers))
         SELECT id FROM c
         WHERE same_number OR contains_it OR edits <= greatest(2, length($1) // 3)
         ORDER BY same_number DESC, contains_it DESC, edits, id LIMIT $2""",
                                       [customer_id, n]).fetchall()]
 
 
-def _holds(con: duckdb.DuckDBPyConnection, cond: exp.Expression, customer_id: str) -> bool:
+def _holds(con: duckdb.DuckDBPyConnection, cond: exp.Expression, customer_id: str | int
+           ) -> bool:
     sql = f"SELECT coalesce(({cond.sql(DIALECT)}), false) FROM features WHERE customer_id = ?"
     return bool(con.execute(sql, [customer_id]).fetchone()[0])
 
@@ -113,7 +114,7 @@ def _describe(key: str, value) -> str:
     return f"{key}: {value}"
 
 
-def _why_not_qualified(con, plan: Plan, segc: SegmentCompiler, activity, customer_id: str,
+def _why_not_qualified(con, plan: Plan, segc: SegmentCompiler, activity, customer_id: str | int,
                        facts: dict) -> list[str]:
     seg = plan.segment(activity.segment)
     out = []
@@ -137,18 +138,22 @@ def explain(root: Path, customer_id: str, as_of: date | None = None,
     """Run the plan as a dry run and explain every activity for one customer."""
     with open_session(root, as_of, pm=pm) as (con, p):
         plan, compiled = p.plan, p.compiled
-        (known,) = con.execute("SELECT count(*) FROM customers WHERE customer_id = ?",
-                               [customer_id]).fetchone()
+        # The id as typed is text; the shop's ids may be integers (`shop_id_type`): the
+        # customer's own key is looked up once and used from here on.
+        known = con.execute("SELECT customer_id FROM customers "
+                            "WHERE CAST(customer_id AS VARCHAR) = ? LIMIT 1",
+                            [customer_id]).fetchone()
         if not known:  # before the dry run: a typo costs no build
             raise UnknownCustomer(customer_id, closest_ids(con, customer_id))
+        key = known[0]
         run_plan(con, compiled, plan)
         decide_contacts(con, plan, compiled, p.templates)
-        cur = con.execute("SELECT * FROM features WHERE customer_id = ?", [customer_id])
+        cur = con.execute("SELECT * FROM features WHERE customer_id = ?", [key])
         row = cur.fetchone()
         facts = dict(zip([d[0] for d in cur.description], row))
         sends = {r[0]: r[1:] for r in con.execute(
             "SELECT activity_id, status, address, strftime(scheduled_at, '%Y-%m-%d %H:%M'), "
-            "stage FROM sends WHERE customer_id = ?", [customer_id]).fetchall()}
+            "stage FROM sends WHERE customer_id = ?", [key]).fetchall()}
         segc = SegmentCompiler(plan, Needs())
         verdicts = []
         for ca in compiled.activities:
@@ -156,7 +161,7 @@ def explain(root: Path, customer_id: str, as_of: date | None = None,
             if a.id not in sends:
                 verdicts.append(ActivityVerdict(
                     a.id, a.name, ch.name, False, "not_qualified",
-                    _why_not_qualified(con, plan, segc, a, customer_id, facts)))
+                    _why_not_qualified(con, plan, segc, a, key, facts)))
                 continue
             status, address, slot, stage = sends[a.id]
             shown = mask_value(str(address)) if address else "-"

@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 
 from crmspec.core.diagnostics import Diagnostic, PlanError, Src
+from crmspec.data.sources import shop_id_type
 
 DEFAULT_PATH = "state/ledger.duckdb"
 
@@ -177,9 +178,16 @@ def previous_run(con: duckdb.DuckDBPyConnection, as_of: date) -> date | None:
 
 
 def history_view(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
-    """`history`: the ledger's records of earlier runs (a re-run ignores its own)."""
+    """`history`: the ledger's records of earlier runs (a re-run ignores its own).
+
+    The ledger stores ids as text; for a shop with integer ids (`shop_id_type`) they are
+    read back as integers here, so the limits join them with the candidates on the
+    shop's own type."""
+    ids = shop_id_type(con)
+    cast = ("" if ids == "VARCHAR"
+            else f" REPLACE (TRY_CAST(customer_id AS {ids}) AS customer_id)")
     con.execute(
-        "CREATE OR REPLACE TEMP VIEW history AS SELECT * FROM ledger.contacts "
+        f"CREATE OR REPLACE TEMP VIEW history AS SELECT *{cast} FROM ledger.contacts "
         f"WHERE as_of < DATE '{as_of.isoformat()}'"
     )
 

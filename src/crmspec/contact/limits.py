@@ -81,8 +81,14 @@ def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: dat
     Intermediate steps are views, read once each."""
     _rules_table(con, rules)
     d = f"DATE '{as_of.isoformat()}'"
-    trim_key = "CASE r.trim_by " + " ".join(
+    # The trim key orders the contacts a budget trims: without a budget (an activity's or
+    # the monthly one) nothing reads it, and the candidates are not joined with the
+    # features for it (a hash join of every candidate with every customer).
+    budgeted = rules.monthly_cap is not None or any(
+        a.budget_cap is not None for a in rules.activities)
+    trim_key = ("CASE r.trim_by " + " ".join(
         f"WHEN '{c}' THEN CAST(f.\"{c}\" AS DOUBLE)" for c in TRIM_COLUMNS) + " END"
+        if budgeted else "CAST(NULL AS DOUBLE)")
     refund = ("SELECT NULL AS customer_id WHERE false" if rules.refund_days is None else
               f"SELECT DISTINCT customer_id FROM orders WHERE status = 'refunded' AND "
               f"CAST(created_at AS DATE) > {d} - INTERVAL {int(rules.refund_days)} DAY")
@@ -124,7 +130,7 @@ def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: dat
                  WHEN r.not_sent THEN 'not_sent'
                END AS reason
         FROM candidates c JOIN activity_rules r USING (activity_id)
-        JOIN features f USING (customer_id)
+        {"JOIN features f USING (customer_id)" if budgeted else ""}
         LEFT JOIN rule_flags na ON na.customer_id = c.customer_id AND na.key IS NULL
         LEFT JOIN rule_flags nc ON nc.customer_id = c.customer_id AND nc.key = c.channel
         LEFT JOIN rule_flags cd ON cd.customer_id = c.customer_id AND cd.key = c.activity_id""")

@@ -10,7 +10,7 @@ import duckdb
 from crmspec.core.diagnostics import PlanError
 from crmspec.core.sql import sql_ident, sql_str
 from crmspec.data.settings import DataSource
-from crmspec.data.sources import SUFFIX
+from crmspec.data.sources import SUFFIX, shop_id_type
 
 
 def attach_suppressions(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path) -> int:
@@ -18,8 +18,11 @@ def attach_suppressions(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Pa
 
     Optional: a `suppressions` table in the DuckDB file or a suppressions.parquet/.csv in
     the data folder (data.tables.suppressions names another). A row with an empty channel
-    suppresses the customer on every channel. Absent: an empty list.
+    suppresses the customer on every channel. Absent: an empty list. Its ids are of the
+    shop's id type (`shop_id_type`): a list of text ids for an integer-id shop keeps the
+    ids that read as integers (the others name no customer of the shop).
     """
+    ids = shop_id_type(con)
     name = ds.tables.get("suppressions")
     relation = None
     if ds.source == "duckdb":
@@ -35,7 +38,7 @@ def attach_suppressions(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Pa
                         "all_varchar = true)" if ds.source == "csv"
                         else f"read_parquet({sql_str(str(file))})")
     if relation is None:
-        con.execute("CREATE OR REPLACE TEMP TABLE suppressions (customer_id VARCHAR, "
+        con.execute(f"CREATE OR REPLACE TEMP TABLE suppressions (customer_id {ids}, "
                     "channel VARCHAR, reason VARCHAR)")
         return 0
     present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {relation}").fetchall()}
@@ -45,7 +48,8 @@ def attach_suppressions(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Pa
             "a suppressions list has customer_id and optionally channel and reason")])
     channel = "NULLIF(TRIM(CAST(channel AS VARCHAR)), '')" if "channel" in present else "NULL"
     reason = "CAST(reason AS VARCHAR)" if "reason" in present else "NULL"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE suppressions AS SELECT DISTINCT "
-                f"CAST(customer_id AS VARCHAR) AS customer_id, {channel} AS channel, "
-                f"{reason} AS reason FROM {relation} WHERE customer_id IS NOT NULL")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE suppressions AS SELECT DISTINCT * FROM ("
+                f"SELECT TRY_CAST(CAST(customer_id AS VARCHAR) AS {ids}) AS customer_id, "
+                f"{channel} AS channel, {reason} AS reason FROM {relation}) "
+                "WHERE customer_id IS NOT NULL")
     return con.execute("SELECT count(*) FROM suppressions").fetchone()[0]

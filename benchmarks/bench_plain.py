@@ -86,7 +86,8 @@ def project(root: Path) -> Path:
     shutil.copytree(PLAIN / "plans", proj / "plans")
     shop_yaml = proj / "plans" / "shop.yaml"
     text = shop_yaml.read_text(encoding="utf-8")
-    shop_yaml.write_text(text.replace("  path: data", f"  path: {root / 'int'}"),
+    shop_yaml.write_text(text.replace(
+        "  path: data", f"  path: {root / 'int'}\n  allow_outside_project: true"),
                          encoding="utf-8")
     return proj
 

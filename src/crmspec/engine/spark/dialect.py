@@ -1,0 +1,106 @@
+"""crmspec's SQL on Spark: the DuckDB text the compiler emits, parsed by sqlglot and
+written by a small subclass of sqlglot's Spark dialect where crmspec's meaning differs
+between the engines (measured on DuckDB 2.0 vs PySpark 4.3 local).
+
+Only constructs whose meaning was checked on both engines are let through
+(`PORTABLE`): a statement using anything else is refused with its name
+(`UnportableSQL`) instead of running with a different meaning. The differences handled:
+
+- `date_diff('day', a, b)`: DuckDB counts day boundaries crossed, Spark whole days
+  elapsed between timestamps; both arguments are cast to DATE first, where they agree.
+- `hash()` differs between the engines; only `md5` (the control-group hash) is allowed.
+- `list(x ORDER BY y)` loses its order in `COLLECT_LIST`, `arg_max` breaks ties on
+  different rows, `quantile_cont`, epoch functions, unsigned casts and string slices have
+  no equal on Spark: all outside `PORTABLE`, so a statement using them is refused.
+- `QUALIFY`: sqlglot rewrites it into a subquery for Spark, moving an outer ORDER BY;
+  also outside `PORTABLE` (the compiler filters window results in a CTE instead).
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.dialects.spark import Spark
+
+READ = "duckdb"  # the dialect the compiler writes (crmspec.compile.sql.DIALECT)
+
+
+class UnportableSQL(ValueError):
+    """A statement uses a construct whose meaning on Spark was not checked."""
+
+
+def _date(e: exp.Expression) -> exp.Expression:
+    if isinstance(e, exp.Cast) and e.to.is_type(exp.DataType.Type.DATE):
+        return e
+    return exp.cast(e, exp.DataType.build("DATE"))
+
+
+def _anchored(pattern: exp.Expression) -> exp.Expression:
+    if isinstance(pattern, exp.Literal) and pattern.is_string:
+        return exp.Literal.string(f"^(?:{pattern.this})$")
+    return exp.func("CONCAT", exp.Literal.string("^(?:"), pattern, exp.Literal.string(")$"))
+
+
+class CrmSpark(Spark):
+    """Spark SQL with crmspec's meanings (see the module docstring)."""
+
+    class Generator(Spark.Generator):
+        TRANSFORMS = {
+            **Spark.Generator.TRANSFORMS,
+            # whole calendar days between the dates, as DuckDB counts day boundaries
+            exp.DateDiff: lambda self, e: self.func(
+                "DATEDIFF", _date(e.this), _date(e.expression)),
+            # DuckDB's regexp_full_match: RLIKE finds the pattern anywhere, so anchor it
+            exp.RegexpFullMatch: lambda self, e: self.binary(
+                exp.RegexpLike(this=e.this, expression=_anchored(e.expression)), "RLIKE"),
+        }
+
+
+# The sqlglot expression classes a statement may contain to run on Spark: each was
+# checked to mean the same on both engines (tests/test_spark_dialect.py runs each one).
+# Structure (queries, joins, names, literals, operators) and the functions below.
+PORTABLE: frozenset[type[exp.Expression]] = frozenset({
+    # statements and query structure
+    exp.Create, exp.Properties, exp.TemporaryProperty, exp.Schema, exp.Select, exp.From, exp.Join, exp.Where, exp.Group,
+    exp.Having, exp.Order, exp.Ordered, exp.Limit, exp.With, exp.CTE, exp.Subquery,
+    exp.Union, exp.Table, exp.TableAlias, exp.Alias, exp.Column, exp.Identifier,
+    exp.Star, exp.Dot, exp.Paren, exp.Tuple, exp.Window, exp.WindowSpec, exp.Filter,
+    exp.Distinct, exp.Values,
+    # literals and types
+    exp.Literal, exp.Boolean, exp.Null, exp.Cast, exp.TryCast, exp.DataType,
+    exp.DataTypeParam, exp.Interval, exp.Var,
+    # operators
+    exp.And, exp.Or, exp.Not, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE,
+    exp.Is, exp.In, exp.Between, exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg,
+    exp.Case, exp.If, exp.DPipe, exp.Like, exp.ILike, exp.Exists,
+    # functions
+    exp.Coalesce, exp.Count, exp.Sum, exp.Min, exp.Max, exp.Avg, exp.Greatest,
+    exp.Least, exp.Ceil, exp.Floor, exp.Round, exp.Abs, exp.CumeDist, exp.RowNumber,
+    exp.LogicalOr, exp.LogicalAnd, exp.DateDiff, exp.Lower, exp.Upper, exp.Length,
+    exp.Trim, exp.Concat, exp.RegexpLike, exp.RegexpFullMatch, exp.MD5, exp.Substring, exp.Extract,
+    exp.Nullif, exp.CurrentDate, exp.DateAdd, exp.DateSub,
+})
+
+
+def constructs(sql: str) -> set[type[exp.Expression]]:
+    """The sqlglot expression classes of one statement of crmspec's SQL."""
+    tree = sqlglot.parse_one(sql, read=READ)
+    return {type(node) for node in tree.walk()}
+
+
+def unportable(sql: str) -> list[str]:
+    """The constructs of a statement outside `PORTABLE`, by name (sorted)."""
+    out = set()
+    for node in sqlglot.parse_one(sql, read=READ).walk():
+        if type(node) not in PORTABLE:
+            out.add(node.sql_name() if isinstance(node, exp.Func) else type(node).__name__)
+    return sorted(out)
+
+
+def to_spark(sql: str) -> str:
+    """One statement of crmspec's DuckDB SQL as Spark SQL; raises UnportableSQL."""
+    bad = unportable(sql)
+    if bad:
+        raise UnportableSQL(f"not portable to Spark: {', '.join(bad)}")
+    return sqlglot.transpile(sql, read=READ, write=CrmSpark, unsupported_level=
+                             sqlglot.ErrorLevel.RAISE)[0]

@@ -1,0 +1,132 @@
+"""A build's statements run on Spark, their tables handed back to DuckDB.
+
+`SparkRunner` is an `engine.run.Runner`: it takes whatever statements the compiler emits
+(each a `CREATE TABLE|VIEW name AS query` in crmspec's DuckDB SQL), and for each one
+
+1. hands the tables its query reads that Spark does not have yet (the checked canonical
+   tables, the ledger's, the do-not-contact list) from the DuckDB connection to Spark as
+   Parquet in the scratch folder,
+2. writes the query as Spark SQL (`dialect.to_spark`: refused when a construct is not in
+   the portable set) and runs it there; a table is written to the scratch folder as
+   Parquet and read back by Spark (materialised once, like DuckDB's temp table),
+3. creates the same table on the DuckDB connection from that Parquet, each column cast
+   to the type DuckDB gives the same query (`DESCRIBE`), so that the contact pass, the
+   rendering and the writers that follow read exactly what a DuckDB build reads; a view
+   is created on both.
+
+Nothing is listed by name: a new statement of the compiler runs here as it is.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import sqlglot
+from sqlglot import exp
+
+from crmspec.core.diagnostics import PlanError
+from crmspec.core.sql import sql_ident, sql_str
+from crmspec.engine.spark.dialect import READ, CrmSpark, UnportableSQL, unportable
+from crmspec.engine.spark.session import spark_session
+from crmspec.plan.model import Shop
+
+
+class SparkRunner:
+    """Runs a build's statements on the shop's Spark session (see the module
+    docstring); `close()` removes what it handed over."""
+
+    def __init__(self, shop: Shop, spark: Any = None):
+        self.shop = shop
+        self.spark = spark if spark is not None else spark_session(shop)
+        base = (shop.spark.scratch if shop.spark and shop.spark.scratch
+                else tempfile.mkdtemp(prefix="crmspec-spark-"))
+        self._own_base = not (shop.spark and shop.spark.scratch)
+        self.scratch = f"{base.rstrip('/')}/run-{uuid.uuid4().hex[:12]}"
+        self._views: list[str] = []  # Spark temp views this runner made
+        self._sent: set[str] = set()  # tables Spark has (handed over or created)
+
+    def __call__(self, con: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
+        for sql in statements:
+            self._run(con, sql)
+
+    def _run(self, con: duckdb.DuckDBPyConnection, sql: str) -> None:
+        tree = sqlglot.parse_one(sql, read=READ)
+        if not isinstance(tree, exp.Create) or not isinstance(tree.expression, exp.Query):
+            raise self._unportable(f"only CREATE TABLE|VIEW ... AS SELECT runs on Spark: "
+                                   f"{sql.split()[0:3]}")
+        name = tree.this.find(exp.Table).name
+        query = tree.expression.copy()
+        ctes = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
+        for table in list(query.find_all(exp.Table)):
+            if table.name in ctes and not table.db:
+                continue
+            local = self._hand_over(con, table)
+            table.replace(exp.to_table(local).as_(table.alias_or_name)
+                          if table.alias or table.db else exp.to_table(local))
+        bad = unportable(query.sql(READ))
+        if bad:
+            raise self._unportable(f"{name}: not portable to Spark: {', '.join(bad)}")
+        spark_sql = query.sql(dialect=CrmSpark, unsupported_level=sqlglot.ErrorLevel.RAISE)
+        kind = (tree.args.get("kind") or "").upper()
+        if kind == "VIEW":
+            self.spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS {spark_sql}")
+            con.execute(sql)
+        else:
+            path = f"{self.scratch}/out/{name}"
+            self.spark.sql(spark_sql).write.mode("overwrite").parquet(path)
+            self.spark.read.parquet(path).createOrReplaceTempView(name)
+            self._back(con, name, tree.expression.sql(READ), path)
+        self._views.append(name)
+        self._sent.add(name)
+
+    def _hand_over(self, con: duckdb.DuckDBPyConnection, table: exp.Table) -> str:
+        """The Spark name of a table the statements read, copied there once."""
+        parts = [p for p in (table.catalog, table.db, table.name) if p]
+        local = "__".join(parts)
+        if local in self._sent:
+            return local
+        path = f"{self.scratch}/in/{local}.parquet"
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        qualified = ".".join(sql_ident(p) for p in parts)
+        con.execute(f"COPY (SELECT * FROM {qualified}) TO {sql_str(path)} (FORMAT parquet)")
+        self.spark.read.parquet(path).createOrReplaceTempView(local)
+        self._views.append(local)
+        self._sent.add(local)
+        return local
+
+    def _back(self, con: duckdb.DuckDBPyConnection, name: str, query: str, path: str) -> None:
+        """`name` on DuckDB from Spark's Parquet, typed as DuckDB types the query."""
+        described = con.execute(f"DESCRIBE {query}").fetchall()
+        files = f"read_parquet({sql_str(path + '/*.parquet')})"
+        columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {files}").fetchall()]
+        if len(columns) != len(described):
+            raise self._unportable(f"{name}: Spark returned {len(columns)} columns, DuckDB "
+                                   f"{len(described)}")
+        select = ", ".join(f"CAST({sql_ident(got)} AS {typ}) AS {sql_ident(want)}"
+                           for got, (want, typ, *_rest) in zip(columns, described))
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {sql_ident(name)} AS SELECT {select} "
+                    f"FROM {files}")
+
+    def _unportable(self, message: str) -> PlanError:
+        where = (self.shop.src.at("engine") if self.shop.src.at("engine").exists()
+                 else self.shop.src)
+        return PlanError([where.diag(
+            "E409", message, "build with --engine duckdb, and report the construct: it "
+            "needs a rule in crmspec.engine.spark.dialect")])
+
+    def close(self) -> None:
+        """Drop the Spark views this runner made and remove its scratch folder."""
+        for view in self._views:
+            self.spark.catalog.dropTempView(view)
+        self._views.clear()
+        target = Path(self.scratch if not self._own_base else Path(self.scratch).parent)
+        if target.exists():
+            shutil.rmtree(target, ignore_errors=True)
+
+
+__all__ = ["SparkRunner", "UnportableSQL"]

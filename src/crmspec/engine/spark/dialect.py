@@ -6,6 +6,8 @@ Only constructs whose meaning was checked on both engines are let through
 (`PORTABLE`): a statement using anything else is refused with its name
 (`UnportableSQL`) instead of running with a different meaning. The differences handled:
 
+- `dayofweek`: Sunday is 0 on DuckDB, 1 on Spark.
+- `regexp_full_match` has no Spark name: RLIKE with the pattern anchored.
 - `date_diff('day', a, b)`: DuckDB counts day boundaries crossed, Spark whole days
   elapsed between timestamps; both arguments are cast to DATE first, where they agree.
 - `hash()` differs between the engines; only `md5` (the control-group hash) is allowed.
@@ -50,6 +52,8 @@ class CrmSpark(Spark):
             # whole calendar days between the dates, as DuckDB counts day boundaries
             exp.DateDiff: lambda self, e: self.func(
                 "DATEDIFF", _date(e.this), _date(e.expression)),
+            # DuckDB counts Sunday as 0, Spark as 1
+            exp.DayOfWeek: lambda self, e: f"(DAYOFWEEK({self.sql(e, 'this')}) - 1)",
             # DuckDB's regexp_full_match: RLIKE finds the pattern anywhere, so anchor it
             exp.RegexpFullMatch: lambda self, e: self.binary(
                 exp.RegexpLike(this=e.this, expression=_anchored(e.expression)), "RLIKE"),
@@ -78,7 +82,8 @@ PORTABLE: frozenset[type[exp.Expression]] = frozenset({
     exp.Least, exp.Ceil, exp.Floor, exp.Round, exp.Abs, exp.CumeDist, exp.RowNumber,
     exp.LogicalOr, exp.LogicalAnd, exp.DateDiff, exp.Lower, exp.Upper, exp.Length,
     exp.Trim, exp.Concat, exp.RegexpLike, exp.RegexpFullMatch, exp.MD5, exp.Substring, exp.Extract,
-    exp.Nullif, exp.CurrentDate, exp.DateAdd, exp.DateSub,
+    exp.Nullif, exp.Year, exp.Month, exp.Day, exp.DayOfWeek, exp.StrPosition,
+    exp.StartsWith, exp.EndsWith, exp.Contains, exp.Left, exp.Right,
 })
 
 

@@ -50,7 +50,9 @@ def spark_session(shop: Shop) -> Any:
                 "or set SPARK_REMOTE to a Spark Connect server")])
         builder = builder.master(os.environ.get("CRMSPEC_SPARK_MASTER") or settings.master)
         builder = builder.config("spark.ui.showConsoleProgress", "false")
-    builder = builder.appName("crmspec").config("spark.sql.session.timeZone", shop.timezone)
+    # Spark's warnings (a window over all rows: the RFM scores) would bury the build's output
+    builder = builder.appName("crmspec").config("spark.sql.session.timeZone", shop.timezone
+                                                ).config("spark.log.level", "ERROR")
     for key, value in settings.conf.items():
         builder = builder.config(key, str(value).lower() if isinstance(value, bool)
                                  else str(value))

@@ -65,10 +65,10 @@ class CrmSpark(Spark):
 # Structure (queries, joins, names, literals, operators) and the functions below.
 PORTABLE: frozenset[type[exp.Expression]] = frozenset({
     # statements and query structure
-    exp.Create, exp.Properties, exp.TemporaryProperty, exp.Schema, exp.Select, exp.From, exp.Join, exp.Where, exp.Group,
-    exp.Having, exp.Order, exp.Ordered, exp.Limit, exp.With, exp.CTE, exp.Subquery,
+    exp.Create, exp.Properties, exp.TemporaryProperty, exp.Select, exp.From, exp.Join,
+    exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.With, exp.CTE, exp.Subquery,
     exp.Union, exp.Table, exp.TableAlias, exp.Alias, exp.Column, exp.Identifier,
-    exp.Star, exp.Dot, exp.Paren, exp.Tuple, exp.Window, exp.WindowSpec, exp.Filter,
+    exp.Star, exp.Paren, exp.Tuple, exp.Window, exp.Filter,
     exp.Distinct, exp.Values,
     # literals and types
     exp.Literal, exp.Boolean, exp.Null, exp.Cast, exp.TryCast, exp.DataType,
@@ -87,6 +87,14 @@ PORTABLE: frozenset[type[exp.Expression]] = frozenset({
 })
 
 
+# The types a cast may name: unsigned integers, HUGEINT, TIMESTAMPTZ, lists... are not
+# Spark's, or not with DuckDB's meaning.
+_T = exp.DataType.Type
+PORTABLE_TYPES = frozenset({_T.TEXT, _T.VARCHAR, _T.CHAR, _T.INT, _T.BIGINT, _T.SMALLINT,
+                            _T.DOUBLE, _T.FLOAT, _T.DECIMAL, _T.DATE, _T.TIMESTAMP,
+                            _T.BOOLEAN})
+
+
 def constructs(sql: str) -> set[type[exp.Expression]]:
     """The sqlglot expression classes of one statement of crmspec's SQL."""
     tree = sqlglot.parse_one(sql, read=READ)
@@ -98,7 +106,10 @@ def unportable(sql: str) -> list[str]:
     out = set()
     for node in sqlglot.parse_one(sql, read=READ).walk():
         if type(node) not in PORTABLE:
-            out.add(node.sql_name() if isinstance(node, exp.Func) else type(node).__name__)
+            out.add(node.name.upper() if isinstance(node, exp.Anonymous) else
+                    node.sql_name() if isinstance(node, exp.Func) else type(node).__name__)
+        elif isinstance(node, exp.DataType) and node.this not in PORTABLE_TYPES:
+            out.add(f"DataType {node.this.name}")
     return sorted(out)
 
 

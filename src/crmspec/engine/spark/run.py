@@ -42,7 +42,7 @@ class SparkRunner:
 
     def __init__(self, shop: Shop, spark: Any = None):
         self.shop = shop
-        self.spark = spark if spark is not None else spark_session(shop)
+        self._spark = spark
         base = (shop.spark.scratch if shop.spark and shop.spark.scratch
                 else tempfile.mkdtemp(prefix="crmspec-spark-"))
         self._own_base = not (shop.spark and shop.spark.scratch)
@@ -50,15 +50,30 @@ class SparkRunner:
         self._views: list[str] = []  # Spark temp views this runner made
         self._sent: set[str] = set()  # tables Spark has (handed over or created)
 
-    def __call__(self, con: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
-        for sql in statements:
-            self._run(con, sql)
+    @property
+    def spark(self) -> Any:
+        """The session, started on first use: after the statements were found portable."""
+        if self._spark is None:
+            self._spark = spark_session(self.shop)
+        return self._spark
 
-    def _run(self, con: duckdb.DuckDBPyConnection, sql: str) -> None:
+    def __call__(self, con: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
+        trees = [self._checked(sql) for sql in statements]  # before a JVM is started
+        for sql, tree in zip(statements, trees):
+            self._run(con, sql, tree)
+
+    def _checked(self, sql: str) -> exp.Create:
         tree = sqlglot.parse_one(sql, read=READ)
         if not isinstance(tree, exp.Create) or not isinstance(tree.expression, exp.Query):
-            raise self._unportable(f"only CREATE TABLE|VIEW ... AS SELECT runs on Spark: "
-                                   f"{sql.split()[0:3]}")
+            raise self._unportable("only CREATE TABLE|VIEW ... AS SELECT runs on Spark: "
+                                   + " ".join(sql.split()[:3]))
+        bad = unportable(tree.expression.sql(READ))
+        if bad:
+            raise self._unportable(f"{tree.this.find(exp.Table).name}: not portable to "
+                                   f"Spark: {', '.join(bad)}")
+        return tree
+
+    def _run(self, con: duckdb.DuckDBPyConnection, sql: str, tree: exp.Create) -> None:
         name = tree.this.find(exp.Table).name
         query = tree.expression.copy()
         ctes = {cte.alias_or_name for cte in query.find_all(exp.CTE)}
@@ -68,9 +83,6 @@ class SparkRunner:
             local = self._hand_over(con, table)
             table.replace(exp.to_table(local).as_(table.alias_or_name)
                           if table.alias or table.db else exp.to_table(local))
-        bad = unportable(query.sql(READ))
-        if bad:
-            raise self._unportable(f"{name}: not portable to Spark: {', '.join(bad)}")
         spark_sql = query.sql(dialect=CrmSpark, unsupported_level=sqlglot.ErrorLevel.RAISE)
         kind = (tree.args.get("kind") or "").upper()
         if kind == "VIEW":
@@ -122,7 +134,7 @@ class SparkRunner:
     def close(self) -> None:
         """Drop the Spark views this runner made and remove its scratch folder."""
         for view in self._views:
-            self.spark.catalog.dropTempView(view)
+            self._spark.catalog.dropTempView(view)
         self._views.clear()
         target = Path(self.scratch if not self._own_base else Path(self.scratch).parent)
         if target.exists():

@@ -23,7 +23,7 @@ from crmspec.build import build
 
 pytestmark = pytest.mark.spark
 
-SPARK_CONF = "spark:\n  conf:\n    spark.sql.shuffle.partitions: 2\n"
+SPARK_CONF = "spark:\n  master: local[2]\n  conf:\n    spark.sql.shuffle.partitions: 2\n"
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -104,7 +104,7 @@ def test_tiny_shop_with_cooldowns_limits_ties_budgets_and_a_feb_29_birthday(tmp_
     customers = shop / "data" / "customers.csv"
     text = customers.read_text(encoding="utf-8")
     text = text.replace(",张一,1990-05-01,", ",张一,2000-02-29,").replace(
-        "c02,13800000002,c02@163.com,,nick02,张二,,", "c02,13800000002,c02@163.com,,nick02,张二,1990-02-28,")
+        ",nick02,张二,,", ",nick02,张二,1990-02-28,")
     customers.write_text(text, encoding="utf-8")
     duck, spark = twins(shop, tmp_path)
     days = [date(2026, 2, 28), date(2026, 3, 1), date(2026, 3, 2)]

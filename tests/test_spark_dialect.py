@@ -56,7 +56,7 @@ def runner(tmp_path_factory):
     root = tmp_path_factory.mktemp("dialect") / "tiny"
     shutil.copytree(FIXTURES / "tiny", root, ignore=BUILD_LEFTOVERS)
     with (root / "plans" / "shop.yaml").open("a", encoding="utf-8") as f:
-        f.write("spark:\n  conf:\n    spark.sql.shuffle.partitions: 2\n")
+        f.write("spark:\n  master: local[2]\n  conf:\n    spark.sql.shuffle.partitions: 2\n")
     with open_session(root) as (_con, p):
         r = SparkRunner(p.plan.shop)
         yield r
@@ -86,7 +86,8 @@ EXPRESSIONS = [
     "starts_with(s, '张')", "ends_with(s, 'c')", "contains(s, 'a')", "left(s, 2)",
     "right(s, 2)", "s LIKE '%a%'", "CASE WHEN n IS NULL THEN 'no' ELSE 'yes' END",
     "x / 2", "id % 2", "id + 1 >= 2 OR x <= 0 AND (n <> 1)", "TRUE AND s ILIKE '%ABC%'",
-    "TRY_CAST(s AS INTEGER)", "extract(month FROM d)", "(SELECT max(id) FROM edges)", "CAST(x AS DECIMAL(14, 2))", "a < b", "n BETWEEN 1 AND 2",
+    "TRY_CAST(s AS INTEGER)", "extract(month FROM d)", "(SELECT max(id) FROM edges)",
+    "CAST(x AS DECIMAL(14, 2))", "a < b", "n BETWEEN 1 AND 2",
 ]
 
 
@@ -110,7 +111,8 @@ AGGREGATES = [
     "CREATE OR REPLACE TEMP TABLE got AS WITH e AS (SELECT * FROM edges WHERE id IN (1, 2)) "
     "SELECT edges.n IS NULL AS k, count(*) AS c, sum(edges.x) FILTER (WHERE id > 1) AS s, "
     "bool_or(edges.a < edges.b) AS o, bool_and(edges.a < edges.b) AS o2, max(edges.b) AS m, "
-    "min(edges.b) AS m2, avg(edges.x) AS v, count(DISTINCT edges.s) AS d FROM edges LEFT JOIN e USING (id) GROUP BY 1 HAVING count(*) > 0 "
+    "min(edges.b) AS m2, avg(edges.x) AS v, count(DISTINCT edges.s) AS d "
+    "FROM edges LEFT JOIN e USING (id) GROUP BY 1 HAVING count(*) > 0 "
     "UNION ALL SELECT NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0 FROM edges "
     "WHERE NOT EXISTS (SELECT 1 FROM e) AND id = 1",
 ]

@@ -65,7 +65,7 @@ class Shop:
 class SparkSettings:
     """shop.yaml `spark`: how `engine: spark` reaches Spark (crmspec.engine.spark)."""
 
-    master: str = "local[2]"
+    master: str | None = None  # spark-submit's --master, or pyspark's local[*]
     remote: str | None = None
     scratch: str | None = None
     conf: dict = field(default_factory=dict)

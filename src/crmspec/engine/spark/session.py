@@ -1,6 +1,7 @@
 """The Spark session of a build with `engine: spark`: Spark Connect when SPARK_REMOTE
 (or shop.yaml `spark.remote`) names a server, else a classic session on the master of
-CRMSPEC_SPARK_MASTER or `spark.master` (default local[2]), with `spark.conf` applied.
+CRMSPEC_SPARK_MASTER or `spark.master` (none: spark-submit's `--master`, or pyspark's
+local[*] in a plain process), with `spark.conf` applied.
 
 A session is started once per process and reused (getOrCreate): starting the JVM takes
 seconds, and a notebook or a test run builds many times on one session."""
@@ -48,7 +49,9 @@ def spark_session(shop: Shop) -> Any:
                 "`java` on PATH and JAVA_HOME is not set",
                 "install a Java 17+ runtime (Debian: apt-get install default-jre-headless), "
                 "or set SPARK_REMOTE to a Spark Connect server")])
-        builder = builder.master(os.environ.get("CRMSPEC_SPARK_MASTER") or settings.master)
+        master = os.environ.get("CRMSPEC_SPARK_MASTER") or settings.master
+        if master:  # else spark-submit's --master, or pyspark's local[*]
+            builder = builder.master(master)
         builder = builder.config("spark.ui.showConsoleProgress", "false")
     # Spark's warnings (a window over all rows: the RFM scores) would bury the build's output
     builder = builder.appName("crmspec").config("spark.sql.session.timeZone", shop.timezone
@@ -57,7 +60,7 @@ def spark_session(shop: Shop) -> Any:
         builder = builder.config(key, str(value).lower() if isinstance(value, bool)
                                  else str(value))
     target = (f"Spark Connect {remote}" if remote else
-              f"master {os.environ.get('CRMSPEC_SPARK_MASTER') or settings.master}")
+              f"master {os.environ.get('CRMSPEC_SPARK_MASTER') or settings.master or 'default'}")
     try:
         spark = builder.getOrCreate()
     except Exception as exc:  # the JVM or the server did not come up: say which

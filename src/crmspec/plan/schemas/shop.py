@@ -295,9 +295,10 @@ def shop_schema(channels: dict) -> dict:
                "How `engine: spark` reaches Spark. The environment overrides them: "
                "SPARK_REMOTE (a Spark Connect URL, `sc://host:15002`), else CRMSPEC_SPARK_MASTER.",
                {
-                    "master": {"type": "string", "minLength": 1, "default": "local[2]",
+                    "master": {"type": "string", "minLength": 1,
                                "description": "The master of a classic session "
-                               "(`local[2]`, `yarn`, `spark://host:7077`).",
+                               "(`local[2]`, `yarn`, `spark://host:7077`). Default: "
+                               "spark-submit's `--master`, else pyspark's `local[*]`.",
                                "examples": ["local[2]", "yarn"]},
                     "remote": {"type": "string", "pattern": "^sc://",
                                "description": "A Spark Connect URL; used instead of master.",

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from shop_edits import append
 
 SRC = str(Path(__file__).parents[1] / "src")
@@ -65,3 +66,18 @@ main(["--project", {str(tiny)!r}, "build", "--engine", "spark"])
     assert first == ("plans/shop.yaml:1:1: error[E408]: engine: spark needs Java for a local "
                      "or classic Spark session: no `java` on PATH and JAVA_HOME is not set")
     assert "default-jre-headless" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_scratch_folder_must_be_a_path_of_this_machine(tiny):
+    from crmspec.build import build
+    from crmspec.core.diagnostics import PlanError
+
+    append(tiny, "shop.yaml", "spark:\n  scratch: hdfs://nn/crmspec\n")
+    lines = (tiny / "plans" / "shop.yaml").read_text(encoding="utf-8").count("\n")
+    with pytest.raises(PlanError) as caught:
+        build(tiny, engine="spark")
+    [d] = caught.value.diagnostics
+    assert (d.line, d.code) == (lines, "E408")
+    assert d.message == ("spark.scratch must be a folder of this machine (a local path or a "
+                         "mount), not a URI: hdfs://nn/crmspec")
+    assert not (tiny / "out").exists()

@@ -43,6 +43,11 @@ class SparkRunner:
     def __init__(self, shop: Shop, spark: Any = None):
         self.shop = shop
         self._spark = spark
+        if shop.spark and shop.spark.scratch and "://" in shop.spark.scratch:
+            raise PlanError([shop.src.at("spark", "scratch").diag(
+                "E408", f"spark.scratch must be a folder of this machine (a local path or "
+                f"a mount), not a URI: {shop.spark.scratch}",
+                "mount the shared storage (NFS, /dbfs, a FUSE bucket) and give its path")])
         base = (shop.spark.scratch if shop.spark and shop.spark.scratch
                 else tempfile.mkdtemp(prefix="crmspec-spark-"))
         self._own_base = not (shop.spark and shop.spark.scratch)

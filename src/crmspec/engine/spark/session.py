@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,9 @@ def spark_session(shop: Shop) -> Any:
     settings = shop.spark or SparkSettings()
     where = _where(shop)
     try:
-        from pyspark.sql import SparkSession
+        with warnings.catch_warnings():  # pyspark 4.x warns about pandas 3 on import
+            warnings.simplefilter("ignore", FutureWarning)
+            from pyspark.sql import SparkSession
     except ImportError:
         raise PlanError([where.diag(
             "E408", "engine: spark needs pyspark, which is not installed",

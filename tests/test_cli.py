@@ -183,7 +183,7 @@ def test_compile_prints_a_script_that_runs_as_printed(tiny):
     script = result.stdout
     assert script.startswith("-- crmspec compiled plan, as of 2026-03-02: runs as printed on "
                              "an empty DuckDB connection")
-    assert "LEFT JOIN ledger.tiers" in script and "ATTACH '" in script
+    assert "FROM ledger.tiers" in script and "ATTACH '" in script
     assert "CREATE OR REPLACE MACRO shout(x)" in script
     con = duckdb.connect()
     winback = con.execute(script).fetchall()  # the last statement: winback's audience

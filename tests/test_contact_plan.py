@@ -310,6 +310,33 @@ def test_tier_upgrades_compare_with_the_tiers_the_previous_run_recorded(tiny):
     assert statuses(result.manifest, "upgrade_reward") == {"sent": 1, "control": 0}
     with open(result.out_dir / "audience/upgrade_reward.csv", encoding="utf-8") as f:
         assert [(r["customer_id"], r["tier"]) for r in csv.DictReader(f)] == [("c03", "vip1")]
+    # the ledger keeps the tiers' changes: the 03-02 run adds c03's alone
+    assert ledger(tiny, "SELECT as_of, customer_id, tier_rank FROM tiers "
+                  "WHERE as_of = DATE '2026-03-02'") == [(D2, "c03", 1)]
+
+
+def test_a_member_who_falls_below_every_tier_and_comes_back_is_congratulated(tiny):
+    """The ledger records tier changes, a fall below every tier as rank 0: c02 (vip1 on
+    03-01: 300 + 250 spent) has its 250 order refunded by 03-02 (no tier: a rank-0 row),
+    then pays 600 on 03-03: vip1 again, an upgrade over the 03-02 run's tier."""
+    append(tiny, "activities.yaml", UPGRADE_REWARD)
+    append(tiny, "segments.yaml", VIP1_PLUS)
+    build(tiny, as_of=D1)
+    assert ledger(tiny, "SELECT tier_rank FROM tiers WHERE customer_id = 'c02'") == [(1,)]
+    orders = tiny / "data/orders.csv"
+    text = orders.read_text(encoding="utf-8")
+    o03 = "2026-02-26 10:00:00,250.00,paid,normal"
+    assert text.count(o03) == 1
+    orders.write_text(text.replace(o03, o03.replace(",paid,", ",refunded,")), encoding="utf-8")
+    assert statuses(build(tiny, as_of=D2).manifest, "upgrade_reward") == {"sent": 0,
+                                                                          "control": 0}
+    assert ledger(tiny, "SELECT as_of, tier_rank FROM tiers WHERE customer_id = 'c02' "
+                  "ORDER BY 1") == [(D1, 1), (D2, 0)]
+    with open(orders, "a", encoding="utf-8") as f:
+        f.write("o31,c02,2026-03-03 09:00:00,2026-03-03 09:05:00,,,600.00,paid,normal\n")
+    result = build(tiny, as_of=D2 + (D2 - D1))
+    with open(result.out_dir / "audience/upgrade_reward.csv", encoding="utf-8") as f:
+        assert [(r["customer_id"], r["tier"]) for r in csv.DictReader(f)] == [("c02", "vip1")]
 
 
 def test_members_whose_spend_did_not_change_are_not_congratulated(tiny):

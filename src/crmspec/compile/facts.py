@@ -71,6 +71,15 @@ def last_review_date(review: str | None, as_of: date) -> date | None:
     return None
 
 
+def tiers_as_of(day: str, before: bool = False) -> str:
+    """SQL of every customer's tier the ledger recorded as of a run (`day`: a DATE literal): the
+    latest change on or before it (`before`: strictly before). A customer without one
+    is below every tier."""
+    op = "<" if before else "<="
+    return ("SELECT customer_id, arg_max(tier_rank, as_of) AS tier_rank FROM ledger.tiers "
+            f"WHERE as_of {op} {day} GROUP BY customer_id")
+
+
 def facts_sql(plan: Plan, as_of: date, previous: date | None = None,
               previous_in_ledger: bool = False) -> str:
     """One row per customer: purchases, spend, recency, stage, type, tier, RFM, and the
@@ -124,9 +133,9 @@ def facts_sql(plan: Plan, as_of: date, previous: date | None = None,
                                             for t in plan.tiers) + " END"
                if plan.tiers else "CAST(NULL AS VARCHAR)")
     if previous_in_ledger and previous is not None:
-        previous_rank = "coalesce(pt.tier_rank, 0)"  # the ledger keeps members only
-        previous_join = (f"\n  LEFT JOIN ledger.tiers AS pt ON pt.customer_id = b.customer_id "
-                         f"AND pt.as_of = {date_lit(previous).sql(DIALECT)}")
+        previous_rank = "coalesce(pt.tier_rank, 0)"  # no change on record: no tier
+        previous_join = (f"\n  LEFT JOIN ({tiers_as_of(date_lit(previous).sql(DIALECT))}) "
+                         "AS pt ON pt.customer_id = b.customer_id")
     else:
         previous_rank, previous_join = "CAST(NULL AS INTEGER)", ""
     rfm_days = plan.rfm_window_days
@@ -208,13 +217,20 @@ def features_sql(facts: str, intents: list[Intent], flags: dict[str, exp.Express
                 f"CAST(event_at AS DATE) > {asof} - INTERVAL {int(i.within_days)} DAY) "
                 f"AS {col(i.column).sql(DIALECT)}"
             )
+        # Only the event types and the orders the intents read: a scan of every event
+        # type, or of the unpaid orders for an intent no segment has, is not made.
+        types = sorted({t for i in intents for t in i.events} - {"unpaid_order"})
+        window = (f"CAST({{at}} AS DATE) <= {asof} "
+                  f"AND CAST({{at}} AS DATE) > {asof} - INTERVAL {widest} DAY")
+        scans = [f"""SELECT customer_id, event_type, event_at FROM events
+  WHERE event_type IN ({', '.join(lit(t).sql(DIALECT) for t in types)})
+    AND {window.format(at="event_at")}"""] if types else []
+        if any("unpaid_order" in i.events for i in intents):
+            scans.append(f"""SELECT customer_id, 'unpaid_order' AS event_type,
+    created_at AS event_at
+  FROM orders WHERE status = 'unpaid' AND {window.format(at="created_at")}""")
         ctes.append(f"""signals AS (
-  SELECT customer_id, event_type, event_at FROM events
-  WHERE CAST(event_at AS DATE) <= {asof} AND CAST(event_at AS DATE) > {asof} - INTERVAL {widest} DAY
-  UNION ALL
-  SELECT customer_id, 'unpaid_order' AS event_type, created_at AS event_at FROM orders
-  WHERE status = 'unpaid' AND CAST(created_at AS DATE) <= {asof}
-    AND CAST(created_at AS DATE) > {asof} - INTERVAL {widest} DAY
+  {(chr(10) + '  UNION ALL' + chr(10) + '  ').join(scans)}
 ), intents AS (
   SELECT customer_id,
     {(',' + chr(10) + '    ').join(cols)}

@@ -22,6 +22,7 @@ import duckdb
 
 from crmspec.core.diagnostics import Diagnostic, PlanError, Src
 from crmspec.core.sql import sql_ident, sql_str
+from crmspec.data.checkcache import CheckCache
 from crmspec.data.cleaning import DataProblem, clean
 from crmspec.data.delimited import LINE, read_delimited
 from crmspec.data.mapping import canonical_selects
@@ -145,8 +146,18 @@ def derived_customers(con, ds: DataSource, orders: str, selects: dict[str, str]
             f"WHERE {selects['customer_id']} IS NOT NULL GROUP BY 1)", carried)
 
 
+def source_files(ds: DataSource, root: Path) -> list[Path]:
+    """The files the canonical tables are read from (for the checks' cache)."""
+    if ds.source == "duckdb":
+        db = (root / ds.path).resolve()
+        wal = db.with_name(db.name + ".wal")
+        return [db, wal] if wal.exists() else [db]
+    return [f for f in (_file(ds, root, t) for t in TABLES) if f.exists()]
+
+
 def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: date | None,
-           needs: dict[str, Src]) -> AttachedData:
+           needs: dict[str, Src], cache_path: Path | None = None, record: bool = False
+           ) -> AttachedData:
     """Create the canonical tables on `con` as of a date (None: the day after the last order).
 
     Rows dated after the as-of date are left out: as of that day they had not happened.
@@ -156,7 +167,9 @@ def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: da
     orders and 20M events into memory (and under the build's memory cap, spilling them
     to disk); `crmspec kpi` never reads the events. CSV sources are parsed once into
     tables.
-    Each table is checked in one pass that also takes its fingerprint.
+    Each table is checked in one pass that also takes its fingerprint; with
+    `cache_path`, the passes' results of an earlier run on the same files are reused
+    (`crmspec.data.checkcache`), and new ones stored there when `record`.
     """
     if ds.source == "duckdb":
         db = (root / ds.path).resolve()
@@ -221,7 +234,11 @@ def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: da
                 "E402", "the orders data is empty, so there is no latest date to build as of",
                 "pass --as-of DATE or set as_of in shop.yaml")])
         as_of = last + timedelta(days=1)
+    cache = (CheckCache(cache_path, source_files(ds, root), repr(ds.csv), record)
+             if cache_path is not None else None)
     cleaned = clean(con, relations, selects, f"TIMESTAMP '{as_of.isoformat()} 23:59:59.999999'",
-                    "TABLE" if ds.source == "csv" else "VIEW")
+                    "TABLE" if ds.source == "csv" else "VIEW", cache)
+    if cache is not None:
+        cache.save()
     problems += cleaned.problems
     return AttachedData(problems, cleaned.fingerprint, cleaned.rows, last, as_of, notes)

@@ -16,7 +16,7 @@ import pluggy
 
 from crmspec.compile import CompiledPlan, compile_plan
 from crmspec.compile.segments import Needs
-from crmspec.contact.ledger import attach_ledger
+from crmspec.contact.ledger import attach_ledger, previous_run
 from crmspec.core.diagnostics import Diagnostic, PlanError, has_errors
 from crmspec.core.sql import sql_str
 from crmspec.data.cleaning import problems_as_diagnostics
@@ -90,7 +90,10 @@ def prepare_plans(root: Path, validations: list[Validation], as_of: date | None,
             needs.add(column, src)
         for column, src in template_needs(v.templates):
             needs.add(column, src)
-    data = attach(con, ds, data_root, as_of or first.shop.as_of, needs.columns)
+    # The checks' results live beside the ledger; only a build that records stores them.
+    checks = (root / first.shop.ledger_path).parent / "checks.json"
+    data = attach(con, ds, data_root, as_of or first.shop.as_of, needs.columns, checks,
+                  record=record)
     if notes is not None:
         notes.extend(data.notes)
     data_diags = problems_as_diagnostics(data.problems, ds.src, strict)
@@ -98,8 +101,7 @@ def prepare_plans(root: Path, validations: list[Validation], as_of: date | None,
         raise PlanError(data_diags)
     attach_ledger(con, root / first.shop.ledger_path, read_only=not record)
     attach_suppressions(con, ds, data_root)
-    previous = con.execute("SELECT max(as_of) FROM ledger.tiers WHERE as_of < ?",
-                           [data.as_of]).fetchone()[0]
+    previous = previous_run(con, data.as_of)
     call_hook(pm, "prepare_connection", con=con, plan=first)
     return [Prepared(v.plan, compile_plan(v.plan, data.as_of, v.channels, previous,
                                           previous_in_ledger=previous is not None),

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from crmspec.compile import compile_plan
-from crmspec.contact.ledger import attach_ledger, record_run
+from crmspec.contact.ledger import attach_ledger, previous_run, record_run
 from crmspec.contact.report import contact_report
 from crmspec.core.sql import quote_path
 from crmspec.engine.decide import decide
@@ -87,8 +87,7 @@ def simulate_days(con: duckdb.DuckDBPyConnection, sides: dict[str, tuple[Prepare
         for side, (p, v) in sides.items():
             con.execute(f"ATTACH {quote_path(files[side])} AS ledger")
             if previous is None:
-                previous = con.execute("SELECT max(as_of) FROM ledger.tiers WHERE as_of < ?",
-                                       [day]).fetchone()[0]
+                previous = previous_run(con, day)
             compiled = compile_plan(p.plan, day, v.channels, previous,
                                     previous_in_ledger=previous is not None)
             if compiled.statements != statements:

@@ -6,13 +6,14 @@ around midnight, Feb 29, NULLs, Chinese text); the constructs that differ are re
 from __future__ import annotations
 
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 from conftest import BUILD_LEFTOVERS, FIXTURES
 
+from crmspec.build import build
 from crmspec.core.diagnostics import PlanError
 from crmspec.engine.run import plan_statements
 from crmspec.engine.session import open_session
@@ -38,11 +39,15 @@ def _shops(tmp_path: Path) -> list[Path]:
 
 def test_every_construct_the_compiler_emits_is_portable(tmp_path):
     """Compiles each shop's plan (every statement a build runs, as of two dates so that
-    both kinds of trigger day are seen) and lists the sqlglot classes; one outside
+    both kinds of trigger day are seen, and after a build, with tiers in the ledger) and
+    lists the sqlglot classes; one outside
     PORTABLE fails here, before a Spark build would refuse it."""
     seen: set = set()
     for root in _shops(tmp_path):
-        for day in (None, date(2026, 2, 28)):
+        for day, built in ((None, False), (date(2026, 2, 28), False), (None, True)):
+            if built:  # the next day's statements read the ledger's tiers
+                last = build(root).as_of
+                day = last + timedelta(days=1)
             with open_session(root, day) as (_con, p):
                 for sql in plan_statements(p.compiled):
                     seen |= constructs(sql)
@@ -111,9 +116,10 @@ AGGREGATES = [
     "CREATE OR REPLACE TEMP TABLE got AS WITH e AS (SELECT * FROM edges WHERE id IN (1, 2)) "
     "SELECT edges.n IS NULL AS k, count(*) AS c, sum(edges.x) FILTER (WHERE id > 1) AS s, "
     "bool_or(edges.a < edges.b) AS o, bool_and(edges.a < edges.b) AS o2, max(edges.b) AS m, "
-    "min(edges.b) AS m2, avg(edges.x) AS v, count(DISTINCT edges.s) AS d "
+    "min(edges.b) AS m2, avg(edges.x) AS v, count(DISTINCT edges.s) AS d, "
+    "arg_max(edges.s, edges.id) AS g "
     "FROM edges LEFT JOIN e USING (id) GROUP BY 1 HAVING count(*) > 0 "
-    "UNION ALL SELECT NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0 FROM edges "
+    "UNION ALL SELECT NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL FROM edges "
     "WHERE NOT EXISTS (SELECT 1 FROM e) AND id = 1",
 ]
 
@@ -142,7 +148,7 @@ def test_aggregates_and_windows_mean_the_same_on_both_engines(runner):
 
 @pytest.mark.parametrize("sql, name", [
     ("SELECT list(x ORDER BY y) FROM t", "ARRAY_AGG"),
-    ("SELECT arg_max(x, y) FROM t", "ARG_MAX"),
+    ("SELECT arg_min(x, y) FROM t", "ARG_MIN"),
     ("SELECT quantile_cont(x, 0.5) FROM t", "PERCENTILE_CONT"),
     ("SELECT hash(x) FROM t", "HASH"),
     ("SELECT epoch(x) FROM t", "TIME_TO_UNIX"),

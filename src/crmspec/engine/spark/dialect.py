@@ -11,9 +11,13 @@ Only constructs whose meaning was checked on both engines are let through
 - `date_diff('day', a, b)`: DuckDB counts day boundaries crossed, Spark whole days
   elapsed between timestamps; both arguments are cast to DATE first, where they agree.
 - `hash()` differs between the engines; only `md5` (the control-group hash) is allowed.
-- `list(x ORDER BY y)` loses its order in `COLLECT_LIST`, `arg_max` breaks ties on
-  different rows, `quantile_cont`, epoch functions, unsigned casts and string slices have
-  no equal on Spark: all outside `PORTABLE`, so a statement using them is refused.
+- `arg_max(x, key)` becomes `MAX_BY(x, STRUCT(key, x))`, NULL where x or the key is
+  (DuckDB skips those rows, MAX_BY only rows with a NULL key). Spark breaks ties on the
+  key on another row than DuckDB (which takes any), so a tie takes the largest value on
+  Spark; crmspec's keys are unique per group (the ledger's tier of a customer per run).
+- `list(x ORDER BY y)` loses its order in `COLLECT_LIST`; `arg_min`, `quantile_cont`,
+  epoch functions, unsigned casts and string slices have no equal on Spark: all outside
+  `PORTABLE`, so a statement using them is refused.
 - `QUALIFY`: sqlglot rewrites it into a subquery for Spark, moving an outer ORDER BY;
   also outside `PORTABLE` (the compiler filters window results in a CTE instead).
 """
@@ -43,6 +47,16 @@ def _anchored(pattern: exp.Expression) -> exp.Expression:
     return exp.func("CONCAT", exp.Literal.string("^(?:"), pattern, exp.Literal.string(")$"))
 
 
+def _arg_max_key(e: exp.ArgMax) -> exp.Expression:
+    """DuckDB's arg_max skips rows whose value or key is NULL; Spark's MAX_BY only those
+    whose key is: the key is NULL where either is, and a struct with the value after it
+    (ties: the largest value)."""
+    either_null = exp.or_(exp.Is(this=e.this.copy(), expression=exp.null()),
+                          exp.Is(this=e.expression.copy(), expression=exp.null()))
+    return exp.If(this=either_null, true=exp.null(),
+                  false=exp.func("STRUCT", e.expression.copy(), e.this.copy()))
+
+
 class CrmSpark(Spark):
     """Spark SQL with crmspec's meanings (see the module docstring)."""
 
@@ -52,6 +66,9 @@ class CrmSpark(Spark):
             # whole calendar days between the dates, as DuckDB counts day boundaries
             exp.DateDiff: lambda self, e: self.func(
                 "DATEDIFF", _date(e.this), _date(e.expression)),
+            # ties on the key: the largest value on Spark (DuckDB takes any row); the
+            # compiler's keys are unique per group (a customer's tier per run)
+            exp.ArgMax: lambda self, e: self.func("MAX_BY", e.this, _arg_max_key(e)),
             # DuckDB counts Sunday as 0, Spark as 1
             exp.DayOfWeek: lambda self, e: f"(DAYOFWEEK({self.sql(e, 'this')}) - 1)",
             # DuckDB's regexp_full_match: RLIKE finds the pattern anywhere, so anchor it
@@ -83,7 +100,7 @@ PORTABLE: frozenset[type[exp.Expression]] = frozenset({
     exp.LogicalOr, exp.LogicalAnd, exp.DateDiff, exp.Lower, exp.Upper, exp.Length,
     exp.Trim, exp.Concat, exp.RegexpLike, exp.RegexpFullMatch, exp.MD5, exp.Substring, exp.Extract,
     exp.Nullif, exp.Year, exp.Month, exp.Day, exp.DayOfWeek, exp.StrPosition,
-    exp.StartsWith, exp.EndsWith, exp.Contains, exp.Left, exp.Right,
+    exp.StartsWith, exp.EndsWith, exp.Contains, exp.Left, exp.Right, exp.ArgMax,
 })
 
 

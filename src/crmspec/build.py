@@ -36,6 +36,7 @@ from crmspec.engine.decide import decide_contacts
 from crmspec.engine.run import RunResult, count_activities, run_plan
 from crmspec.engine.script import RecordingConnection
 from crmspec.engine.session import open_session, prepare
+from crmspec.engine.spark.run import SparkRunner
 from crmspec.outputs.files import atomic_dir, write_json
 from crmspec.outputs.runstate import build_lock, recover
 from crmspec.outputs.write import ActivityOutput, write_activity
@@ -65,14 +66,17 @@ def plan_hash(root: Path) -> str:
 
 def build(root: Path, as_of: date | None = None, out: Path | None = None, strict: bool = False,
           dry_run: bool = False, progress: Progress | None = None,
-          pm: pluggy.PluginManager | None = None, force: bool = False) -> BuildResult:
+          pm: pluggy.PluginManager | None = None, force: bool = False,
+          engine: str | None = None) -> BuildResult:
     """Build the plan of the project at `root`; raises PlanError on any blocking problem.
 
     `pm`: the plugin manager to use (default: `get_plugin_manager(root)`). A dry run
     reads the ledger but records nothing and writes no files; `force` allows a build
     dated before the latest recorded run; `strict` makes data problems and a month over
     its budget (W605) errors. `progress` is told each phase as it starts
-    (core.progress; default: nothing is reported).
+    (core.progress; default: nothing is reported). `engine`: `duckdb` or `spark`
+    (default: shop.yaml `engine`); on Spark the facts, features and candidates are
+    computed there and everything after them runs as on DuckDB (docs/spark.md).
     """
     notes: list[str] = []
     progress = progress or Progress()
@@ -94,8 +98,15 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
                 note(message)
             check_order(con, data.as_of, force, plan.shop.src.at("ledger")
                         if plan.shop.src.at("ledger").exists() else plan.shop.src)
-        progress.start(f"running the plan as of {data.as_of.isoformat()}")
-        result = run_plan(con, compiled, plan)
+        engine = engine or plan.shop.engine
+        progress.start(f"running the plan as of {data.as_of.isoformat()}"
+                       + (" on Spark" if engine == "spark" else ""))
+        runner = SparkRunner(plan.shop) if engine == "spark" else None
+        try:
+            result = run_plan(con, compiled, plan, runner)
+        finally:
+            if runner is not None:
+                runner.close()
         progress.start("deciding the contacts (limits, budgets, control groups)")
         rendered = decide_contacts(con, plan, compiled, p.templates)
         result.activities = count_activities(con, compiled)

@@ -227,8 +227,11 @@ def validate(project: str | None, fmt: str, manifest: str | None) -> None:
               help="Compute and report; write no files and record nothing in the ledger.")
 @click.option("--force", is_flag=True,
               help="Build even though the ledger holds a later run (rewrites the past).")
+@click.option("--engine", type=click.Choice(["duckdb", "spark"]), default=None,
+              help="Where the plan runs (default: shop.yaml engine, else duckdb; spark: "
+              "docs/spark.md).")
 @handled
-def build(project, as_of, out, strict, dry_run, force) -> None:
+def build(project, as_of, out, strict, dry_run, force, engine) -> None:
     """Compile the plan to SQL, run it on the shop's data, write send lists, record the
     contacts in the ledger."""
     from crmspec.build import build as run_build
@@ -237,7 +240,8 @@ def build(project, as_of, out, strict, dry_run, force) -> None:
     progress = command_progress()
     try:
         result = run_build(_root(project), as_of=as_of, out=Path(out) if out else None,
-                           strict=strict, dry_run=dry_run, force=force, progress=progress)
+                           strict=strict, dry_run=dry_run, force=force, progress=progress,
+                           engine=engine)
     finally:
         progress.finish()  # a failed build leaves the terminal clean for its diagnostics
     print_build(result)

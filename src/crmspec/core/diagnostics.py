@@ -58,6 +58,8 @@ CODES: dict[str, str] = {
     "E405": "column has the wrong type",
     "E406": "the plan reads events the data does not have",
     "E407": "a data file cannot be read",
+    "E408": "Spark cannot be started (pyspark or Java missing, no answer)",
+    "E409": "a statement cannot run on Spark with the same meaning",
     "W408": "a row of an export not imported",
     # plugins (crmspec.plugins)
     "E501": "plugin failed to load",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import duckdb
 
@@ -49,32 +49,56 @@ def _histogram(con, column: str, keys: list[str]) -> dict[str, int]:
     return out
 
 
-def run_plan(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan, plan: Plan) -> RunResult:
-    """Facts, features and the `candidates` of every activity; counts per stage/segment."""
-    run_facts(con, compiled)
-    run_candidates(con, compiled)
+# Runs a build's statements in order on the connection (the default: each one on DuckDB
+# itself), or elsewhere, leaving the tables they create on the connection
+# (crmspec.engine.spark.run.SparkRunner).
+Runner = Callable[[duckdb.DuckDBPyConnection, list[str]], None]
+
+
+def execute_all(con: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
+    """The DuckDB runner: every statement on the connection, in order."""
+    for sql in statements:
+        con.execute(sql)
+
+
+def run_plan(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan, plan: Plan,
+             runner: Runner | None = None) -> RunResult:
+    """Facts, features and the `candidates` of every activity (run by `runner`, default
+    DuckDB); counts per stage/segment."""
+    with user_sql_errors(con, compiled):
+        (runner or execute_all)(con, plan_statements(compiled))
     return count_facts(con, compiled, plan)
+
+
+def plan_statements(compiled: CompiledPlan) -> list[str]:
+    """Every statement of a run in order: the plan's facts and features, then
+    `candidates`."""
+    return [sql for _, sql in compiled.statements] + [candidates_sql(compiled)]
 
 
 def run_facts(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan) -> None:
     """The plan's statements: the facts and features of every customer."""
-    for _, sql in compiled.statements:
-        con.execute(sql)
+    execute_all(con, [sql for _, sql in compiled.statements])
 
 
 def run_candidates(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan) -> None:
     """`candidates`: every activity's audience with the channel's verdict, over the
     `features` on the connection."""
+    with user_sql_errors(con, compiled):
+        con.execute(candidates_sql(compiled))
+
+
+def candidates_sql(compiled: CompiledPlan) -> str:
+    """The statement creating `candidates` (one row per activity and qualifying customer,
+    with the channel's verdict in `status`)."""
     if compiled.activities:
         union = "\nUNION ALL\n".join(ca.audience_sql for ca in compiled.activities)
-        with user_sql_errors(con, compiled):
-            con.execute(f"CREATE OR REPLACE TEMP TABLE candidates AS {union}")
-    else:
-        # the columns of audience_select: a plan that only measures has no activities
-        con.execute("CREATE OR REPLACE TEMP TABLE candidates AS SELECT NULL::VARCHAR AS "
-                    "customer_id, NULL::VARCHAR AS activity_id, NULL::VARCHAR AS channel, "
-                    "NULL::VARCHAR AS address, NULL::VARCHAR AS segment, NULL::VARCHAR AS "
-                    "stage, NULL::VARCHAR AS status WHERE false")
+        return f"CREATE OR REPLACE TEMP TABLE candidates AS {union}"
+    # the columns of audience_select: a plan that only measures has no activities
+    return ("CREATE OR REPLACE TEMP TABLE candidates AS SELECT NULL::VARCHAR AS "
+            "customer_id, NULL::VARCHAR AS activity_id, NULL::VARCHAR AS channel, "
+            "NULL::VARCHAR AS address, NULL::VARCHAR AS segment, NULL::VARCHAR AS "
+            "stage, NULL::VARCHAR AS status WHERE false")
 
 
 @contextmanager
@@ -86,6 +110,10 @@ def user_sql_errors(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan) -> I
     try:
         yield
     except duckdb.Error as error:
+        try:
+            con.execute("SELECT * FROM features LIMIT 0")
+        except duckdb.Error:
+            raise error from None  # failed before the features: not a filter's doing
         for uc in compiled.user_conditions:
             try:
                 con.execute(f"SELECT count(*) FROM features WHERE coalesce(({uc.sql}), false)"

@@ -52,11 +52,23 @@ class Shop:
     # shop.yaml `import`: how `crmspec import csv` reads the shop's exports (a csv source)
     imports: DataSource | None = None
     review: ReviewThresholds = field(default_factory=ReviewThresholds)
+    engine: str = "duckdb"  # shop.yaml `engine`; `crmspec build --engine` overrides it
+    spark: "SparkSettings" = None  # type: ignore[assignment]
 
     def cap_for(self, day: date) -> float | None:
         """The budget of the calendar month of `day`: its own cap (budget.months, e.g.
         a bigger one for 双11) or the monthly cap (None: no cap)."""
         return self.month_caps.get(day.strftime("%Y-%m"), self.monthly_cap)
+
+
+@dataclass(frozen=True)
+class SparkSettings:
+    """shop.yaml `spark`: how `engine: spark` reaches Spark (crmspec.engine.spark)."""
+
+    master: str | None = None  # spark-submit's --master, or pyspark's local[*]
+    remote: str | None = None
+    scratch: str | None = None
+    conf: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -268,6 +280,8 @@ def shop_settings(doc: Document, broken: Broken | None = None) -> Shop:
         evaluation=_evaluation(d.get("evaluation", {})),
         ledger_path=d.get("ledger", {}).get("path", "state/ledger.duckdb"),
         review=ReviewThresholds(**d.get("review", {})),
+        engine=d.get("engine", "duckdb"),
+        spark=SparkSettings(**d.get("spark", {})),
     )
 
 

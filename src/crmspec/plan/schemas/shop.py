@@ -294,6 +294,34 @@ def shop_schema(channels: dict) -> dict:
                         "an approval."},
                },
             ),
+            "engine": {"type": "string", "enum": ["duckdb", "spark"], "default": "duckdb",
+                       "description": "Where the plan runs: DuckDB in the process, or Spark "
+                       "(`pip install 'crmspec[spark]'`; docs/spark.md). `crmspec build "
+                       "--engine` overrides it."},
+            "spark": obj(
+               "Spark settings",
+               "How `engine: spark` reaches Spark. The environment overrides them: "
+               "SPARK_REMOTE (a Spark Connect URL, `sc://host:15002`), else CRMSPEC_SPARK_MASTER.",
+               {
+                    "master": {"type": "string", "minLength": 1,
+                               "description": "The master of a classic session "
+                               "(`local[2]`, `yarn`, `spark://host:7077`). Default: "
+                               "spark-submit's `--master`, else pyspark's `local[*]`.",
+                               "examples": ["local[2]", "yarn"]},
+                    "remote": {"type": "string", "pattern": "^sc://",
+                               "description": "A Spark Connect URL; used instead of master.",
+                               "examples": ["sc://localhost:15002"]},
+                    "scratch": {"type": "string", "minLength": 1,
+                                "description": "Folder for the Parquet handed between crmspec "
+                                "and Spark: a path this process and Spark's executors both "
+                                "reach (a shared mount on a cluster). Default: a temporary "
+                                "local folder.",
+                                "examples": ["/mnt/shared/crmspec"]},
+                    "conf": {"type": "object", "description": "Spark configuration options.",
+                             "additionalProperties": {"type": ["string", "number", "boolean"]},
+                             "examples": [{"spark.sql.shuffle.partitions": 200}]},
+               },
+            ),
             "ledger": obj(
                "Contact ledger",
                "Where the record of every contact and hold-out is kept.",

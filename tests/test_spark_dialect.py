@@ -113,6 +113,9 @@ AGGREGATES = [
     "CREATE OR REPLACE TEMP TABLE got AS SELECT id, count(*) OVER () AS c, "
     "CAST(ceil(5 * cume_dist() OVER (ORDER BY x)) AS INTEGER) AS r, "
     "row_number() OVER (ORDER BY id DESC) AS k FROM edges",
+    # a running sum over distinct keys (RFM's scores: compile.facts)
+    "CREATE OR REPLACE TEMP TABLE got AS SELECT id, sum(id) OVER (ORDER BY id ROWS BETWEEN "
+    "UNBOUNDED PRECEDING AND CURRENT ROW) AS r, sum(id) OVER () AS t FROM edges",
     "CREATE OR REPLACE TEMP TABLE got AS WITH e AS (SELECT * FROM edges WHERE id IN (1, 2)) "
     "SELECT edges.n IS NULL AS k, count(*) AS c, sum(edges.x) FILTER (WHERE id > 1) AS s, "
     "bool_or(edges.a < edges.b) AS o, bool_and(edges.a < edges.b) AS o2, max(edges.b) AS m, "

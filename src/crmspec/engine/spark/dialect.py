@@ -85,7 +85,7 @@ PORTABLE: frozenset[type[exp.Expression]] = frozenset({
     exp.Create, exp.Properties, exp.TemporaryProperty, exp.Select, exp.From, exp.Join,
     exp.Where, exp.Group, exp.Having, exp.Order, exp.Ordered, exp.With, exp.CTE, exp.Subquery,
     exp.Union, exp.Table, exp.TableAlias, exp.Alias, exp.Column, exp.Identifier,
-    exp.Star, exp.Paren, exp.Tuple, exp.Window, exp.Filter,
+    exp.Star, exp.Paren, exp.Tuple, exp.Window, exp.WindowSpec, exp.Filter,
     exp.Distinct, exp.Values,
     # literals and types
     exp.Literal, exp.Boolean, exp.Null, exp.Cast, exp.TryCast, exp.DataType,

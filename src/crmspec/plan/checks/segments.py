@@ -5,7 +5,7 @@ that refer to each other in a circle."""
 from __future__ import annotations
 
 from crmspec.core.diagnostics import Diagnostic, Src
-from crmspec.data.sources import data_tables
+from crmspec.data.present import data_tables
 from crmspec.data.tables import CUSTOMERS, filter_columns
 from crmspec.plan.checks.references import relocate_key, unknown_reference
 from crmspec.plan.model import Plan

@@ -1,0 +1,92 @@
+"""Time `crmspec validate` of the example plan, a revision against the working tree.
+
+    python benchmarks/bench_validate.py                 # HEAD against the working tree, 20 each
+    python benchmarks/bench_validate.py --base REV      # another revision
+    python benchmarks/bench_validate.py --runs 40
+    python benchmarks/bench_validate.py --bytecode      # with a bytecode cache (an install)
+
+Each run is `python -m crmspec validate` in a fresh process from the repository root,
+the base's `src/` (extracted once to benchmarks/work/validate_<rev>/) or the working
+tree's first on PYTHONPATH, alternated A, B, A, B... so that the load of a shared machine
+falls on both alike. Wall time from the parent, CPU time (user + sys) of the child from
+getrusage(RUSAGE_CHILDREN); median and range of each. Without --bytecode, Python writes
+no .pyc files (PYTHONDONTWRITEBYTECODE, as in this repository's sessions), so crmspec's
+own modules are compiled from source on every run; with it, both trees get a bytecode
+cache under benchmarks/work/ (PYTHONPYCACHEPREFIX), warmed by one run each, as an
+installed wheel has.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "benchmarks" / "work"
+
+
+def extract(rev: str) -> Path:
+    """The `src/` of `rev`, extracted once."""
+    sha = subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    dest = WORK / f"validate_{sha}"
+    if not (dest / "src").is_dir():
+        data = subprocess.run(["git", "archive", sha, "src"], cwd=ROOT, check=True,
+                              capture_output=True).stdout
+        dest.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            tar.extractall(dest, filter="data")
+    return dest / "src"
+
+
+def run_once(src: Path, bytecode: bool) -> tuple[float, float]:
+    env = dict(os.environ, PYTHONPATH=str(src))
+    if bytecode:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(WORK / "pycache" / src.parent.name)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "crmspec", "validate"], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"validate failed ({src}):\n{done.stdout}{done.stderr}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def summary(xs: list[float]) -> str:
+    return f"{statistics.median(xs):.3f} s ({min(xs):.3f}-{max(xs):.3f})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--base", default="HEAD")
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--bytecode", action="store_true")
+    args = parser.parse_args()
+    trees = {args.base: extract(args.base), "working tree": ROOT / "src"}
+    if args.bytecode:
+        for src in trees.values():
+            run_once(src, True)
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+    for _ in range(args.runs):
+        for name, src in trees.items():
+            times[name].append(run_once(src, args.bytecode))
+    for name, got in times.items():
+        print(f"{name:>14}: wall {summary([w for w, _ in got])}, "
+              f"CPU {summary([c for _, c in got])}, {len(got)} runs")
+
+
+if __name__ == "__main__":
+    main()

@@ -15,6 +15,7 @@ in place.
 from __future__ import annotations
 
 import hashlib
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -23,10 +24,11 @@ import duckdb
 import pluggy
 
 from crmspec import __version__
-from crmspec.contact.ledger import check_order, record_run
+from crmspec.contact.ledger import check_order, finish_run, record_run
 from crmspec.contact.power import power_summary
 from crmspec.contact.report import budget_problems, contact_report
 from crmspec.core.diagnostics import Diagnostic, PlanError, has_errors
+from crmspec.core.disk import disk_full, is_disk_full
 from crmspec.core.progress import Progress
 from crmspec.data.sources import AttachedData
 from crmspec.engine.decide import decide_contacts
@@ -34,6 +36,7 @@ from crmspec.engine.run import RunResult, count_activities, run_plan
 from crmspec.engine.script import RecordingConnection
 from crmspec.engine.session import open_session, prepare
 from crmspec.outputs.files import atomic_dir, write_json
+from crmspec.outputs.runstate import build_lock, recover
 from crmspec.outputs.write import ActivityOutput, write_activity
 from crmspec.plan.model import Plan
 from crmspec.plan.project import PLAN_DIR
@@ -80,10 +83,14 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
     pm = pm if pm is not None else get_plugin_manager(root)
     owners = channel_set(pm).owner
     progress.start("checking the plan, attaching and checking the data")
-    with open_session(root, as_of, strict=strict, record=not dry_run, pm=pm,
-                      say=note) as (con, p):
+    with ExitStack() as stack, open_session(root, as_of, strict=strict, record=not dry_run,
+                                            pm=pm, say=note) as (con, p):
         plan, compiled, data = p.plan, p.compiled, p.data
         if not dry_run:
+            # The session holds the ledger (DuckDB's file lock); the build lock says who.
+            stack.enter_context(build_lock(root / plan.shop.ledger_path))
+            for message in recover(con, (out or root / "out").resolve()):
+                note(message)
             check_order(con, data.as_of, force, plan.shop.src.at("ledger")
                         if plan.shop.src.at("ledger").exists() else plan.shop.src)
         progress.start(f"running the plan as of {data.as_of.isoformat()}")
@@ -116,21 +123,36 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
             _add_outputs(manifest, outputs)
         else:
             out_dir = (out or root / "out").resolve()
-            with atomic_dir(out_dir) as tmp:
-                outputs = write(tmp)
-                _add_outputs(manifest, outputs)
-                write_json(tmp / "manifest.json", manifest)
-                # Last step before the swap: a crash before it leaves both the ledger and
-                # the outputs as they were; after it, re-running the date replaces the run.
-                progress.start("recording the run in the ledger")
-                record_run(con, data.as_of, "decisions", manifest["plan_hash"],
-                           data.fingerprint, tiers="facts")
+            committed, writing = False, _shown(root, out_dir)
+            try:
+                with atomic_dir(out_dir) as tmp:
+                    outputs = write(tmp)
+                    _add_outputs(manifest, outputs)
+                    write_json(tmp / "manifest.json", manifest)
+                    # Last step before the swap, with the swap recorded as pending: a crash
+                    # before the commit leaves the ledger and out/ as they were; after it,
+                    # the next build finishes the swap (outputs.runstate.recover).
+                    progress.start("recording the run in the ledger")
+                    writing = _shown(root, root / plan.shop.ledger_path)
+                    record_run(con, data.as_of, "decisions", manifest["plan_hash"],
+                               data.fingerprint, tiers="facts", pending=(out_dir, tmp))
+                    committed = True
+            except Exception as exc:
+                if is_disk_full(exc) and not committed:
+                    raise PlanError([disk_full(writing, exc)]) from None
+                raise
+            finish_run(con)
         warnings += [w for o in outputs.values() for w in o.warnings]
         build_result = BuildResult(data.as_of, out_dir, manifest, result, plan, warnings, notes)
     if out_dir is not None:
         call_hook(pm, "build_finished", result=build_result)
     progress.finish()
     return build_result
+
+
+def _shown(root: Path, path: Path) -> str:
+    base = root.resolve()
+    return path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)
 
 
 def _add_outputs(manifest: dict, outputs: dict[str, ActivityOutput]) -> None:

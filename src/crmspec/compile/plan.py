@@ -4,13 +4,13 @@ together for one as-of date."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
 
 from crmspec.compile.audiences import CompiledActivity, audience_select
 from crmspec.compile.facts import FACTS_VIEW, facts_sql, features_sql
-from crmspec.compile.segments import Needs, SegmentCompiler
+from crmspec.compile.segments import Needs, SegmentCompiler, UserCondition
 from crmspec.compile.sql import DIALECT, conjunction, false_if_null
 from crmspec.compile.triggers import (
     activity_order_condition,
@@ -31,6 +31,8 @@ class CompiledPlan:
     activities: list[CompiledActivity]
     segments: dict[str, str]  # segment id -> boolean SQL over features
     needs: Needs
+    # the `sql:` filters, to name the one that fails on the data (engine.run)
+    user_conditions: list[UserCondition] = field(default_factory=list)
 
     def script(self, setup: list[str] | None = None, unprintable: list[str] | None = None
                ) -> str:
@@ -102,4 +104,5 @@ def compile_plan(plan: Plan, as_of: date, channels: dict[str, Channel],
         activities=activities,
         segments={k: v.sql(DIALECT) for k, v in segments.items()},
         needs=needs,
+        user_conditions=segc.user_conditions,
     )

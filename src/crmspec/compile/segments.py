@@ -34,6 +34,16 @@ class Intent:
         return "intent_" + "_".join(self.events) + f"_{self.within_days}d"
 
 
+@dataclass(frozen=True)
+class UserCondition:
+    """A condition a user wrote (a `sql:` filter), with its place: when the build's SQL
+    fails on the shop's data, the engine runs these one by one to name the culprit."""
+
+    segment_id: str
+    src: Src
+    sql: str  # boolean SQL over `features`
+
+
 @dataclass
 class Needs:
     """Customer columns the plan reads, with the plan place that reads them."""
@@ -54,14 +64,20 @@ class SegmentCompiler:
         self.intents: dict[Intent, None] = {}
         self.columns = filter_columns()
         self._cache: dict[str, exp.Expression] = {}
+        self.user_conditions: list[UserCondition] = []
+        self._segment_ids: list[str] = []  # the segments being compiled, innermost last
 
     def segment(self, sid: str) -> exp.Expression:
         if sid not in self._cache:
             seg = self.plan.segment(sid)
-            if seg.everyone:
-                self._cache[sid] = exp.true()
-            else:
-                self._cache[sid] = self.conditions(seg.where or {}, seg.src.at("where"))
+            self._segment_ids.append(sid)
+            try:
+                if seg.everyone:
+                    self._cache[sid] = exp.true()
+                else:
+                    self._cache[sid] = self.conditions(seg.where or {}, seg.src.at("where"))
+            finally:
+                self._segment_ids.pop()
         return self._cache[sid].copy()
 
     def conditions(self, where: dict, src: Src) -> exp.Expression:
@@ -110,7 +126,11 @@ class SegmentCompiler:
             safe = parse_filter(value, self.columns)
             for c in safe.columns:
                 self.needs.add(c, src)
-            return exp.paren(safe.expression.copy())
+            cond = exp.paren(safe.expression.copy())
+            if self._segment_ids:
+                self.user_conditions.append(
+                    UserCondition(self._segment_ids[-1], src, cond.sql("duckdb")))
+            return cond
         if key == "any_of":
             return disjunction([false_if_null(self.conditions(w, src.at(i)))
                                 for i, w in enumerate(value)])

@@ -12,17 +12,23 @@ Rules:
   would be rewritten while later runs already read it);
 - a run's records change in one transaction: a build killed at any moment leaves the
   ledger as it was before, or with the whole new run;
+- the transaction also records the run as pending (`ledger.pending`: the output folder
+  and the complete temporary folder that is to replace it); the build clears it once
+  the folder is swapped in, and the next build finishes or reports a run still pending
+  (`crmspec.outputs.runstate`), so the ledger and out/ never disagree silently;
 - records hold customer ids, never contact details.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 from datetime import date
 from pathlib import Path
 
 import duckdb
 
-from crmspec.core.diagnostics import PlanError, Src
+from crmspec.core.diagnostics import Diagnostic, PlanError, Src
 
 DEFAULT_PATH = "state/ledger.duckdb"
 
@@ -56,6 +62,12 @@ SCHEMA = (
         tier_rank INTEGER NOT NULL
     )""",
 )
+# A run recorded whose output folder was not swapped into place yet (at most one row).
+PENDING_SCHEMA = """CREATE TABLE IF NOT EXISTS ledger.pending (
+        as_of DATE NOT NULL,
+        out_dir VARCHAR NOT NULL,        -- the output folder the run's files replace
+        tmp_dir VARCHAR NOT NULL         -- the complete folder that replaces it
+    )"""
 
 # The columns a build's `decisions` table provides for recording.
 RECORD_COLUMNS = ("activity_id", "customer_id", "channel", "grp", "service", "stage",
@@ -77,10 +89,48 @@ def attach_ledger(con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool
     else:
         path.parent.mkdir(parents=True, exist_ok=True)
         mode = " (READ_ONLY)" if read_only else ""
-        con.execute(f"ATTACH {_quote(path)} AS ledger{mode}")
+        try:
+            con.execute(f"ATTACH {_quote(path)} AS ledger{mode}")
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            raise PlanError([ledger_busy(path)]) from None
     if not read_only or not path.exists():
-        for statement in SCHEMA:
+        for statement in SCHEMA + (PENDING_SCHEMA,):
             con.execute(statement)
+
+
+def ledger_busy(path: Path) -> Diagnostic:
+    """E607: the ledger file is locked by another process (a build, or a program that
+    opened it); the build lock's file says which build when there is one."""
+    holder = lock_holder(path)
+    who = f"another build is running ({holder})" if holder else \
+        "another process has the contact ledger open"
+    return Diagnostic(str(path), 1, 1, "E607", f"{who}: the ledger cannot be opened",
+                      "wait for it to finish and run again; the ledger and out/ are unchanged")
+
+
+def lock_path(ledger: Path) -> Path:
+    """The build lock of a ledger: `<ledger>.lock` beside it."""
+    return ledger.with_name(ledger.name + ".lock")
+
+
+def lock_holder(ledger: Path) -> str | None:
+    """'pid N, started at T' as the build holding the lock wrote it; None when no build
+    holds it (the file of a finished or killed build is not a lock: flock is)."""
+    try:
+        fd = os.open(lock_path(ledger), os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "pid unknown"
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
 
 
 def latest_audiences(path: Path) -> tuple[date, dict[str, int]] | None:
@@ -135,13 +185,17 @@ def history_view(con: duckdb.DuckDBPyConnection, as_of: date) -> None:
 
 
 def record_run(con: duckdb.DuckDBPyConnection, as_of: date, decisions: str, plan_hash: str,
-               fingerprint: str, tiers: str | None = None) -> None:
+               fingerprint: str, tiers: str | None = None,
+               pending: tuple[Path, Path] | None = None) -> None:
     """Replace the run of `as_of` with the contacts and controls in table `decisions`.
 
     `decisions` must have RECORD_COLUMNS and a `status` column; rows with status
     'send' (treatment) or 'control' are recorded; `tiers` (a table with customer_id and
     tier_rank, e.g. the build's facts) gives the members' tiers, of which the changes
-    since the tiers recorded before `as_of` are recorded. One transaction.
+    since the tiers recorded before `as_of` are recorded. `pending`: (output
+    folder, complete temporary folder) recorded with the run until `finish_run`. One
+    transaction: a failed COMMIT (a full disk) is raised as itself, not hidden by the
+    rollback that follows it.
     """
     # Imported here: `crmspec validate` reads the ledger and need not load the compiler.
     from crmspec.compile.facts import tiers_as_of
@@ -169,7 +223,19 @@ def record_run(con: duckdb.DuckDBPyConnection, as_of: date, decisions: str, plan
             f"coalesce(sum(cost), 0) FROM ledger.contacts WHERE as_of = {day}",
             [plan_hash, fingerprint],
         )
+        con.execute("DELETE FROM ledger.pending")
+        if pending is not None:
+            con.execute("INSERT INTO ledger.pending VALUES (?, ?, ?)",
+                        [as_of, str(pending[0]), str(pending[1])])
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # the failed statement (or COMMIT) ended the transaction already
         raise
+
+
+def finish_run(con: duckdb.DuckDBPyConnection) -> None:
+    """The recorded run's folder is in place: nothing is pending any more."""
+    con.execute("DELETE FROM ledger.pending")

@@ -44,6 +44,8 @@ CODES: dict[str, str] = {
     "E308": "marketing/maintenance ratio outside the declared bounds",
     "E309": "invalid SQL filter",
     "E310": "segment refers to itself",
+    "E313": "a segment's SQL filter fails on the shop's data",
+    "E314": "segments nested too deeply or too large once expanded",
     # data
     "E401": "data source not found",
     "E402": "table missing in the data",
@@ -84,6 +86,8 @@ CODES: dict[str, str] = {
     "W605": "the month's contacts cost more than its budget",
     "E605": "the month's contacts cost more than its budget (strict mode)",
     "E606": "the manifest given cannot be read",
+    "E607": "another build is running (the ledger is in use)",
+    "E608": "the disk is full: nothing was changed",
     # SOPs and the site (crmspec.plan.checks.sops, crmspec.site)
     "E701": "an SOP contradicts its activity",
     "W702": "activity without an SOP",

@@ -97,7 +97,12 @@ class CheckCache:
         for key, row in self._new.items():
             entries[key] = {"row": row, "at": now}
         kept = dict(sorted(entries.items(), key=lambda kv: -int(kv[1].get("at", 0)))[:KEEP])
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(kept, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(kept, sort_keys=True) + "\n", encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError:
+            # Only a cache: a full disk or a read-only state/ costs the next run a scan, and
+            # the build itself reports the disk where it writes what matters (E608).
+            tmp.unlink(missing_ok=True)

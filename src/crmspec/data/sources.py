@@ -84,7 +84,37 @@ def _relation(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, table:
             "rows the file's delimiter and quotes do not split into its columns (ignored)",
             [f"line {line}: {why}" for line, why in read.rejected[:3]])] if read.rejected else []
         return f"(SELECT * EXCLUDE ({LINE}) FROM src_{table})", problems
+    try:  # the footer: an empty, truncated or not-Parquet file fails here
+        con.execute(f"SELECT num_rows FROM parquet_file_metadata({sql_str(str(file))})"
+                    ).fetchall()
+    except duckdb.Error as exc:
+        raise PlanError([_parquet_error(root, file, exc)]) from None
     return f"read_parquet({sql_str(str(file))})", []
+
+
+def _parquet_error(root: Path, file: Path, exc: duckdb.Error) -> Diagnostic:
+    first = str(exc).splitlines()[0][:200]
+    empty = file.stat().st_size == 0
+    return Diagnostic(_shown(root, file), 1, 1, "E407",
+                      "the file is empty" if empty else
+                      f"the file cannot be read as Parquet ({first}): truncated or corrupt?",
+                      "export the file again (or copy it again: compare its size)")
+
+
+def _unreadable_parquet(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path) -> None:
+    """After a read failed: raise E407 naming the Parquet file whose pages are corrupt
+    (every column of every row read); return when all of them read (another cause)."""
+    if ds.source not in ("parquet", "demo"):
+        return
+    for table in TABLES:
+        file = _file(ds, root, table)
+        if not file.is_file():
+            continue
+        try:
+            con.execute(f"SELECT max(hash(t)) FROM read_parquet("
+                        f"{sql_str(str(file))}) AS t").fetchall()
+        except duckdb.Error as exc:
+            raise PlanError([_parquet_error(root, file, exc)]) from None
 
 
 _NO_EVENTS = ("(SELECT CAST(NULL AS VARCHAR) AS customer_id, CAST(NULL AS VARCHAR) AS "
@@ -192,6 +222,9 @@ def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: da
         except PlanError as exc:
             errors += exc.diagnostics
             continue
+        except duckdb.Error:
+            _unreadable_parquet(con, ds, root)
+            raise
         problems += found
         selects[table] = ", ".join(f"{sql} AS {name}" for name, sql in columns[table].items())
         con.execute(f"CREATE OR REPLACE TEMP VIEW raw_{table} AS SELECT {selects[table]} "
@@ -204,11 +237,25 @@ def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: da
             raise PlanError([ds.src.diag(
                 "E402", "the orders data is empty, so there is no latest date to build as of",
                 "pass --as-of DATE or set as_of in shop.yaml")])
+        if last >= date.max:
+            (order_id,) = con.execute(
+                "SELECT min(order_id) FROM raw_orders WHERE CAST(created_at AS DATE) = ?",
+                [last]).fetchone()
+            raise PlanError([ds.src.at("path").diag(
+                "E402", f"order {order_id} is dated {last.isoformat()} (an export's "
+                "placeholder?), so there is no day after the last order to build as of",
+                "pass --as-of DATE or set as_of in shop.yaml: orders after it are left out "
+                "and counted (W404)")])
         as_of = last + timedelta(days=1)
     cache = (CheckCache(cache_path, source_files(ds, root), repr(ds.csv), record)
              if cache_path is not None else None)
-    cleaned = clean(con, relations, selects, f"TIMESTAMP '{as_of.isoformat()} 23:59:59.999999'",
-                    "TABLE" if ds.source == "csv" else "VIEW", cache)
+    try:
+        cleaned = clean(con, relations, selects,
+                        f"TIMESTAMP '{as_of.isoformat()} 23:59:59.999999'",
+                        "TABLE" if ds.source == "csv" else "VIEW", cache)
+    except duckdb.Error:
+        _unreadable_parquet(con, ds, root)
+        raise
     if cache is not None:
         cache.save()
     problems += cleaned.problems

@@ -3,8 +3,11 @@ cap, no automatic checkpoints, no progress bars. A second engine starts here."""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import shutil
 import tempfile
+from pathlib import Path
 
 import duckdb
 
@@ -24,6 +27,41 @@ MEMORY_LIMIT = "1GB"
 NO_AUTO_CHECKPOINT = {"checkpoint_threshold": "1TB"}
 
 
+SPILL_PREFIX = "crmspec-duckdb-"
+_held: dict[str, int] = {}  # this process's spill folder -> the fd holding its lock
+
+
+def spill_folder() -> str:
+    """This process's spill folder, with `<folder>.lock` held (flock) while it lives, so
+    that another command can tell a killed command's folder from a running one's."""
+    spill = os.path.join(tempfile.gettempdir(), f"{SPILL_PREFIX}{os.getpid()}")
+    if spill not in _held:
+        remove_stale_spills()
+        fd = os.open(spill + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _held[spill] = fd
+    return spill
+
+
+def remove_stale_spills() -> None:
+    """Remove the spill folders of killed commands (their lock is not held): DuckDB spills
+    the build's tables there, send lists with addresses included."""
+    for lock in Path(tempfile.gettempdir()).glob(f"{SPILL_PREFIX}*.lock"):
+        try:
+            fd = os.open(lock, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            continue  # a running command's
+        else:
+            shutil.rmtree(str(lock)[:-len(".lock")], ignore_errors=True)
+            lock.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+
+
 def connect(capped: bool = True) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection for a command that reads the shop's data, its memory capped
     (CRMSPEC_MEMORY_LIMIT) unless `capped` is false. `crmspec kpi` and `evaluate` are
@@ -31,7 +69,7 @@ def connect(capped: bool = True) -> duckdb.DuckDBPyConnection:
     limit = os.environ.get("CRMSPEC_MEMORY_LIMIT", MEMORY_LIMIT if capped else "")
     config = dict(NO_AUTO_CHECKPOINT)
     if limit:
-        spill = os.path.join(tempfile.gettempdir(), f"crmspec-duckdb-{os.getpid()}")
+        spill = spill_folder()
         config.update(memory_limit=limit, temp_directory=spill)
     con = duckdb.connect(config=config)
     # DuckDB would print its own progress bars into the build's output.

@@ -8,11 +8,15 @@ from its `sends`. No Python touches individual customers.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import duckdb
 
 from crmspec.compile import CompiledPlan
+from crmspec.core.diagnostics import PlanError
+from crmspec.core.mask import mask_text
 from crmspec.plan.model import Plan
 
 
@@ -63,13 +67,38 @@ def run_candidates(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan) -> No
     `features` on the connection."""
     if compiled.activities:
         union = "\nUNION ALL\n".join(ca.audience_sql for ca in compiled.activities)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE candidates AS {union}")
+        with user_sql_errors(con, compiled):
+            con.execute(f"CREATE OR REPLACE TEMP TABLE candidates AS {union}")
     else:
         # the columns of audience_select: a plan that only measures has no activities
         con.execute("CREATE OR REPLACE TEMP TABLE candidates AS SELECT NULL::VARCHAR AS "
                     "customer_id, NULL::VARCHAR AS activity_id, NULL::VARCHAR AS channel, "
                     "NULL::VARCHAR AS address, NULL::VARCHAR AS segment, NULL::VARCHAR AS "
                     "stage, NULL::VARCHAR AS status WHERE false")
+
+
+@contextmanager
+def user_sql_errors(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan) -> Iterator[None]:
+    """A statement over `features` that fails on the shop's data (a value that overflows,
+    a division by a zero in the data) because of a `sql:` filter becomes E313 at that
+    filter: each filter is run alone to find the one that fails. Any other failure is
+    raised as it is (a bug)."""
+    try:
+        yield
+    except duckdb.Error as error:
+        for uc in compiled.user_conditions:
+            try:
+                con.execute(f"SELECT count(*) FROM features WHERE coalesce(({uc.sql}), false)"
+                            ).fetchone()
+            except duckdb.Error as own:
+                # DuckDB suggests TRY() and settings a filter cannot use: left out
+                first = mask_text(str(own).splitlines()[0].split(". Use TRY(")[0])[:300]
+                raise PlanError([uc.src.diag(
+                    "E313", f"segment '{uc.segment_id}': the SQL filter fails on the shop's "
+                    f"data ({first})",
+                    "guard it against the values that break it: NULLIF(x, 0) for a "
+                    "divisor, CAST(x AS BIGINT) before multiplying")]) from None
+        raise error
 
 
 def count_facts(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan, plan: Plan
@@ -81,7 +110,8 @@ def count_facts(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan, plan: Pl
         items = list(compiled.segments.items())
         select = ", ".join(f"count(*) FILTER (WHERE coalesce(({cond}), false))"
                            for _, cond in items)
-        values = con.execute(f"SELECT {select} FROM features").fetchone()
+        with user_sql_errors(con, compiled):
+            values = con.execute(f"SELECT {select} FROM features").fetchone()
         seg_counts = {sid: n for (sid, _), n in zip(items, values)}
     return RunResult(
         activities=[],

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 
-def _recover(out_dir: Path) -> None:
+def finish_swap(out_dir: Path) -> None:
     """Finish a swap that was interrupted between its two renames."""
     if out_dir.exists():
         return
@@ -30,13 +30,20 @@ def atomic_dir(out_dir: Path) -> Iterator[Path]:
     """Yield a fresh temporary folder that replaces `out_dir` only if the block succeeds."""
     out_dir = out_dir.resolve()
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    _recover(out_dir)
+    finish_swap(out_dir)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
     try:
         yield tmp
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    swap_into(tmp, out_dir)
+
+
+def swap_into(tmp: Path, out_dir: Path) -> None:
+    """Replace `out_dir` by the complete folder `tmp` (two renames; `finish_swap` finishes
+    them when interrupted between), then remove the old folder and stale temporaries."""
+    finish_swap(out_dir)
     old = None
     if out_dir.exists():
         # mkdtemp reserves a unique name; the empty folder is then replaced by out_dir.
@@ -47,6 +54,8 @@ def atomic_dir(out_dir: Path) -> Iterator[Path]:
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
     for stale in out_dir.parent.glob(f".{out_dir.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    for stale in out_dir.parent.glob(f".{out_dir.name}.old-*"):
         shutil.rmtree(stale, ignore_errors=True)
 
 

@@ -16,6 +16,7 @@ from crmspec.compile import ROW_ATTRIBUTES, CompiledActivity
 from crmspec.contact.rules import send_windows
 from crmspec.contact.schedule import day_hours, first_slot
 from crmspec.core.diagnostics import Diagnostic, PlanError
+from crmspec.core.disk import is_disk_full
 from crmspec.core.sql import quote_path, sql_str
 from crmspec.outputs.render import Rendered
 from crmspec.plan.model import Plan
@@ -99,6 +100,8 @@ def write_activity(con: duckdb.DuckDBPyConnection, plan: Plan, ca: CompiledActiv
             except PlanError:
                 raise
             except Exception as exc:  # noqa: BLE001 - a channel writer of a plugin failed
+                if is_disk_full(exc):
+                    raise  # the machine's, not the plugin's: the build says so (E608)
                 raise writer_failure(owner or ch.name, ch, exc, root) from None
             price = ch.unit_price(r.options)
             (total,) = con.execute(

@@ -183,7 +183,19 @@ class Plan:
     broken: Broken = field(default_factory=Broken)
 
     def segment(self, sid: str) -> Segment:
-        return next(s for s in self.segments if s.id == sid)
+        # An index, not a scan: the compiler looks segments up once per reference, and a
+        # scan made 10,000 segments quadratic. Rebuilt when the list is replaced or grows.
+        key = (id(self.segments), len(self.segments))
+        cached = self.__dict__.get("_segment_index")
+        if cached is None or cached[0] != key:
+            cached = (key, {})
+            for seg in self.segments:
+                cached[1].setdefault(seg.id, seg)
+            self.__dict__["_segment_index"] = cached
+        found = cached[1].get(sid)
+        if found is None:
+            return next(s for s in self.segments if s.id == sid)
+        return found
 
     def known(self, what: str) -> Known:
         """The ids a reference to a `what` ("segment", "stage", "tier", "KPI",

@@ -19,6 +19,7 @@ expression the same way.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from crmspec.safesql.checked import SafeFilter, SqlFilterError
@@ -44,6 +45,22 @@ def parse_value(text: str, columns: Mapping[str, str]) -> SafeFilter:
 
 
 def _checked(text: str, columns: Mapping[str, str], condition: bool) -> SafeFilter:
+    """The checked filter; a plan's filters are checked by validate and compiled twice by
+    a build, with the same columns: checked once (`_cached`), each caller gets its own
+    copy of the tree. A filter that fails is checked again (the error is not kept)."""
+    if not isinstance(text, str):
+        return _check(text, columns, condition)
+    safe = _cached(text, tuple(sorted((str(k), str(v)) for k, v in columns.items())),
+                   condition)
+    return SafeFilter(expression=safe.expression.copy(), columns=safe.columns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached(text: str, columns: tuple[tuple[str, str], ...], condition: bool) -> SafeFilter:
+    return _check(text, dict(columns), condition)
+
+
+def _check(text, columns: Mapping[str, str], condition: bool) -> SafeFilter:
     try:
         return Checker(text, columns, condition).run()
     except SqlFilterError:

@@ -1,7 +1,8 @@
 """The sandboxed Jinja environment of message templates: StrictUndefined (a misspelt
 variable is an error, never an empty string), `trim_blocks`/`lstrip_blocks`, autoescape
 for HTML parts, None rendered as an empty string, the `zhe` filter (0.95 -> 95折), and
-the plugins' `prepare_jinja_environment` additions."""
+the plugins' `prepare_jinja_environment` additions; loops, calls, sizes bounded
+(`crmspec.templates.limits`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 
 from jinja2 import StrictUndefined
-from jinja2.sandbox import SandboxedEnvironment
 
 from crmspec.channels import Channel
+from crmspec.templates.limits import BoundedEnvironment
 
 TEMPLATE_DIR = "plans/templates"
 
@@ -29,8 +30,9 @@ def _finalize(value):
     return "" if value is None else value
 
 
-class TemplateEnvironment(SandboxedEnvironment):
-    """The sandboxed Jinja environment of message templates (one per validate/build)."""
+class TemplateEnvironment(BoundedEnvironment):
+    """The sandboxed Jinja environment of message templates (one per validate/build),
+    its rendering bounded (crmspec.templates.limits)."""
 
     def __init__(self, root: Path, channels: dict[str, Channel]):
         from jinja2 import FileSystemLoader

@@ -92,6 +92,16 @@ def located_error(exc: BaseException, source: Source, template_name: str | None
 def _compile(env: TemplateEnvironment, source: Source, name: str | None, channel: Channel
              ) -> tuple[Any, Usage] | Diagnostic:
     try:
+        return _compile_nested(env, source, name, channel)
+    except RecursionError:  # Jinja's parser and compiler recurse per level of nesting
+        return source.diag(1, "E512", "template error: the template is nested too deeply "
+                           "(brackets, operators or blocks inside each other)",
+                           "split the expression into several `{% set %}` steps")
+
+
+def _compile_nested(env: TemplateEnvironment, source: Source, name: str | None,
+                    channel: Channel) -> tuple[Any, Usage] | Diagnostic:
+    try:
         tree = env.parse(source.text, name=name, filename=source.path)
     except TemplateSyntaxError as exc:
         return source.diag(exc.lineno or 1, "E512", f"template syntax error: {exc.message}")

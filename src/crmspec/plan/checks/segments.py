@@ -4,12 +4,16 @@ that refer to each other in a circle."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from crmspec.core.diagnostics import Diagnostic, Src
 from crmspec.data.present import data_tables
 from crmspec.data.tables import CUSTOMERS, filter_columns
 from crmspec.plan.checks.references import relocate_key, unknown_reference
 from crmspec.plan.model import Plan
 from crmspec.safesql import SqlFilterError, parse_filter
+
+CUSTOMER_TYPES = {c.name: c.type for c in CUSTOMERS}
 
 
 def _walk_conditions(where: dict, src: Src):
@@ -59,7 +63,7 @@ def check_events_present(plan: Plan) -> list[Diagnostic]:
 def check_segments(plan: Plan) -> list[Diagnostic]:
     out = []
     stages, tiers, segs = plan.known("stage"), plan.known("tier"), plan.known("segment")
-    customer_cols = {c.name for c in CUSTOMERS}
+    customer_cols = set(CUSTOMER_TYPES)
     columns = filter_columns()
     for seg in plan.segments:
         if seg.where is None and not seg.everyone:
@@ -98,13 +102,65 @@ def check_segments(plan: Plan) -> list[Diagnostic]:
                         out.append(Diagnostic(*relocate_key(
                             src.at(col), "E301", f"unknown customer column '{col}'",
                             customer_cols, col)))
+                    else:
+                        out.extend(_attribute_types(col, value[col], src.at(col)))
             elif key == "sql":
                 try:
                     parse_filter(value, columns)
                 except SqlFilterError as exc:
                     out.append(_sql_diag(src, value, exc))
-    out.extend(_segment_cycles(plan))
+    growth = _segment_growth(plan)
+    out.extend(growth)
+    if not growth:  # a chain too deep would make the circle search recurse too deep
+        out.extend(_segment_cycles(plan))
     return out
+
+
+# What a test value of each customer column type must be, as YAML gives it.
+_KINDS = {"INTEGER": "a whole number", "BOOLEAN": "true or false", "DATE": "a date (YYYY-MM-DD)",
+          "TIMESTAMP": "a date or time (YYYY-MM-DD[ HH:MM[:SS]])", "VARCHAR": "text"}
+
+
+def _fits(sql_type: str, v) -> bool:
+    if sql_type == "INTEGER":
+        return isinstance(v, int) and not isinstance(v, bool) and -2**31 <= v < 2**31
+    if sql_type == "BOOLEAN":
+        return isinstance(v, bool)
+    if sql_type in ("DATE", "TIMESTAMP"):
+        if not isinstance(v, str):
+            return False
+        try:
+            (date.fromisoformat if sql_type == "DATE" else datetime.fromisoformat)(v)
+        except ValueError:
+            return False
+        return True
+    if sql_type == "VARCHAR":
+        return isinstance(v, str)
+    return isinstance(v, (int, float)) and not isinstance(v, bool)  # DECIMAL, DOUBLE
+
+
+def _attribute_types(column: str, test, src: Src) -> list[Diagnostic]:
+    """E201 for a test value the column's type cannot hold (`city_tier: abc`,
+    `birthday: 5`, `opt_out_sms: maybe`): it would fail when the build compares it."""
+    sql_type = CUSTOMER_TYPES[column]
+    values: list[tuple[object, Src]] = []
+    if isinstance(test, list):
+        values = [(v, src.at(i)) for i, v in enumerate(test)]
+    elif isinstance(test, dict):
+        if "not" in test:
+            nots = test["not"]
+            values = ([(v, src.at("not", i)) for i, v in enumerate(nots)]
+                      if isinstance(nots, list) else [(nots, src.at("not"))])
+        for bound in ("min", "max"):
+            if test.get(bound) is not None:
+                values.append((test[bound], src.at(bound)))
+    else:
+        values = [(test, src)]
+    kind = _KINDS.get(sql_type, "a number")
+    return [at.diag("E201", f"attribute '{column}' is {kind} ({sql_type}): {v!r} is not",
+                    "write the value in the column's type"
+                    + ("; quote it to compare as text" if sql_type == "VARCHAR" else ""))
+            for v, at in values if not _fits(sql_type, v)]
 
 
 def _sql_diag(src: Src, text: str, exc: SqlFilterError) -> Diagnostic:
@@ -174,6 +230,60 @@ def _position_in_scalar(node, text: str, offset: int) -> tuple[int, int] | None:
         if pos > offset:
             return None
     return None
+
+
+# Segments compile to one condition each, with the segments they name (in_segment,
+# not_in_segment) copied in: a chain of references, or a segment named by several
+# others that name it again, multiplies a plan's SQL (20 segments naming the two before
+# them would make millions of tests). docs/security.md, Limits.
+MAX_SEGMENT_DEPTH = 32  # segments inside segments
+MAX_SEGMENT_TESTS = 10_000  # tests in one segment once the segments it names are copied in
+
+
+def _segment_growth(plan: Plan) -> list[Diagnostic]:
+    """E314 for a segment nested more than MAX_SEGMENT_DEPTH deep or whose condition,
+    the segments it names copied in, has more than MAX_SEGMENT_TESTS tests. Iterative
+    (no recursion whatever the chain); references in a circle are left to E310."""
+    graph = {s.id: sorted(segment_refs(s.where)) for s in plan.segments}
+    own = {s.id: max(1, sum(1 for _ in _walk_conditions(s.where, s.src.at("where"))))
+           if s.where else 1 for s in plan.segments}
+    depth: dict[str, int] = {}
+    tests: dict[str, int] = {}
+    for start in sorted(graph):
+        stack, open_ = [(start, 0)], {start}
+        while stack:
+            node, i = stack.pop()
+            kids = [k for k in graph[node] if k in graph and k != node]
+            if i < len(kids):
+                stack.append((node, i + 1))
+                kid = kids[i]
+                if kid not in depth and kid not in open_:
+                    open_.add(kid)
+                    stack.append((kid, 0))
+                continue
+            done = [k for k in kids if k in depth]  # a kid still open: a circle (E310)
+            depth[node] = 1 + max((depth[k] for k in done), default=0)
+            tests[node] = min(own[node] + sum(tests[k] for k in done), 10 * MAX_SEGMENT_TESTS)
+            open_.discard(node)
+    out = []
+    for seg in plan.segments:
+        if seg.id not in depth:
+            continue
+        if depth[seg.id] > MAX_SEGMENT_DEPTH:
+            out.append(seg.src.diag(
+                "E314", f"segment '{seg.id}' is nested {depth[seg.id]} segments deep through "
+                f"in_segment/not_in_segment; at most {MAX_SEGMENT_DEPTH} are allowed",
+                "name the conditions the chain shares in fewer segments (docs/security.md, "
+                "Limits)"))
+        elif tests[seg.id] > MAX_SEGMENT_TESTS:
+            shown = f"{tests[seg.id]:,}" if tests[seg.id] < 10 * MAX_SEGMENT_TESTS else \
+                f"more than {10 * MAX_SEGMENT_TESTS:,}"
+            out.append(seg.src.diag(
+                "E314", f"segment '{seg.id}' has {shown} tests once the segments it names "
+                f"are copied in; at most {MAX_SEGMENT_TESTS:,} are allowed",
+                "a segment named by several others is copied into each: name it once "
+                "(docs/security.md, Limits)"))
+    return out
 
 
 def _segment_cycles(plan: Plan) -> list[Diagnostic]:

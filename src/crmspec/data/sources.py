@@ -26,11 +26,11 @@ from crmspec.data.checkcache import CheckCache
 from crmspec.data.cleaning import DataProblem, clean
 from crmspec.data.delimited import LINE, read_delimited
 from crmspec.data.mapping import canonical_selects
-from crmspec.data.present import (  # noqa: F401 - SUFFIX: data.suppressions reads it here
-    SUFFIX,
+from crmspec.data.present import (
+    SUFFIX,  # noqa: F401 - data.suppressions reads it here
     duckdb_tables,
-    table_file,
 )
+from crmspec.data.present import table_file as _file  # the name this module always used
 from crmspec.data.settings import DataSource
 from crmspec.data.tables import TABLES
 
@@ -70,7 +70,7 @@ def _relation(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, table:
                 "tables there: " + (", ".join(sorted(tables)) or "none")
                 + f"; map it with data.tables.{table}")])
         return f"shopdata.main.{sql_ident(name)}", []
-    file = table_file(ds, root, table)
+    file = _file(ds, root, table)
     if not file.exists():
         if optional:
             return None, []
@@ -153,7 +153,7 @@ def source_files(ds: DataSource, root: Path) -> list[Path]:
         db = (root / ds.path).resolve()
         wal = db.with_name(db.name + ".wal")
         return [db, wal] if wal.exists() else [db]
-    return [f for f in (table_file(ds, root, t) for t in TABLES) if f.exists()]
+    return [f for f in (_file(ds, root, t) for t in TABLES) if f.exists()]
 
 
 def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: date | None,

@@ -4,6 +4,7 @@
     python benchmarks/bench_validate.py --base REV      # another revision
     python benchmarks/bench_validate.py --runs 40
     python benchmarks/bench_validate.py --bytecode      # with a bytecode cache (an install)
+    python benchmarks/bench_validate.py --floor         # what the libraries alone cost
 
 Each run is `python -m crmspec validate` in a fresh process from the repository root,
 the base's `src/` (extracted once to benchmarks/work/validate_<rev>/) or the working
@@ -14,6 +15,11 @@ no .pyc files (PYTHONDONTWRITEBYTECODE, as in this repository's sessions), so cr
 own modules are compiled from source on every run; with it, both trees get a bytecode
 cache under benchmarks/work/ (PYTHONPYCACHEPREFIX), warmed by one run each, as an
 installed wheel has.
+
+`--floor` times, the same way, a bare interpreter and then the imports validate of the
+example plan cannot do without, added one by one (click, pluggy and PyYAML; jsonschema;
+Jinja; sqlglot with its DuckDB dialect, for the `sql:` filter; DuckDB and a connection,
+for the filter's trial bind): what is left above that is crmspec's own.
 """
 
 from __future__ import annotations
@@ -65,6 +71,35 @@ def run_once(src: Path, bytecode: bool) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
+FLOOR = {
+    "python -c pass": "pass",
+    "+ click, pluggy, yaml": "import click, pluggy, yaml",
+    "+ jsonschema": "import click, pluggy, yaml, jsonschema",
+    "+ jinja2": "import click, pluggy, yaml, jsonschema, jinja2.sandbox",
+    "+ sqlglot (duckdb dialect)": "import click, pluggy, yaml, jsonschema, jinja2.sandbox, "
+                                  "sqlglot; sqlglot.tokenize('a', read='duckdb')",
+    "+ duckdb, a connection": "import click, pluggy, yaml, jsonschema, jinja2.sandbox, "
+                              "sqlglot; sqlglot.tokenize('a', read='duckdb'); import duckdb; "
+                              "duckdb.connect().execute('SELECT 1')",
+}
+
+
+def floor(runs: int) -> None:
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in FLOOR}
+    for _ in range(runs):
+        for name, code in FLOOR.items():
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True)
+            wall = time.perf_counter() - start
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            times[name].append((wall, after.ru_utime - before.ru_utime
+                                + after.ru_stime - before.ru_stime))
+    for name, got in times.items():
+        print(f"{name:>26}: wall {summary([w for w, _ in got])}, "
+              f"CPU {summary([c for _, c in got])}")
+
+
 def summary(xs: list[float]) -> str:
     return f"{statistics.median(xs):.3f} s ({min(xs):.3f}-{max(xs):.3f})"
 
@@ -74,7 +109,11 @@ def main() -> None:
     parser.add_argument("--base", default="HEAD")
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--bytecode", action="store_true")
+    parser.add_argument("--floor", action="store_true")
     args = parser.parse_args()
+    if args.floor:
+        floor(args.runs)
+        return
     trees = {args.base: extract(args.base), "working tree": ROOT / "src"}
     if args.bytecode:
         for src in trees.values():

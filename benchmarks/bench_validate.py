@@ -5,6 +5,7 @@
     python benchmarks/bench_validate.py --runs 40
     python benchmarks/bench_validate.py --bytecode      # with a bytecode cache (an install)
     python benchmarks/bench_validate.py --floor         # what the libraries alone cost
+    python benchmarks/bench_validate.py --project DIR   # another shop (default: this one)
 
 Each run is `python -m crmspec validate` in a fresh process from the repository root,
 the base's `src/` (extracted once to benchmarks/work/validate_<rev>/) or the working
@@ -53,7 +54,7 @@ def extract(rev: str) -> Path:
     return dest / "src"
 
 
-def run_once(src: Path, bytecode: bool) -> tuple[float, float]:
+def run_once(src: Path, bytecode: bool, project: str | None = None) -> tuple[float, float]:
     env = dict(os.environ, PYTHONPATH=str(src))
     if bytecode:
         env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -62,7 +63,8 @@ def run_once(src: Path, bytecode: bool) -> tuple[float, float]:
         env["PYTHONDONTWRITEBYTECODE"] = "1"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "crmspec", "validate"], cwd=ROOT, env=env,
+    extra = ["--project", project] if project else []
+    done = subprocess.run([sys.executable, "-m", "crmspec", "validate", *extra], cwd=ROOT, env=env,
                           capture_output=True, text=True)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -110,6 +112,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--bytecode", action="store_true")
     parser.add_argument("--floor", action="store_true")
+    parser.add_argument("--project", default=None)
     args = parser.parse_args()
     if args.floor:
         floor(args.runs)
@@ -117,11 +120,11 @@ def main() -> None:
     trees = {args.base: extract(args.base), "working tree": ROOT / "src"}
     if args.bytecode:
         for src in trees.values():
-            run_once(src, True)
+            run_once(src, True, args.project)
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
     for _ in range(args.runs):
         for name, src in trees.items():
-            times[name].append(run_once(src, args.bytecode))
+            times[name].append(run_once(src, args.bytecode, args.project))
     for name, got in times.items():
         print(f"{name:>14}: wall {summary([w for w, _ in got])}, "
               f"CPU {summary([c for _, c in got])}, {len(got)} runs")

@@ -1,6 +1,7 @@
 """`crmspec validate` imports only what validating needs (issue 16): not the engine, the
 compiler, the outputs, the site or the review, not MkDocs, Spark, rich or pyarrow, and
-DuckDB only for what needs it (the trial bind of a `sql:` filter, a ledger to count).
+sqlglot and DuckDB only for what needs them (a `sql:` filter: sqlglot parses it, DuckDB
+binds it on trial; a ledger to count).
 
 Structural, not timed: a fresh interpreter runs the command on a copy of the example
 plan and the test reads `sys.modules` afterwards. A module-level import added to a module
@@ -73,11 +74,12 @@ def test_validate_of_the_example_imports_no_engine_compiler_site_or_review(tmp_p
     assert [name for name in NEVER if imported(modules, name)] == []
 
 
-def test_duckdb_is_imported_only_for_a_sql_filter(tmp_path):
+def test_sqlglot_and_duckdb_are_imported_only_for_a_sql_filter(tmp_path):
     root = example(tmp_path)
     segments = root / "plans" / "segments.yaml"
     text = segments.read_text(encoding="utf-8")
     assert SQL_FILTER in text
     segments.write_text(text.replace(SQL_FILTER, STRUCTURED), encoding="utf-8")
     modules = loaded(root, tmp_path)
-    assert [name for name in NEVER + ("duckdb",) if imported(modules, name)] == []
+    assert [name for name in NEVER + ("duckdb", "sqlglot", "crmspec.safesql")
+            if imported(modules, name)] == []

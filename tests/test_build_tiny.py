@@ -60,7 +60,8 @@ def test_counts_per_stage_type_tier_and_segment(tiny):
 
 
 def test_send_lists_exact_rows(tiny):
-    """The audience lists (who and why) and the SMS gateway files.
+    """The audience lists (who and why, the address masked: a list for review) and the
+    SMS gateway files (the real number: the gateway needs it).
 
     2026-03-01 is a Sunday: SMS go out on Monday 03-02, care messages at 08:00 (around
     commuting hours), marketing at 10:00 (working hours).
@@ -70,7 +71,7 @@ def test_send_lists_exact_rows(tiny):
     reminder = rows(out / "audience/payment_reminder.csv")
     assert reminder == [{
         "customer_id": "c08", "activity_id": "payment_reminder", "channel": "sms",
-        "address": "13800000008", "segment": "unpaid_today", "stage": "potential",
+        "address": "138****0008", "segment": "unpaid_today", "stage": "potential",
         "customer_type": "potential", "tier": "", "purchases": "0", "spend": "0.00",
         "days_since_last_purchase": "", "r": "", "f": "", "m": "",
         "scheduled_at": "2026-03-02 08:00",
@@ -87,7 +88,7 @@ def test_send_lists_exact_rows(tiny):
     # paid 3-6 days before 2026-03-01: c02 (02-23), c12 (02-24, opted out), c13 (bad phone)
     assert [r["customer_id"] for r in rows(out / "audience/review_invite.csv")] == ["c02"]
     assert [(r["customer_id"], r["address"]) for r in rows(out / "audience/cart_recovery.csv")] == [
-        ("c09", "c09@sina.com"), ("c15", "c15@qq.com")]
+        ("c09", "c***@sina.com"), ("c15", "c***@qq.com")]
     assert [r["customer_id"] for r in rows(out / "audience/active_care.csv")] == [
         "c03", "c14", "c15", "c16"]
     winback = rows(out / "audience/winback.csv")

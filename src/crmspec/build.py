@@ -29,6 +29,7 @@ from crmspec.contact.power import power_summary
 from crmspec.contact.report import budget_problems, contact_report
 from crmspec.core.diagnostics import Diagnostic, PlanError, has_errors
 from crmspec.core.disk import disk_full, is_disk_full
+from crmspec.core.mask import mask_data
 from crmspec.core.progress import Progress
 from crmspec.data.sources import AttachedData
 from crmspec.engine.decide import decide_contacts
@@ -121,6 +122,7 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
         if dry_run:
             outputs = write(None)
             _add_outputs(manifest, outputs)
+            manifest = masked(manifest)
         else:
             out_dir = (out or root / "out").resolve()
             committed, writing = False, _shown(root, out_dir)
@@ -128,6 +130,7 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
                 with atomic_dir(out_dir) as tmp:
                     outputs = write(tmp)
                     _add_outputs(manifest, outputs)
+                    manifest = masked(manifest)  # names and data problems may quote data
                     write_json(tmp / "manifest.json", manifest)
                     # Last step before the swap, with the swap recorded as pending: a crash
                     # before the commit leaves the ledger and out/ as they were; after it,
@@ -153,6 +156,18 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
 def _shown(root: Path, path: Path) -> str:
     base = root.resolve()
     return path.relative_to(base).as_posix() if path.is_relative_to(base) else str(path)
+
+
+def masked(manifest: dict) -> dict:
+    """The manifest with its free text through `mask_text`: the shop's and activities'
+    names and the data problems (whose examples are collected masked already). Hashes,
+    dates and counts are left alone: a fingerprint's hex digits can look like a phone
+    number."""
+    out = dict(manifest)
+    out["shop"] = mask_data(manifest["shop"])
+    out["data_problems"] = mask_data(manifest["data_problems"])
+    out["activities"] = [{**a, "name": mask_data(a["name"])} for a in manifest["activities"]]
+    return out
 
 
 def _add_outputs(manifest: dict, outputs: dict[str, ActivityOutput]) -> None:

@@ -40,6 +40,8 @@ REASONS = {
     "stage_limit": "over the contacts allowed in stage {stage}",
     "budget_activity": "trimmed by the activity's budget cap",
     "budget_month": "trimmed by the monthly budget",
+    "message_too_long": "the rendered {channel} message is longer than the channel allows "
+                        "(W520): not sent",
     "control": "held out as control group ({holdout:.0%} of the audience)",
 }
 

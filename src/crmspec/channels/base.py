@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crmspec.core.addresses import EMAIL_RE, MOBILE_RE  # noqa: F401 - part of the channel API
+from crmspec.core.spreadsheet import safe_select
 from crmspec.core.sql import quote_path, sql_ident, sql_str  # noqa: F401 - for writers
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,6 +58,11 @@ def value_marker(name: str) -> str:
     """What `{{ name }}` renders to for a recipient value, replaced in SQL afterwards."""
     return f"{VALUE_OPEN}{name}{VALUE_CLOSE}"
 PART_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,31}$")
+
+# The longest rendered part of a channel that declares no limit, in characters (the
+# longest built-in limit, an email body's): a customer's data never grows a message
+# beyond it.
+DEFAULT_MAX_LENGTH = 100_000
 
 WORKDAYS = (1, 2, 3, 4, 5)  # ISO weekdays: Monday = 1
 EVERY_DAY = (1, 2, 3, 4, 5, 6, 7)
@@ -159,9 +165,13 @@ class WriteContext:
 
         CSV starts with a UTF-8 byte order mark when the `bom` option is on (the default
         of channels `for_people`): Excel on Chinese Windows reads a CSV without it as
-        GBK and shows the names garbled."""
+        GBK and shows the names garbled. A channel's CSV `for_people` has every text
+        cell that a spreadsheet would read as a formula prefixed with a quote
+        (`crmspec.core.spreadsheet`); a provider's import is written byte-exact."""
         path = self.folder / rel
         path.parent.mkdir(parents=True, exist_ok=True)
+        if fmt == "csv" and self.channel.for_people:
+            select_sql = safe_select(self.con, select_sql)
         options = "FORMAT csv, HEADER true" if fmt == "csv" else "FORMAT json"
         self.con.execute(f"COPY ({select_sql}) TO {quote_path(path)} ({options})")
         if fmt == "csv" and self.options.get("bom"):
@@ -230,7 +240,8 @@ class Channel:
     # (`value_marker`), replaced by `recipient_value_sql` in the send rows.
     recipient_values: dict[str, str] = {}
     # The files are for people (staff lists opened in Excel), not a provider's import:
-    # CSV files then start with a UTF-8 byte order mark by default (option `bom`).
+    # CSV files then start with a UTF-8 byte order mark by default (option `bom`), and
+    # their text cells are spreadsheet-safe (`WriteContext.copy`; docs/security.md).
     for_people: bool = False
 
     def __init__(self, **overrides: Any):
@@ -284,8 +295,10 @@ class Channel:
         return next((w for w in self.windows if kind in w.kinds), None)
 
     def limit(self, part: Part, options: dict) -> int | None:
-        """Maximum length of a rendered part, in characters; None: no limit."""
-        return part.max_length
+        """Maximum length of a rendered part, in characters: the part's `max_length`,
+        DEFAULT_MAX_LENGTH for a part that declares none. A build sends no message
+        over it (docs/security.md); None (an override's choice): no limit."""
+        return part.max_length if part.max_length is not None else DEFAULT_MAX_LENGTH
 
     def limit_note(self, part: Part, options: dict) -> str:
         """How the limit comes about, for messages (e.g. '2 SMS segments')."""

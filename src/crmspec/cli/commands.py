@@ -76,7 +76,12 @@ def handled(fn, internal_exit: int = EXIT_INTERNAL):
         except Exception as exc:  # noqa: BLE001 - the last line of defence
             if ctx.find_root().params.get("debug"):
                 raise
-            click.echo(f"crmspec: internal error: {type(exc).__name__}: {exc}", err=True)
+            # The exception's text may quote data (a DuckDB conversion error names the
+            # value): masked like every other line a command prints.
+            from crmspec.core.mask import mask_text
+
+            click.echo(mask_text(f"crmspec: internal error: {type(exc).__name__}: {exc}"),
+                       err=True)
             click.echo("run again with --debug for the traceback, and report it", err=True)
             ctx.exit(internal_exit)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from crmspec.build import BuildResult
 from crmspec.core.diagnostics import render
@@ -148,9 +149,10 @@ def print_explanation(result, console: Console | None = None) -> None:
     table.add_column("channel", no_wrap=True)
     table.add_column("result", no_wrap=True)
     table.add_column("why")
-    for v in result.verdicts:
-        table.add_row(v.activity_id, v.name, v.channel,
-                      "contacted" if v.contacted else v.status, mask_text("; ".join(v.why)))
+    for v in result.verdicts:  # text, never markup: names come from the plan
+        table.add_row(*map(Text, (v.activity_id, v.name, v.channel,
+                                  "contacted" if v.contacted else v.status,
+                                  mask_text("; ".join(v.why)))))
     console.print(table)
 
 

@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
+from crmspec.core.mask import mask_text
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -46,6 +48,7 @@ CODES: dict[str, str] = {
     "E310": "segment refers to itself",
     "E313": "a segment's SQL filter fails on the shop's data",
     "E314": "segments nested too deeply or too large once expanded",
+    "E315": "a path of the plan leaves the project",
     # data
     "E401": "data source not found",
     "E402": "table missing in the data",
@@ -109,6 +112,14 @@ class Diagnostic:
     code: str
     message: str
     hint: str | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        # Masked by construction: a message may quote the shop's data (examples of bad
+        # values, a parser's echo of a row), and every diagnostic reaches a terminal, a
+        # CI log or a manifest. No check has to remember to mask.
+        object.__setattr__(self, "message", mask_text(self.message))
+        if self.hint:
+            object.__setattr__(self, "hint", mask_text(self.hint))
 
     @property
     def severity(self) -> str:

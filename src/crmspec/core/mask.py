@@ -48,3 +48,32 @@ def mask_text(text: str) -> str:
     """Mask every phone number and email inside free text (log lines, messages)."""
     text = _PHONE.sub(lambda m: (m.group(1) or "") + m.group(2) + "****" + m.group(4), text)
     return _EMAIL.sub(lambda m: m.group(1) + "***@" + m.group(2), text)
+
+
+def mask_value_sql(expr: str) -> str:
+    """`mask_value` in SQL, for files DuckDB writes (the audience lists): the same rules
+    for every address a channel accepts (a mobile number, an email, an openid or nick),
+    so a list for review shows `138****5678`, `a***@qq.com`, `t*****k`."""
+    digits = f"regexp_replace({expr}, '[^0-9]', '', 'g')"
+    return (f"CASE WHEN {expr} IS NULL THEN NULL "
+            f"WHEN regexp_matches({expr}, '@[^@]+$') THEN "
+            f"left(regexp_extract({expr}, '^(.*)@[^@]+$', 1), 1) || '***@' || "
+            f"regexp_extract({expr}, '@([^@]+)$', 1) "
+            f"WHEN length({digits}) >= 7 AND NOT regexp_matches({expr}, '[A-Za-z]') THEN "
+            f"CASE WHEN length({digits}) < 10 THEN repeat('*', length({digits})) "
+            f"ELSE left({digits}, 3) || repeat('*', length({digits}) - 7) || right({digits}, 4) "
+            "END "
+            f"WHEN length({expr}) <= 2 THEN repeat('*', length({expr})) "
+            f"ELSE left({expr}, 1) || repeat('*', least(length({expr}) - 2, 6)) || "
+            f"right({expr}, 1) END")
+
+
+def mask_data(value):
+    """Every string inside a JSON-able value (a manifest) through `mask_text`."""
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: mask_data(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_data(v) for v in value]
+    return value

@@ -8,6 +8,8 @@ import io
 import textwrap
 from collections.abc import Collection, Iterable, Mapping, Sequence
 
+from crmspec.core.spreadsheet import safe_cell
+
 BOM = "\ufeff"  # Excel on Chinese Windows reads UTF-8 CSV without this mark as GBK
 
 
@@ -17,12 +19,24 @@ def for_excel(text: str, fmt: str, bom: bool) -> str:
 
 
 def csv_text(columns: list[str], rows: Iterable[dict]) -> str:
-    """CSV with a header and \\n line ends: the same bytes on every platform."""
+    """CSV with a header and \\n line ends: the same bytes on every platform. Opened in
+    a spreadsheet: a text cell that would read as a formula (a KPI or activity named
+    `=...`) is shown as text (`core.spreadsheet`); numbers (-0.5) stay numbers."""
     buf = io.StringIO()
     writer = csv.DictWriter(buf, columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
     return buf.getvalue()
+
+
+def _cell(value):
+    if not isinstance(value, str):
+        return value
+    try:
+        float(value)
+        return value
+    except ValueError:
+        return safe_cell(value)
 
 
 # Fitting a table into a terminal (80-120 columns): numbers are never cut. Text columns
@@ -79,18 +93,20 @@ def fitted_table(title: str, header: list[str], lines: list[list[str]], width: i
                  right: Collection[int], wrap: Wrap = (),
                  optional: Sequence[int] = (), sections: Collection[int] = ()):
     """A rich Table of `lines` that fits `width` columns (fit_columns), and the names of
-    the columns left out."""
+    the columns left out. The title and cells are text, never rich markup: they hold
+    the plan's names (an activity called `[/]` is shown as written)."""
     from rich.table import Table
+    from rich.text import Text
 
     keep = fit_columns(header, lines, width, wrap=wrap, optional=optional)
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(title), title_justify="left")
     for i, w in keep.items():
         table.add_column(header[i], justify="right" if i in right else "left",
                          no_wrap=i not in wrap, overflow="fold" if i in wrap else "ellipsis",
                          width=w, min_width=max(_cell_width(header[i]), FOLD_MIN)
                          if i in wrap and w is None else None)
     for n, line in enumerate(lines):
-        table.add_row(*(line[i] for i in keep), end_section=(n + 1) in sections)
+        table.add_row(*(Text(line[i]) for i in keep), end_section=(n + 1) in sections)
     left_out = [header[i].replace("\n", " ") for i in range(len(header)) if i not in keep]
     return table, left_out
 

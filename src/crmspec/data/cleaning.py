@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from crmspec.core.addresses import EMAIL_RE, MOBILE_RE
 from crmspec.core.diagnostics import Diagnostic, Src
-from crmspec.core.mask import mask_value
+from crmspec.core.mask import mask_text, mask_value
 from crmspec.core.sql import sql_str
 from crmspec.data.checkcache import CheckCache
 from crmspec.data.tables import EVENT_TYPES, ORDER_STATUSES
@@ -38,9 +38,20 @@ def _count(con, sql: str) -> int:
     return con.execute(sql).fetchone()[0]
 
 
+EXAMPLE_CHARS = 40  # an example shows which value is meant, not a whole field
+
+
 def value_examples(con, sql: str, masked: bool = False) -> list[str]:
+    """Up to three example values, collected masked: `masked` for a contact column (every
+    value is an address: `mask_value`), any other column with the phone numbers and
+    emails inside it masked (a mapping may point `birthday` at the phone column), and
+    cut to EXAMPLE_CHARS characters."""
     rows = [r[0] for r in con.execute(sql + " LIMIT 3").fetchall()]
-    return [mask_value(str(v)) if masked else str(v) for v in rows]
+    out = []
+    for v in rows:
+        text = mask_value(str(v)) if masked else mask_text(str(v))
+        out.append(text if len(text) <= EXAMPLE_CHARS else text[:EXAMPLE_CHARS - 1] + "…")
+    return out
 
 
 @dataclass

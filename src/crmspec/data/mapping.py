@@ -93,6 +93,7 @@ def canonical_selects(con, table: str, columns: tuple[Column, ...], relation: st
     errors: list[Diagnostic] = []
     reads: list[_Read] = []
     selects: dict[str, str] = {}
+    table_like = any(mapping.columns.get(c.name, c.name) in present for c in columns)
     for c in columns:
         name = mapping.columns.get(c.name, c.name)
         where = (src.at("columns", table, c.name) if c.name in mapping.columns
@@ -121,11 +122,15 @@ def canonical_selects(con, table: str, columns: tuple[Column, ...], relation: st
         elif c.required or c.name in needs:
             needed = ("the canonical table requires it" if c.required else "the plan uses it"
                       + ("" if c.name in mapping.columns else " here"))
+            # A file sharing no column with the table is not its export (a plan pointing
+            # at /etc/passwd): its "header" is its first line, not shown.
+            shown = (f"columns there: {', '.join(present)}" if table_like else
+                     f"none of the {table} table's columns is in the file (its first line is "
+                     "not shown: is this the right file?)")
             errors.append(where.diag(
                 "E403", f"column '{name}' ({table}.{c.name}) not found in the {table} data; "
                 f"{needed}",
-                f"columns there: {', '.join(present)}; map it with "
-                f"{setting}.columns.{table}.{c.name}"))
+                f"{shown}; map it with {setting}.columns.{table}.{c.name}"))
             continue
         else:
             selects[c.name] = f"CAST(NULL AS {c.type})"

@@ -10,10 +10,13 @@ from crmspec.contact.budgets import apply_budgets
 from crmspec.contact.ledger import history_view
 from crmspec.contact.limits import apply_limits
 from crmspec.contact.rules import rules_for
+from crmspec.core.sql import sql_str
 from crmspec.outputs.render import (
+    TOO_LONG,
     Rendered,
     activity_options,
     cost_sql,
+    drop_too_long,
     not_ready,
     priced_by_message,
     render_activities,
@@ -27,9 +30,15 @@ def decide_contacts(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: Compil
     """The contact plan (`decide`), then the other messages rendered for the contacts
     kept. Leaves `sends` (the final decisions) and the rendered rows."""
     rendered = decide(con, plan, compiled, templates)
-    rendered.update(render_activities(con, plan, compiled, templates,
-                                      [ca for ca in compiled.activities
-                                       if ca.activity.id not in rendered]))
+    later = [ca for ca in compiled.activities if ca.activity.id not in rendered]
+    rendered.update(render_activities(con, plan, compiled, templates, later))
+    # Priced per message, their budgets counted the expected unit cost; a message over
+    # the channel's limit is still not sent (and its cost not counted).
+    for ca in later:
+        drop_too_long(con, ca, rendered[ca.activity.id], templates.get(ca.activity.id),
+                      "decisions", "status")
+    con.execute(f"UPDATE decisions SET cost = 0, grp = 'control' "
+                f"WHERE status = {sql_str(TOO_LONG)}")
     create_send_rows(con)
     return {ca.activity.id: rendered[ca.activity.id] for ca in compiled.activities}
 
@@ -52,6 +61,11 @@ def decide(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: CompiledPlan,
     early = [ca for ca in compiled.activities
              if priced_by_message(ca, options[ca.activity.id], unsendable[ca.activity.id])]
     rendered = render_activities(con, plan, compiled, templates, early)
+    # Before the budgets: a message over the channel's limit is not sent, so the budget
+    # never pays for it (its segments would multiply its cost).
+    for ca in early:
+        drop_too_long(con, ca, rendered[ca.activity.id], templates.get(ca.activity.id),
+                      "decisions_pre", "reason")
     costs = [sql for ca in early
              if (sql := cost_sql(plan, ca, rendered[ca.activity.id])) is not None]
     con.execute("CREATE OR REPLACE TEMP TABLE row_costs AS "

@@ -4,16 +4,19 @@ before the budgets; every other message after, for the contacts kept."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 import duckdb
 
 from crmspec.compile import CompiledActivity, CompiledPlan
+from crmspec.core.diagnostics import Diagnostic
 from crmspec.core.sql import sql_ident, sql_str
 from crmspec.plan.model import Plan, channel_options
 from crmspec.templates.loading import ActivityTemplates
-from crmspec.templates.rendering import create_rows, create_send_values
+from crmspec.templates.rendering import create_rows, create_send_values, over_limit
+
+TOO_LONG = "message_too_long"  # the status of a contact whose message is over the limit
 
 
 @dataclass
@@ -25,6 +28,23 @@ class Rendered:
     renderings: int
     options: dict
     not_ready: str | None  # why the channel cannot write its file (None: it can)
+    too_long: list[Diagnostic] = field(default_factory=list)  # W520 of the messages left out
+
+
+def drop_too_long(con: duckdb.DuckDBPyConnection, ca: CompiledActivity, r: Rendered,
+                  at: ActivityTemplates | None, decisions: str, status: str) -> None:
+    """Leave out the contacts whose rendered message is longer than the channel allows:
+    their rows go from `r.table`, and their `status` column of `decisions` becomes
+    TOO_LONG (a reason like any other: counted in the manifest, shown by explain, never
+    sent, recorded or paid for). W520 per part goes to `r.too_long`."""
+    cond, warnings = over_limit(con, r.table, at, r.parts)
+    if cond is None:
+        return
+    con.execute(f"""UPDATE {decisions} SET {status} = {sql_str(TOO_LONG)}
+        WHERE activity_id = {sql_str(ca.activity.id)} AND customer_id IN (
+          SELECT customer_id FROM {r.table} WHERE {cond})""")
+    con.execute(f"DELETE FROM {r.table} WHERE {cond}")
+    r.too_long += warnings
 
 
 def activity_options(plan: Plan, ca: CompiledActivity, at: ActivityTemplates | None) -> dict:

@@ -50,7 +50,10 @@ def build_lock(ledger: Path) -> Iterator[None]:
             raise PlanError([ledger_busy(ledger)]) from None
         started = datetime.now().astimezone().isoformat(timespec="seconds")
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}, started at {started}\n".encode(), 0)
+        try:
+            os.pwrite(fd, f"pid {os.getpid()}, started at {started}\n".encode(), 0)
+        except OSError:
+            pass  # a full disk: the lock holds without its note; the build reports the disk
         try:
             yield
         finally:

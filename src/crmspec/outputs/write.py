@@ -17,12 +17,13 @@ from crmspec.contact.rules import send_windows
 from crmspec.contact.schedule import day_hours, first_slot
 from crmspec.core.diagnostics import Diagnostic, PlanError
 from crmspec.core.disk import is_disk_full
+from crmspec.core.mask import mask_value_sql
+from crmspec.core.spreadsheet import safe_select
 from crmspec.core.sql import quote_path, sql_str
 from crmspec.outputs.render import Rendered
 from crmspec.plan.model import Plan
 from crmspec.plugins import writer_failure
 from crmspec.templates.loading import ActivityTemplates
-from crmspec.templates.rendering import over_limit
 
 SEND_COLUMNS = ("customer_id", "activity_id", "channel", "address", "segment") + ROW_ATTRIBUTES
 
@@ -57,17 +58,19 @@ def create_send_rows(con: duckdb.DuckDBPyConnection) -> None:
 
 def write_audience(con: duckdb.DuckDBPyConnection, activity_id: str, folder: Path) -> str:
     """audience/<activity>.csv: who is contacted and why (stage, type, tier, RFM...), and
-    when; for an activity without a send file (`not_sent`), who would have been."""
+    when; for an activity without a send file (`not_sent`), who would have been.
+
+    A list for review, opened in a spreadsheet: the address is masked (the send file is
+    the only place with the real one) and no text cell reads as a formula."""
     rel = f"audience/{activity_id}.csv"
     target = folder / rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    cols = ", ".join(f'"{c}"' for c in SEND_COLUMNS)
-    con.execute(
-        f"COPY (SELECT {cols}, strftime(scheduled_at, '%Y-%m-%d %H:%M') AS scheduled_at "
-        f"FROM send_rows WHERE activity_id = {sql_str(activity_id)} "
-        f"ORDER BY customer_id) TO {quote_path(target)} "
-        "(FORMAT csv, HEADER true)"
-    )
+    cols = ", ".join(f"{mask_value_sql('address')} AS address" if c == "address" else f'"{c}"'
+                     for c in SEND_COLUMNS)
+    select = safe_select(
+        con, f"SELECT {cols}, strftime(scheduled_at, '%Y-%m-%d %H:%M') AS scheduled_at "
+        f"FROM send_rows WHERE activity_id = {sql_str(activity_id)} ORDER BY customer_id")
+    con.execute(f"COPY ({select}) TO {quote_path(target)} (FORMAT csv, HEADER true)")
     return rel
 
 
@@ -81,7 +84,7 @@ def write_activity(con: duckdb.DuckDBPyConnection, plan: Plan, ca: CompiledActiv
     con.execute(f"DELETE FROM {r.table} WHERE customer_id NOT IN (SELECT customer_id FROM "
                 f"send_rows WHERE activity_id = {sql_str(a.id)} AND status = 'send')")
     try:
-        warnings = over_limit(con, r.table, at, r.parts)
+        warnings = list(r.too_long)  # the messages left out as too long (drop_too_long)
         files: list[str] = []
         cost = None
         if r.not_ready is None:

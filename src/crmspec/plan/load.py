@@ -24,7 +24,7 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from crmspec.core.diagnostics import Diagnostic, PlanError
 
-MAX_NODES = 200_000  # constructed values per file; real plans have a few thousand
+MAX_NODES = 200_000  # values repeated by aliases per file; real plans repeat a few dozen
 MAX_DEPTH = 100  # nesting of mappings/lists; real plans need about ten levels
 
 _INT = re.compile(r"^[-+]?(0|[1-9][0-9]*)$")
@@ -211,13 +211,20 @@ class _Builder:
         # come through an alias). An alias to an open collection is a cycle.
         self.open: list[tuple[Node, bool]] = []
         self.built: set[int] = set()
+        self.seen: set[int] = set()  # every node built so far (scalars too)
 
     def fail(self, node: Node, code: str, message: str, hint: str | None = None):
         m = node.start_mark
         raise PlanError([Diagnostic(self.path, m.line + 1, m.column + 1, code, message, hint)])
 
     def build(self, node: Node) -> Any:
-        self.count += 1
+        # Only values built a second time count: those an alias repeats. A long plain list
+        # costs what its text costs (the parser has read it already); an alias bomb is
+        # small text that expands.
+        if id(node) in self.seen:
+            self.count += 1
+        else:
+            self.seen.add(id(node))
         if self.count > MAX_NODES:
             # Blame the innermost value written in place, not a value deep in an anchor.
             self.fail(

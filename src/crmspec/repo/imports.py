@@ -22,6 +22,7 @@ from crmspec.core.sql import sql_str
 from crmspec.data.importers import FORMATS, ImportReport, import_exports
 from crmspec.data.mapping import unknown_columns
 from crmspec.engine.connection import connect
+from crmspec.plan.checks.shop import check_shop_paths
 from crmspec.plan.load import Document, load_file
 from crmspec.plan.model import shop_settings
 from crmspec.plan.project import PLAN_DIR
@@ -79,6 +80,8 @@ def import_into(root: Path, fmt: str, files: list[Path], table: str = "orders") 
     assert fmt in FORMATS
     doc = _shop_document(root)
     shop = shop_settings(doc)
+    if outside := check_shop_paths(shop):  # import writes the data file and the ledger
+        raise PlanError(outside)
     ds = shop.data
     if ds.source in ("csv", "parquet"):
         raise PlanError([ds.src.at("source").diag(

@@ -27,7 +27,18 @@ def zhe(value) -> str:
 
 
 def _finalize(value):
-    return "" if value is None else value
+    """What `{{ x }}` prints: None as nothing; a function or method is refused (`{{
+    'x'.join }}` would print `<built-in method join ... at 0x7f...>`, different in every
+    run, into a customer's message)."""
+    if value is None:
+        return ""
+    if callable(value):
+        from jinja2.exceptions import TemplateRuntimeError
+
+        raise TemplateRuntimeError(
+            f"prints a function ({getattr(value, '__name__', type(value).__name__)}), "
+            "not a value: call it, e.g. {{ x() }}, or print a variable")
+    return value
 
 
 class TemplateEnvironment(BoundedEnvironment):

@@ -271,31 +271,38 @@ def template_needs(loaded: dict[str, ActivityTemplates]) -> list[tuple[str, Any]
 
 
 def over_limit(con, table: str, at: ActivityTemplates | None, parts: tuple[str, ...]
-               ) -> list[Diagnostic]:
-    """W520 per part whose real messages exceed the channel's limit (counted in SQL)."""
+               ) -> tuple[str | None, list[Diagnostic]]:
+    """The rows of `table` whose message is longer than the channel allows (a condition
+    over the table, None: no row is), and W520 per part that has such rows, counted in
+    SQL. A value only the real data has (a name of a million characters, a branch only
+    some customers reach) must not multiply a message's size and cost: such a message
+    is not sent (docs/security.md)."""
     if at is None:
-        return []
+        return None, []
     checks = []
     for name in parts:
         lp = at.parts[name]
         limit = at.channel.limit(lp.part, at.options)
         if limit is not None:
             extra = at.channel.length_overhead(name, at.options, at.activity)
-            checks.append((lp, limit, f"count(*) FILTER (WHERE length("
-                           f"{sql_ident('msg_' + name)}) + {extra} > {limit})"))
+            checks.append((lp, limit, f"length({sql_ident('msg_' + name)}) + {extra} > {limit}"))
     if not checks:
-        return []
-    counts = con.execute(f"SELECT count(*), {', '.join(c[2] for c in checks)} "
-                         f"FROM {table}").fetchone()
-    out = []
-    for (lp, limit, _), n in zip(checks, counts[1:], strict=True):
+        return None, []
+    filters = ", ".join(f"count(*) FILTER (WHERE {c[2]})" for c in checks)
+    counts = con.execute(f"SELECT count(*), {filters} FROM {table}").fetchone()
+    out, conds = [], []
+    for (lp, limit, cond), n in zip(checks, counts[1:], strict=True):
         if n:
+            conds.append(cond)
+            note = at.channel.limit_note(lp.part, at.options)
             out.append(lp.source.diag(
                 1, "W520", f"{n} of {counts[0]} {at.channel.name} {lp.part.name} messages of "
-                f"activity '{at.activity.id}' are longer than {limit} characters with the "
-                "real data", "a value longer than the plausible ones validate assumes "
-                "(docs/plugins.md); shorten the template or raise the limit"))
-    return out
+                f"activity '{at.activity.id}' are longer than {limit} characters"
+                + (f", the limit of {note}," if note else "") + " with the real data: not sent "
+                "(message_too_long), and not paid for",
+                "a value longer than the plausible ones validate assumes "
+                "(docs/security.md); shorten the template or raise the limit"))
+    return (" OR ".join(f"({c})" for c in conds) if conds else None), out
 
 
 def describe(rp: RenderPlan) -> dict:

@@ -18,7 +18,7 @@ from crmspec.plan.checks.kpis import check_kpi_references, check_kpis
 from crmspec.plan.checks.lifecycle import check_lifecycle, check_tiers
 from crmspec.plan.checks.references import duplicate_ids, unknown_reference
 from crmspec.plan.checks.segments import check_events_present, check_segments
-from crmspec.plan.checks.shop import check_data_mapping, check_shop
+from crmspec.plan.checks.shop import check_data_mapping, check_paths, check_shop
 from crmspec.plan.checks.sops import check_sops
 from crmspec.plan.model import Plan
 
@@ -34,6 +34,7 @@ def check_plan(plan: Plan, channels: Iterable[str]) -> list[Diagnostic]:
     out += duplicate_ids(plan.activities, "activity")
     out += duplicate_ids(plan.kpis, "KPI")
     out += check_shop(plan)
+    out += check_paths(plan)
     out += check_lifecycle(plan)
     out += check_tiers(plan)
     out += check_segments(plan)

@@ -100,6 +100,14 @@ def shop_schema(channels: dict) -> dict:
                "description": "Database file (duckdb) or folder (parquet, csv, demo), "
                "relative to the project root.",
             },
+            "allow_outside_project": {
+               "type": "boolean",
+               "default": False,
+               "description": "Let `path` and `tables` name files outside the project (an "
+               "absolute path, or one through ..): shops keep exports elsewhere, but a plan "
+               "should not read an arbitrary file by accident. Never for source: demo "
+               "(crmspec writes it).",
+            },
             "tables": obj(
                "Table names",
                "Canonical table -> your table name (duckdb) or file name (parquet/csv). "

@@ -21,11 +21,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import duckdb
 import pluggy
 
 from crmspec.channels import Channel
-from crmspec.contact.ledger import latest_audiences
 from crmspec.contact.power import power_warnings
 from crmspec.core.diagnostics import Diagnostic, PlanError, has_errors, render
 from crmspec.plan.checks import check_plan
@@ -141,12 +139,20 @@ def power_basis(root: Path, plan: Plan, manifest: Path | None
                           f"audiences of the build in {shown}, as of {data['as_of']}"), sizes
     ledger = root / plan.shop.ledger_path
     shown = _shown(root, ledger)
-    try:
-        found = latest_audiences(ledger)
-    except duckdb.Error as exc:
-        reason = str(exc).splitlines()[0]
-        return PowerBasis(None, shown, None, f"power check (W602) not run: the ledger "
-                          f"{shown} cannot be read ({reason})"), {}
+    found = None
+    if ledger.is_file():
+        # DuckDB (0.05 s to import) only when there is a ledger to open: a fresh clone
+        # and CI validate without it
+        import duckdb
+
+        from crmspec.contact.ledger import latest_audiences
+
+        try:
+            found = latest_audiences(ledger)
+        except duckdb.Error as exc:
+            reason = str(exc).splitlines()[0]
+            return PowerBasis(None, shown, None, f"power check (W602) not run: the ledger "
+                              f"{shown} cannot be read ({reason})"), {}
     if found is None:
         return PowerBasis(None, shown, None, f"power check (W602) not run: no run in the "
                           f"ledger ({shown}); pass --manifest FILE to check the hold-outs "

@@ -4,18 +4,23 @@ to pack, the unpaid order to call about or chat over (order id and amount).
 An `after_order` trigger fired on orders; those orders are the ones its list names: the
 `trigger_orders` the build found once (order events), or the orders of the customer's
 first or last purchase day. Other triggers (a state, a birthday) have no order.
+
+The compiler is imported when a list is written, not with this module: the built-in
+channels are registered by every command, `crmspec validate` too, which needs neither the
+compiler nor sqlglot's SQL generator.
 """
 
 from __future__ import annotations
 
 from crmspec.channels.base import WriteContext, sql_ident
-from crmspec.compile.sql import DIALECT
-from crmspec.compile.triggers import activity_order_condition, order_flag_column
 
 
 def trigger_orders_sql(ctx: WriteContext) -> str | None:
     """SELECT order_id, customer_id, amount: the orders the activity's trigger fired on,
     of its send rows' customers; None when the trigger is not an order's."""
+    from crmspec.compile.sql import DIALECT  # see the module's docstring
+    from crmspec.compile.triggers import activity_order_condition, order_flag_column
+
     flag = order_flag_column(ctx.activity.trigger)
     if flag:
         return (f"SELECT o.order_id, o.customer_id, o.amount FROM {ctx.table} AS r "

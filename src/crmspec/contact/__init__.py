@@ -37,13 +37,18 @@ May import: `crmspec.channels` (send windows), `crmspec.compile`, `crmspec.plan`
 `crmspec.core`.
 """
 
-from datetime import date
+from __future__ import annotations
 
-import duckdb
+from datetime import date
+from typing import TYPE_CHECKING
 
 from crmspec.contact.budgets import apply_budgets
 from crmspec.contact.limits import apply_limits
-from crmspec.contact.rules import ContactRules
+
+if TYPE_CHECKING:  # types only: `crmspec validate` imports contact.power, so this package,
+    import duckdb  # and should not load DuckDB for it
+
+    from crmspec.contact.rules import ContactRules
 
 
 def decide(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date) -> None:

@@ -4,11 +4,13 @@ the monthly budget, the control group, then send; the result is `decisions`."""
 from __future__ import annotations
 
 from datetime import date
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from crmspec.contact.holdout import bucket_sql
 from crmspec.contact.rules import ContactRules
+
+if TYPE_CHECKING:  # the connection's type only: `crmspec validate` imports this
+    import duckdb  # package (contact.power) and does not load DuckDB
 
 
 def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date,

@@ -5,12 +5,14 @@ limits per channel, overall and per stage, which the higher-priority activities 
 from __future__ import annotations
 
 from datetime import date
-
-import duckdb
+from typing import TYPE_CHECKING
 
 from crmspec.contact.holdout import bucket_sql
 from crmspec.contact.rules import TRIM_COLUMNS, ContactRules, Window
 from crmspec.core.sql import sql_str
+
+if TYPE_CHECKING:  # the connection's type only: `crmspec validate` imports this
+    import duckdb  # package (contact.power) and does not load DuckDB
 
 
 def _rules_table(con: duckdb.DuckDBPyConnection, rules: ContactRules) -> None:

@@ -15,15 +15,18 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-
-from sqlglot import exp
+from typing import TYPE_CHECKING
 
 from crmspec.core.diagnostics import Diagnostic, PlanError, Src
 from crmspec.core.sql import sql_ident, sql_str
 from crmspec.data.cleaning import DataProblem, value_examples
 from crmspec.data.settings import DataSource, TableMapping
 from crmspec.data.tables import TABLES, Column
-from crmspec.safesql import SafeFilter, SqlFilterError, parse_value
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+
+    from crmspec.safesql import SafeFilter
 
 
 @dataclass
@@ -62,6 +65,10 @@ def _never_failing(safe: SafeFilter) -> SafeFilter:
     """A derived expression whose casts cannot fail: the file's columns are text, and one
     bad value (`12,3x`) would otherwise stop the whole read; it reads as empty instead
     (counted like any unreadable value)."""
+    from sqlglot import exp  # only for a derived column (see canonical_selects)
+
+    from crmspec.safesql import SafeFilter
+
     def soften(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Cast) and not isinstance(node, exp.TryCast):
             return exp.TryCast(this=node.this, to=node.args["to"])
@@ -96,6 +103,10 @@ def canonical_selects(con, table: str, columns: tuple[Column, ...], relation: st
             continue
         if c.name in mapping.derived:
             where = src.at("derived", table, c.name)
+            # sqlglot only for a derived column: `crmspec validate` imports this module
+            # for `unknown_columns`, and a plan without sql: filters needs no sqlglot
+            from crmspec.safesql import SqlFilterError, parse_value
+
             try:
                 safe = parse_value(mapping.derived[c.name], types)
             except SqlFilterError as exc:

@@ -8,8 +8,8 @@ then leaves out and counts what would poison a build.
 
 Only the orders are required. Without a customers table the customers are derived from
 the orders (`derived_customers`); without events the events table is empty, and a plan
-whose segments read events is refused by `crmspec validate` (`data_tables` tells it
-which tables the shop has).
+whose segments read events is refused by `crmspec validate` (`crmspec.data.present`
+tells it which tables the shop has).
 """
 
 from __future__ import annotations
@@ -26,11 +26,15 @@ from crmspec.data.checkcache import CheckCache
 from crmspec.data.cleaning import DataProblem, clean
 from crmspec.data.delimited import LINE, read_delimited
 from crmspec.data.mapping import canonical_selects
+from crmspec.data.present import (
+    SUFFIX,  # noqa: F401 - data.suppressions reads it here
+    duckdb_tables,
+)
+from crmspec.data.present import table_file as _file  # the name this module always used
 from crmspec.data.settings import DataSource
 from crmspec.data.tables import TABLES
 
 OPTIONAL_TABLES = ("customers", "events")
-SUFFIX = {"parquet": ".parquet", "csv": ".csv", "demo": ".parquet"}
 
 
 @dataclass
@@ -43,41 +47,8 @@ class AttachedData:
     notes: list[str] = field(default_factory=list)  # e.g. customers derived from the orders
 
 
-def _file(ds: DataSource, root: Path, table: str) -> Path:
-    return (root / ds.path).resolve() / (ds.tables.get(table) or f"{table}{SUFFIX[ds.source]}")
-
-
 def _shown(root: Path, file: Path) -> str:
     return file.relative_to(root).as_posix() if file.is_relative_to(root) else str(file)
-
-
-def duckdb_tables(con: duckdb.DuckDBPyConnection, catalog: str) -> set[str]:
-    return {r[0] for r in con.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_catalog = ?",
-        [catalog]).fetchall()}
-
-
-def data_tables(ds: DataSource, root: Path) -> set[str] | None:
-    """The canonical tables the shop's data has, without reading them; None when the data
-    is not there to look at (a fresh clone: exports are not committed)."""
-    if ds.source == "demo":
-        return set(TABLES)
-    if ds.source == "duckdb":
-        db = (root / ds.path).resolve()
-        if not db.is_file():
-            return None
-        con = duckdb.connect()
-        try:
-            con.execute(f"ATTACH {sql_str(str(db))} AS shopdata (READ_ONLY)")
-            names = duckdb_tables(con, "shopdata")
-        except duckdb.Error:
-            return None  # not a database: the build says so
-        finally:
-            con.close()
-        return {t for t in TABLES if (ds.tables.get(t) or t) in names}
-    if not (root / ds.path).is_dir():
-        return None
-    return {t for t in TABLES if _file(ds, root, t).exists()}
 
 
 def _relation(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, table: str

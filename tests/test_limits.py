@@ -115,3 +115,19 @@ def test_integer_attribute_range_both_sides(tmp_path: Path) -> None:
         seg.write_text(seg.read_text(encoding="utf-8").replace(
             line, f"      attributes: {{city_tier: {value}}}"), encoding="utf-8")
         assert _codes(root) == expected
+
+
+def test_a_long_chain_is_one_error_at_its_innermost_segment_over_the_limit(tmp_path: Path) -> None:
+    """chain_k names chain_(k-1), so chain_k is nested k + 1 deep: chain_31 is at the
+    limit (32), chain_32 .. chain_39 are over it because of chain_32, which alone is
+    reported, with the seven that name it counted."""
+    extra = "  - id: chain_0\n    name: c0\n    where: {stage: active}\n" + "".join(
+        f"  - id: chain_{k}\n    name: c{k}\n    where: {{in_segment: chain_{k - 1}}}\n"
+        for k in range(1, 40))
+    (line, code, message), = _codes(_plan_with(tmp_path, extra))
+    assert code == "E314"
+    assert message == ("segment 'chain_32' is nested 33 segments deep through "
+                       "in_segment/not_in_segment; at most 32 are allowed (7 more segments "
+                       "naming it, directly or not, over the limit because of it)")
+    short = "".join(extra.splitlines(keepends=True)[:3 * 32])  # chain_0 .. chain_31
+    assert _codes(_plan_with(tmp_path / "short", short)) == []

@@ -272,25 +272,46 @@ def _segment_growth(plan: Plan) -> list[Diagnostic]:
             depth[node] = 1 + max((depth[k] for k in done), default=0)
             tests[node] = min(own[node] + sum(tests[k] for k in done), 10 * MAX_SEGMENT_TESTS)
             open_.discard(node)
+    deep = {sid for sid, d in depth.items() if d > MAX_SEGMENT_DEPTH}
+    large = {sid for sid in depth if sid not in deep and tests[sid] > MAX_SEGMENT_TESTS}
+    parents: dict[str, list[str]] = {}
+    for sid, kids in graph.items():
+        for kid in kids:
+            parents.setdefault(kid, []).append(sid)
     out = []
     for seg in plan.segments:
-        if seg.id not in depth:
-            continue
-        if depth[seg.id] > MAX_SEGMENT_DEPTH:
+        # Only the innermost segment over a limit: those naming it are over it because
+        # of it (a chain of 3,000 is one error, not 2,968).
+        if seg.id in deep and not deep.intersection(graph[seg.id]):
             out.append(seg.src.diag(
                 "E314", f"segment '{seg.id}' is nested {depth[seg.id]} segments deep through "
-                f"in_segment/not_in_segment; at most {MAX_SEGMENT_DEPTH} are allowed",
+                f"in_segment/not_in_segment; at most {MAX_SEGMENT_DEPTH} are allowed"
+                f"{_also_over(seg.id, parents, deep)}",
                 "name the conditions the chain shares in fewer segments (docs/security.md, "
                 "Limits)"))
-        elif tests[seg.id] > MAX_SEGMENT_TESTS:
+        elif seg.id in large and not large.intersection(graph[seg.id]):
             shown = f"{tests[seg.id]:,}" if tests[seg.id] < 10 * MAX_SEGMENT_TESTS else \
                 f"more than {10 * MAX_SEGMENT_TESTS:,}"
             out.append(seg.src.diag(
                 "E314", f"segment '{seg.id}' has {shown} tests once the segments it names "
-                f"are copied in; at most {MAX_SEGMENT_TESTS:,} are allowed",
+                f"are copied in; at most {MAX_SEGMENT_TESTS:,} are allowed"
+                f"{_also_over(seg.id, parents, large)}",
                 "a segment named by several others is copied into each: name it once "
                 "(docs/security.md, Limits)"))
     return out
+
+
+def _also_over(sid: str, parents: dict[str, list[str]], over: set[str]) -> str:
+    """How many other segments over the same limit name `sid`, directly or not."""
+    seen, todo = {sid}, [sid]
+    while todo:
+        node = todo.pop()
+        for parent in (p for p in parents.get(node, ()) if p in over and p not in seen):
+            seen.add(parent)
+            todo.append(parent)
+    n = len(seen) - 1
+    return f" ({n:,} more segment{'s' if n != 1 else ''} naming it, directly or not, " \
+        "over the limit because of it)" if n else ""
 
 
 def _segment_cycles(plan: Plan) -> list[Diagnostic]:

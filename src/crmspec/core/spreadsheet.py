@@ -27,7 +27,11 @@ def safe_cell_sql(expr: str) -> str:
 
 def safe_select(con, select_sql: str) -> str:
     """`select_sql` with every text column through `safe_cell_sql` (same column names
-    and order), for a COPY to a CSV file people open."""
+    and order), for a COPY to a CSV file people open.
+
+    The rows keep `select_sql`'s ORDER BY: a SELECT from a single table subquery is one
+    of the clauses DuckDB guarantees to preserve row order through (its documentation,
+    "Order Preservation"), and COPY is another."""
     described = con.execute(f"DESCRIBE {select_sql}").fetchall()
     cols = []
     for name, kind, *_ in described:

@@ -263,8 +263,8 @@ def child_phases(root: Path) -> None:
 
     timed_run_plan = B.run_plan
 
-    def run_plan_and_check(con, compiled, plan):
-        result = timed_run_plan(con, compiled, plan)
+    def run_plan_and_check(con, compiled, plan, *runner):
+        result = timed_run_plan(con, compiled, plan, *runner)
         t0 = time.perf_counter()  # not part of the build: subtracted below
         check["activities"] = con.execute(CHECK_SQL.format(
             table="candidates", where="status = 'send'")).fetchall()

@@ -375,6 +375,7 @@ def render_reference(root: Path, out_dir: Path) -> tuple[str, date]:
     from crmspec.compile.segments import Needs, SegmentCompiler
     from crmspec.compile.triggers import activity_trigger_condition
     from crmspec.contact.schedule import first_slot, windows_for
+    from crmspec.core.mask import mask_value_sql
     from crmspec.plan.model import channel_options, stage_bands
     from crmspec.plan.triggers import WEEKDAYS
     from crmspec.validate import validate_project
@@ -586,7 +587,7 @@ def render_reference(root: Path, out_dir: Path) -> tuple[str, date]:
         stage_limits=", ".join(stage_limits), overall_limit=overall,
         monthly_cap=("'infinity'::DOUBLE" if plan.shop.cap_for(as_of) is None
                      else repr(float(plan.shop.cap_for(as_of)))),
-        salt=_q(contact.salt), address_case=f"CASE r.channel {address} END",
+        salt=_q(contact.salt), address_case=mask_value_sql(f"CASE r.channel {address} END"),
         copies="\n".join(copies))
     return sql, as_of
 

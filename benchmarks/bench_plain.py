@@ -20,7 +20,7 @@ range of wall and CPU seconds and peak RSS, and the ratios of each round (crmspe
 over the plain job's run of the same round), median and range.
 
 Checked: every activity's send list of the plain job equals crmspec's audience list
-(customer id and address, as sets) and, for SMS, crmspec's SMS file (address and text);
+(customer ids, as sets) and crmspec's send file (addresses; for SMS, address and text);
 a difference stops the script. Results go to benchmarks/work/plain_results.json.
 """
 
@@ -131,7 +131,9 @@ def check(proj: Path, out: Path) -> int:
     for a in plan["activities"]:
         mine = proj / "out" / "audience" / f"{a['id']}.csv"
         ref = out / f"{a['id']}.csv"
-        got, want = rows(mine, "customer_id", "address"), rows(ref, "customer_id", "address")
+        # the audience list masks the address (issue 17): ids from it, addresses from
+        # the channel's send file
+        got, want = rows(mine, "customer_id"), rows(ref, "customer_id")
         if got != want:
             sys.exit(f"{a['id']}: {len(got - want)} only in crmspec, {len(want - got)} only "
                      f"in the plain job, e.g. {sorted(got ^ want)[:2]}")
@@ -139,6 +141,8 @@ def check(proj: Path, out: Path) -> int:
             sms = rows(proj / "out" / "sms" / f"{a['id']}.csv", "phone", "content")
             if sms != rows(ref, "address", "message"):
                 sys.exit(f"{a['id']}: the SMS texts differ")
+        elif rows(proj / "out" / "email" / f"{a['id']}.csv", "email") != rows(ref, "address"):
+            sys.exit(f"{a['id']}: the email addresses differ")
         total += len(got)
     return total
 

@@ -298,3 +298,12 @@ def test_the_contact_plan_is_few_statements_in_sparks_portable_set(con):
     assert not any("OVER" in s for s in statements)
     assert sum(s.lstrip().startswith("CREATE OR REPLACE TEMP TABLE decisions ") for s in
                statements) == 1
+
+
+def test_a_contact_over_both_the_stage_and_the_overall_limit_is_a_contact_limit(con):
+    """x1 may have one contact a week and one in its stage: b is over both, and the
+    reason named is the overall limit's (the stage's only when it is the tighter)."""
+    add(con, "candidates", [cand("a", "x1"), cand("b", "x1")])
+    decide(con, ContactRules("s", [rule("a", priority=900), rule("b")], overall=[Window(7, 1)],
+                             stages=[StageRule("active", 7, 1)], refund_days=None), D)
+    assert result(con) == {("a", "x1"): "send", ("b", "x1"): "contact_limit"}

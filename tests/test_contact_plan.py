@@ -454,3 +454,20 @@ def test_earlier_runs_of_the_month_count_towards_its_budget(tiny):
     assert costs["over_cap"] == round(costs["month_to_date"] - 0.5, 2) > 0
     (w,) = [w for w in second.warnings if w.code == "W605"]
     assert "(0.47 in earlier runs, " in w.message
+
+
+def test_a_held_out_sms_over_the_length_limit_is_left_out_not_held_out(tiny):
+    """SMS are rendered and checked before the budgets and the control draw: c06, whose
+    bucket holds it out of winback (see above), has a name of 1,000 characters, so its
+    message is over the limit: message_too_long, neither a control nor in the ledger."""
+    append(tiny, "shop.yaml", "contact:\n  salt: s2\n")
+    edit(tiny, "activities.yaml", "    segment: lapsed\n",
+         "    segment: lapsed\n    holdout: 0.5\n")
+    customers = tiny / "data/customers.csv"
+    customers.write_text(customers.read_text(encoding="utf-8").replace(
+        "c06,13800000006,,,nick06,,", "c06,13800000006,,,nick06," + "名" * 1000 + ","),
+        encoding="utf-8")
+    m = build(tiny, as_of=D1).manifest
+    assert statuses(m, "winback") == {"sent": 2, "control": 0, "message_too_long": 1}
+    assert ledger(tiny, "SELECT customer_id, grp FROM contacts WHERE activity_id = 'winback' "
+                        "ORDER BY 1") == [("c04", "treatment"), ("c05", "treatment")]

@@ -1,6 +1,8 @@
 """The contact rules on hand-made tables; as of D = 2026-07-10 throughout."""
 
-from datetime import date
+import re
+from datetime import date, datetime
+from decimal import Decimal
 
 import duckdb
 import pytest
@@ -202,3 +204,106 @@ def test_stage_limit_counts_contacts_from_the_day_the_stage_began(con):
     decide(con, ContactRules("s", [rule("a")], stages=[StageRule("active", 7, 1)],
                              refund_days=None), D)
     assert result(con) == {("a", "x4"): "send"}
+
+
+def test_contacts_out_before_the_limits_take_no_place_in_them(con):
+    """Overall 1 a week: x1's higher-priority candidates are out already (opted out, an
+    activity without a send file) or service (never limited, never counted), so the
+    limit's one place goes to `a`, and `b` is the one over it."""
+    add(con, "candidates", [cand("opt", "x1", status="opted_out"), cand("ns", "x1"),
+                            cand("svc", "x1"), cand("a", "x1"), cand("b", "x1")])
+    rules = ContactRules("s", [rule("opt", priority=900), rule("ns", priority=850, not_sent=True),
+                               rule("svc", kind="maintenance", service=True, priority=1000),
+                               rule("a", priority=500), rule("b", priority=400)],
+                         overall=[Window(7, 1)], refund_days=None)
+    decide(con, rules, D)
+    assert result(con) == {("opt", "x1"): "opted_out", ("ns", "x1"): "not_sent",
+                           ("svc", "x1"): "send", ("a", "x1"): "send",
+                           ("b", "x1"): "contact_limit"}
+
+
+def test_contacts_left_out_by_a_limit_spend_no_budget(con):
+    """b (email, 0.05 a contact, capped at 0.05) trims by spend: x2 (300) first, then x3
+    (200), x1 (100). x1 and x2 already have `a` and may have one contact a week, so b's
+    budget is x3's: had the limited contacts spent it, x3 would be trimmed."""
+    add(con, "candidates", [cand("a", "x1"), cand("a", "x2"), cand("b", "x1", "email"),
+                            cand("b", "x2", "email"), cand("b", "x3", "email")])
+    rules = ContactRules("s", [rule("a", priority=900),
+                               rule("b", "email", priority=500, budget_cap=0.05)],
+                         overall=[Window(7, 1)], refund_days=None, monthly_cap=0.15)
+    decide(con, rules, D)
+    assert result(con) == {("a", "x1"): "send", ("a", "x2"): "send",
+                           ("b", "x1"): "contact_limit", ("b", "x2"): "contact_limit",
+                           ("b", "x3"): "send"}
+
+
+def test_decisions_carry_what_the_ledger_and_the_send_lists_read(con):
+    """Every candidate's row: its own columns, its activity's kind, service, priority and
+    first send slot, the status, the group and the cost (0 unless sent)."""
+    slot = datetime(2026, 7, 10, 9, 30)
+    add(con, "candidates", [cand("a", c, "email") for c in ("x1", "x2", "x3")]
+        + [cand("a", "x4", "email", status="no_address")])
+    decide(con, ContactRules("salt-1", [rule("a", "email", priority=7, holdout=0.5, cost=0.25,
+                                             scheduled_at=slot)], refund_days=None), D)
+    rows = con.execute("SELECT * FROM decisions ORDER BY customer_id").fetchall()
+    assert [d[0] for d in con.execute("DESCRIBE decisions").fetchall()] == [
+        "activity_id", "customer_id", "channel", "address", "segment", "stage", "kind",
+        "service", "priority", "scheduled_at", "status", "grp", "cost"]
+    held = {c for c in ("x1", "x2", "x3") if bucket("salt-1", f"a:{c}") < 0.5}
+    assert held and held != {"x1", "x2", "x3"}
+    assert rows == [
+        ("a", c, "email", f"addr-{c}", "seg", "active", "marketing", False, 7, slot,
+         status, "treatment" if status == "send" else "control",
+         Decimal("0.2500") if status == "send" else Decimal("0.0000"))
+        for c, status in [(c, "control" if c in held else "send") for c in ("x1", "x2", "x3")]
+        + [("x4", "no_address")]]
+
+
+def _statements(con, rules, as_of):
+    """The statements `decide` runs, in order."""
+    seen = []
+
+    class Recording:
+        def execute(self, sql, *args):
+            seen.append(sql)
+            return con.execute(sql, *args)
+
+        def executemany(self, sql, *args):
+            return con.executemany(sql, *args)
+
+    decide(Recording(), rules, as_of)
+    return seen
+
+
+def test_the_contact_plan_is_few_statements_in_sparks_portable_set(con):
+    """With every rule in use: the rule tables, then `contact_cut` (limits), `budget_cut`
+    (budgets) and `decisions`, each a CREATE ... AS SELECT of the constructs checked on
+    both engines (engine.spark.dialect), over the `verdicts` and `decisions_pre` views;
+    without a budget and without limits, no window statement at all."""
+    from crmspec.engine.spark.dialect import unportable
+
+    add(con, "candidates", [cand("a", "x1"), cand("b", "x2", "email")])
+    full = ContactRules("s", [rule("a", once=7, budget_cap=1.0), rule("b", "email")],
+                        stages=[StageRule("active", 7, 2)], overall=[Window(7, 2)],
+                        per_channel={"sms": [Window(1, 1)]}, global_holdout=0.1,
+                        refund_days=30, monthly_cap=10.0)
+    created = [(m.group(1), sql) for sql in _statements(con, full, D)
+               if (m := re.match(r"\s*CREATE OR REPLACE TEMP (?:TABLE|VIEW) (\w+) AS\b", sql))]
+    assert [name for name, _ in created] == [
+        "rule_flags", "verdicts", "contact_cut", "decisions_pre", "budget_cut", "decisions"]
+    assert {name: unportable(sql) for name, sql in created} == {
+        name: [] for name, _ in created}
+    bare = ContactRules("s", [rule("a"), rule("b", "email")], refund_days=None)
+    statements = _statements(con, bare, D)
+    assert not any("OVER" in s for s in statements)
+    assert sum(s.lstrip().startswith("CREATE OR REPLACE TEMP TABLE decisions ") for s in
+               statements) == 1
+
+
+def test_a_contact_over_both_the_stage_and_the_overall_limit_is_a_contact_limit(con):
+    """x1 may have one contact a week and one in its stage: b is over both, and the
+    reason named is the overall limit's (the stage's only when it is the tighter)."""
+    add(con, "candidates", [cand("a", "x1"), cand("b", "x1")])
+    decide(con, ContactRules("s", [rule("a", priority=900), rule("b")], overall=[Window(7, 1)],
+                             stages=[StageRule("active", 7, 1)], refund_days=None), D)
+    assert result(con) == {("a", "x1"): "send", ("b", "x1"): "contact_limit"}

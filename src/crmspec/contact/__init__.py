@@ -5,8 +5,8 @@ channel's verdict in `status`: send, opted_out, no_address, invalid_address) and
 ledger's `history` of earlier runs. Output: the `decisions` table, the same rows with
 the final `status` and the `grp` (treatment/control) and `cost` the ledger records.
 
-Every rule is one set-based step, applied in this order; the first reason that applies
-is the one a row keeps (so `crmspec explain` can say exactly why):
+The rules apply in this order; the first reason that applies is the one a row keeps (so
+`crmspec explain` can say exactly why):
 
  1. channel verdict            opted_out, no_address, invalid_address
  2. do-not-contact list        do_not_contact   (suppressions table: all or one channel)
@@ -28,6 +28,15 @@ cost still counts towards the month). When limits force a choice, higher `priori
 wins, then the activity id in alphabetical order: ties are broken the same way on every
 run. Limits count the earlier contacts of non-service activities, held-out ones included
 (see `limits`), so that control groups stay comparable.
+
+How it runs (at 1M customers a copy of every candidate row per step cost more than
+the rules): steps 1-5 are a view (`verdicts`: the candidates joined with the activities'
+rule values and the few customers each rule names); the windows of the limits (6-7) and
+the budgets (8-9) run over narrow rows of the contacts still in (customer, activity
+rank, channel or cost) and store only the contacts they leave out, with the reason
+(`contact_cut`, `budget_cut`); one statement then writes `decisions`, every candidate
+with the first reason that applies, else its control-group draw (10) or send (11).
+Without a budget the plan is two statements over the candidates, with budgets three.
 
 Modules: `rules` (the rules of a build, from the plan), `limits` (steps 1-7),
 `budgets` (8-11), `holdout` (the control-group hash), `schedule` (send slots),

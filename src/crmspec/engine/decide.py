@@ -61,17 +61,29 @@ def decide(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: CompiledPlan,
     early = [ca for ca in compiled.activities
              if priced_by_message(ca, options[ca.activity.id], unsendable[ca.activity.id])]
     rendered = render_activities(con, plan, compiled, templates, early)
-    # Before the budgets: a message over the channel's limit is not sent, so the budget
-    # never pays for it (its segments would multiply its cost).
-    for ca in early:
-        drop_too_long(con, ca, rendered[ca.activity.id], templates.get(ca.activity.id),
-                      "decisions_pre", "reason")
-    costs = [sql for ca in early
-             if (sql := cost_sql(plan, ca, rendered[ca.activity.id])) is not None]
-    con.execute("CREATE OR REPLACE TEMP TABLE row_costs AS "
-                + ("\nUNION ALL\n".join(costs) if costs else
-                   "SELECT NULL::VARCHAR AS activity_id, NULL::VARCHAR AS customer_id, "
-                   "NULL::DOUBLE AS cost WHERE false"))
-    apply_budgets(con, rules, compiled.as_of, costs="row_costs")
+    # Each contact rendered before the budgets, with its cost (NULL: the expected unit
+    # cost) and, before the budgets, whether its message is over the channel's limit:
+    # not sent, so the budget never pays for it (its segments would multiply its cost).
+    costs = None
+    if early:
+        costs = "row_costs"
+        con.execute("CREATE OR REPLACE TEMP TABLE row_costs AS SELECT activity_id, "
+                    "customer_id, cost, CAST(NULL AS VARCHAR) AS reason FROM ("
+                    + "\nUNION ALL\n".join(_row_costs(plan, ca, rendered[ca.activity.id])
+                                           for ca in early) + ")")
+        for ca in early:
+            drop_too_long(con, ca, rendered[ca.activity.id], templates.get(ca.activity.id),
+                          "row_costs", "reason")
+    apply_budgets(con, rules, compiled.as_of, costs=costs)
     con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * FROM decisions")
     return rendered
+
+
+def _row_costs(plan: Plan, ca, r: Rendered) -> str:
+    """SELECT activity_id, customer_id, cost of the activity's rendered rows: `cost_sql`
+    (units x price + coupon), or NULL (the expected unit cost) where the cost does not
+    depend on the message; every rendered row is listed either way, for drop_too_long
+    to mark."""
+    return cost_sql(plan, ca, r) or (
+        f"SELECT {sql_str(ca.activity.id)} AS activity_id, customer_id, "
+        f"CAST(NULL AS DOUBLE) AS cost FROM {r.table}")

@@ -10,9 +10,9 @@ The template is rendered once per DISTINCT key among the activity's send rows (s
 tier and the keyed values; often a few dozen combinations for a million customers);
 each row picks its rendering from the list of them by its key's position (a join with
 a table of them when there are many), and nested `replace()` calls put each customer's
-values in place. The rows come out in customer order (`create_rows`). `tests/test_templates.py` checks the result
-against plain per-customer Jinja rendering, including values full of quotes, HTML and
-markers.
+values in place. The rows come out in customer order (`create_rows`).
+`tests/test_templates.py` checks the result against plain per-customer Jinja rendering,
+including values full of quotes, HTML and markers.
 """
 
 from __future__ import annotations

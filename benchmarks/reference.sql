@@ -38,7 +38,8 @@
 --   $${stage_limits} $${overall_limit}  contacts allowed per customer: the overall limit,
 --                                     lower in stages with a lower contacts.max
 --   $${monthly_cap} $${salt}           the monthly budget and the control-group salt
---   $${address_case}                   the address column of each channel
+--   $${address_case}                   the address column of each channel, masked as the
+--                                     audience lists show it (crmspec.core.mask)
 --   $${copies}                         one COPY per activity, ordered by customer id
 --
 -- The contact plan is crmspec's (crmspec.contact) for a first build: the ledger is empty,

@@ -261,7 +261,7 @@ def test_build_connection_settings(monkeypatch):
     # (DuckDB's default depends on the terminal: false under pytest, so this only
     # pins the value a build runs with, not that connect() sets it)
     assert s["enable_progress_bar"] == settings(plain)["enable_progress_bar"]
-    assert s["memory_limit"] == duckdb_with(memory_limit="1GB")["memory_limit"]
+    assert s["memory_limit"] == duckdb_with(memory_limit="750MB")["memory_limit"]
     # Uncapped: DuckDB's own default (80% of the machine's memory).
     assert (settings(connect(capped=False))["memory_limit"]
             == settings(duckdb.connect())["memory_limit"])

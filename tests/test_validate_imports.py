@@ -83,3 +83,27 @@ def test_sqlglot_and_duckdb_are_imported_only_for_a_sql_filter(tmp_path):
     modules = loaded(root, tmp_path)
     assert [name for name in NEVER + ("duckdb", "sqlglot", "crmspec.safesql")
             if imported(modules, name)] == []
+
+
+BUILD = """
+import json, sys
+from crmspec.cli import main
+try:
+    main(["build", "--project", sys.argv[1]], standalone_mode=False)
+except SystemExit as exc:
+    assert not exc.code, exc.code
+json.dump(sorted(sys.modules), open(sys.argv[2], "w"))
+"""
+
+
+def test_a_duckdb_build_imports_neither_spark_nor_the_site_or_review(tiny, tmp_path):
+    """The Spark runner (sqlglot's Spark dialect with it) is imported by a Spark build
+    only: a DuckDB build of the tiny shop ends without it."""
+    out = tmp_path / "modules.json"
+    subprocess.run([sys.executable, "-c", BUILD, str(tiny), str(out)], check=True,
+                   cwd=tmp_path, capture_output=True)
+    modules = set(json.loads(out.read_text()))
+    assert "crmspec.build" in modules and "crmspec.engine.run" in modules
+    never = ("pyspark", "crmspec.engine.spark", "sqlglot.dialects.spark",
+             "sqlglot.dialects.spark2", "crmspec.site", "crmspec.review", "mkdocs")
+    assert [name for name in never if imported(modules, name)] == []

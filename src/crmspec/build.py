@@ -36,7 +36,6 @@ from crmspec.engine.decide import decide_contacts
 from crmspec.engine.run import RunResult, count_activities, run_plan
 from crmspec.engine.script import RecordingConnection
 from crmspec.engine.session import open_session, prepare
-from crmspec.engine.spark.run import SparkRunner
 from crmspec.outputs.files import atomic_dir, write_json
 from crmspec.outputs.runstate import build_lock, recover
 from crmspec.outputs.write import ActivityOutput, write_activity
@@ -101,7 +100,10 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
         engine = engine or plan.shop.engine
         progress.start(f"running the plan as of {data.as_of.isoformat()}"
                        + (" on Spark" if engine == "spark" else ""))
-        runner = SparkRunner(plan.shop) if engine == "spark" else None
+        runner = None
+        if engine == "spark":  # sqlglot's Spark dialect only for a Spark build
+            from crmspec.engine.spark.run import SparkRunner
+            runner = SparkRunner(plan.shop)
         try:
             result = run_plan(con, compiled, plan, runner)
         finally:

@@ -13,9 +13,11 @@ import duckdb
 
 # DuckDB's own default is 80% of the machine's memory, and a build holds on to what it
 # took: about 4.5 GB for a 1M-customer shop with 10M orders. With a cap DuckDB spills to
-# a temporary folder instead (benchmarks/README.md: 1.2 GB peak, ~10% more CPU there).
+# a temporary folder instead. At 1GB the example plan's 1M build peaked at 1,074 MiB
+# (the process: DuckDB's buffers plus Python's), over issue 16's 1 GB; at 750MB it peaks
+# at 856 MiB with the same CPU time (benchmarks/README.md, 2026-12-02).
 # CRMSPEC_MEMORY_LIMIT overrides it ("4GB"; empty: DuckDB's default).
-MEMORY_LIMIT = "1GB"
+MEMORY_LIMIT = "750MB"
 
 
 # A build's tables live for seconds. DuckDB checkpoints its in-memory (temporary)

@@ -207,6 +207,34 @@ def test_audience_mask_is_mask_value(tmp_path):
     assert got == [mask_value(v) for v in values]
 
 
+def test_audience_mask_shortcuts_are_the_general_rules():
+    """mask_value_sql's two shortcuts (a number of 10+ digits, an address with one @)
+    give what its general rules give, for 100,000 random values of the characters the
+    rules look at (digits, @, a line break, letters, signs) and the usual shapes."""
+    import random
+
+    from crmspec.core.mask import mask_rules_sql, mask_value_sql
+
+    rnd = random.Random(16)
+    alphabet = list("0123456789@\n aZ.+-_王")
+    values = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 14)))
+              for _ in range(100_000)]
+    values += ["".join(rnd.choice("0123456789 +\n") for _ in range(rnd.randint(8, 16)))
+               for _ in range(20_000)]
+    values += ["13812345678", "+86 138 1234 5678", "a@qq.com", "x@y@sina.com", "@x", "a@",
+               "@", "", "1234567890", "a\n@b", "a@b\n", "\n@b", "0" * 30, "王@qq.com"]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT unnest(?::VARCHAR[]) AS v", [values])
+    con.execute("INSERT INTO t VALUES (NULL)")
+    fast, general = mask_value_sql("v"), mask_rules_sql("v")
+    numbers, emails, differ = con.execute(
+        f"SELECT count(*) FILTER (WHERE regexp_full_match(v, '[0-9]{{10,}}')), "
+        f"count(*) FILTER (WHERE regexp_full_match(v, '[^@\\n]+@[^@]+')), "
+        f"count(*) FILTER (WHERE ({fast}) IS DISTINCT FROM ({general})) FROM t").fetchone()
+    assert differ == 0
+    assert numbers > 100 and emails > 10_000  # both shortcuts were taken, by many values
+
+
 # --- spreadsheets ----------------------------------------------------------------------
 
 FORMULA_NICK = "@SUM(1+1)*cmd|' /C calc'!A0"
@@ -268,6 +296,25 @@ def test_safe_cell_both_sides(value, shown):
 
 def _lit(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def test_safe_cell_sql_is_safe_cell():
+    """The SQL test of a cell's first character (`ord`) marks the cells the Python rule
+    marks, for 50,000 random texts of formula characters, line breaks, letters and
+    CJK, empty and NULL."""
+    import random
+
+    from crmspec.core.spreadsheet import safe_cell, safe_cell_sql
+
+    rnd = random.Random(16)
+    alphabet = list("=+-@\t\r\n a1'王")
+    values = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 5)))
+              for _ in range(50_000)]
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t AS SELECT unnest(?::VARCHAR[]) AS v", [values + [None]])
+    got = con.execute(f"SELECT v, {safe_cell_sql('v')} FROM t").fetchall()
+    assert [shown for _, shown in got] == [None if v is None else safe_cell(v) for v, _ in got]
+    assert sum(shown != v for v, shown in got if v is not None) > 10_000
 
 
 def test_provider_files_stay_byte_exact(channels_shop):

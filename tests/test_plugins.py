@@ -140,6 +140,24 @@ def test_the_overriding_writer_is_the_one_used(channels_shop):
     assert (out / "sms/winback.csv").read_text(encoding="utf-8").splitlines()[0] == "mobile,msg"
 
 
+def test_a_plugin_writer_sorting_its_join_writes_the_rows_of_the_unsorted_builtin(channels_shop):
+    """The writer contract did not change with the built-in writers' unsorted COPY of
+    ctx.table (stored in customer order): a plugin's writer that joins (ctx.rows) and
+    says ORDER BY customer_id gets the same rows, in the same order."""
+    import csv
+
+    def rows(path, *cols):
+        with open(path, encoding="utf-8", newline="") as f:
+            return [tuple(r[c] for c in cols) for r in csv.DictReader(f)]
+
+    pm = get_plugin_manager(channels_shop, entry_points=False)
+    builtin = rows(build(channels_shop, pm=pm).out_dir / "sms/winback.csv", "phone", "content")
+    add_plugins(channels_shop, "sms_override")
+    pm = get_plugin_manager(channels_shop, entry_points=False)
+    plugin = rows(build(channels_shop, pm=pm).out_dir / "sms/winback.csv", "mobile", "msg")
+    assert len(builtin) >= 2 and plugin == builtin
+
+
 def test_an_unknown_channel_lists_the_plugin_channels_too(tiny):
     add_plugins(tiny, "all_hooks")
     acts = (tiny / "plans/activities.yaml").read_text(encoding="utf-8")

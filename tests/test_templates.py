@@ -426,3 +426,55 @@ def test_template_columns_are_needed_data(channels_shop):
     # review_invite is the first activity whose template reads customer.name
     assert ("plans/activities.yaml:17:15: error[E403]: column 'name' (customers.name) not "
             "found in the customers data; the plan uses it here") in result.stderr
+
+
+def _shuffled_shop(con, activity_id: str, n: int = 5000) -> None:
+    """`features` and `sends` of n customers, inserted in an order unrelated to their
+    ids (as a build's hash joins leave them): c00000..c04999, a tenth without a name."""
+    con.execute("CREATE OR REPLACE TABLE features AS SELECT printf('c%05d', i) AS customer_id, "
+                "CASE WHEN i % 10 <> 0 THEN '名' || i END AS name, 'n' || (i % 7) AS nick, "
+                "CASE WHEN i % 3 = 0 THEN 'F' END AS gender, i % 4 AS "
+                "days_since_last_purchase, i % 3 AS purchases, "
+                "(['potential', 'active', 'dead'])[i % 3 + 1] AS stage, "
+                "(['vip1', 'vip2', NULL])[i % 3 + 1] AS tier "
+                f"FROM range({n}) t(i) ORDER BY hash(i)")
+    con.execute("CREATE OR REPLACE TABLE sends AS SELECT customer_id, ? AS activity_id, "
+                "'send' AS status, 'x' || customer_id AS address FROM features "
+                "ORDER BY hash(customer_id || 's')", [activity_id])
+
+
+@pytest.mark.parametrize("name, lookup", [("truth", True), ("keyed", False)])
+def test_rendered_rows_are_stored_in_customer_order(synthetic, monkeypatch, name, lookup):
+    """create_rows stores an activity's rows in customer order (the built-in writers
+    copy them without sorting, WriteContext.table): from the shared send-values table
+    by looking the renderings up (a few keys: `truth`) or through a join and a sort
+    (keyed by each customer's name: `keyed`, 4,500 keys), and without that table; the
+    messages are the same whichever way."""
+    import crmspec.templates.rendering as rendering
+
+    v, env = synthetic
+    at = activity_templates(v, env, name, "wangwang", "text")
+    con = duckdb.connect()
+    try:
+        _shuffled_shop(con, at.activity.id)
+        ids = [f"c{i:05d}" for i in range(5000)]
+        tables, default = {}, rendering.LOOKUP_MAX
+        for limit in (default, 0):  # 0: the join for any number of keys
+            monkeypatch.setattr(rendering, "LOOKUP_MAX", limit)
+            values = create_send_values(con, {at.activity.id: at})
+            for table, given_values in ((f"v{limit}", values), (f"s{limit}", None)):
+                result = create_rows(con, v.plan, at.activity, table, at, date(2026, 3, 1),
+                                     given_values)
+                assert (result.renderings <= default) == lookup
+                stored = con.execute(f"SELECT * FROM {table}").fetchall()  # no ORDER BY
+                assert [r[0] for r in stored] == ids
+                tables[table] = stored
+        first = next(iter(tables.values()))
+        assert all(rows == first for rows in tables.values())
+        by_id = {r[0]: r[2] for r in first}
+        if name == "truth":  # name, (nick), days or 从未, not gender
+            assert (by_id["c00006"], by_id["c00010"]) == ("名6(n6)2False", "亲(n3)2True")
+        else:  # purchases > 1, tier discount, stage, the name upper-cased or '-'
+            assert by_id["c00005"].endswith("名5") and by_id["c00010"].endswith("-")
+    finally:
+        con.close()

@@ -182,7 +182,7 @@ class EmailChannel(Channel):
             f'{ctx.msg("preheader")} AS preheader, '
             f"{sql_str(ctx.scheduled_at or ctx.as_of.isoformat())} AS send_at, "
             f"{self.recipient_value_sql(UNSUBSCRIBE, ctx.options, ctx.plan)} "
-            f"AS unsubscribe_url FROM {ctx.table} ORDER BY customer_id",
+            f"AS unsubscribe_url FROM {ctx.table}",  # in customer order (WriteContext.table)
             rel,
         )
         return [rel]

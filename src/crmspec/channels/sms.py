@@ -100,7 +100,7 @@ class SmsChannel(Channel):
         when = sql_str(ctx.scheduled_at or ctx.as_of.isoformat())
         ctx.copy(
             f'SELECT address AS phone, {ctx.msg("text")} AS content, {when} AS scheduled_at, '
-            f"{self.units_sql(ctx.options)} AS segments FROM {ctx.table} ORDER BY customer_id",
+            f"{self.units_sql(ctx.options)} AS segments FROM {ctx.table}",  # in customer order
             rel,
         )
         return [rel]

@@ -65,7 +65,7 @@ class WechatChannel(Channel):
             f"{sql_str(url) if url else 'NULL::VARCHAR'} AS url, "
             f"struct_pack({fields}) AS data, "
             f"{sql_str(ctx.scheduled_at or ctx.as_of.isoformat())} AS send_at "
-            f"FROM {ctx.table} ORDER BY customer_id",
+            f"FROM {ctx.table}",  # in customer order (WriteContext.table)
             rel, fmt="json",
         )
         return [rel]

@@ -53,7 +53,22 @@ def mask_text(text: str) -> str:
 def mask_value_sql(expr: str) -> str:
     """`mask_value` in SQL, for files DuckDB writes (the audience lists): the same rules
     for every address a channel accepts (a mobile number, an email, an openid or nick),
-    so a list for review shows `138****5678`, `a***@qq.com`, `t*****k`."""
+    so a list for review shows `138****5678`, `a***@qq.com`, `t*****k`.
+
+    The two usual shapes first, each by one regular expression and giving what the
+    general rules below give for it: a number of 10 or more digits, and an address
+    with one @ (not first, no line break before it); the general rules' five to seven
+    regular expressions per value were most of the audience lists' masking (at 1M
+    customers 0.4 CPU s against 0.15)."""
+    return (f"CASE WHEN regexp_full_match({expr}, '[0-9]{{10,}}') THEN "
+            f"left({expr}, 3) || repeat('*', length({expr}) - 7) || right({expr}, 4) "
+            f"WHEN regexp_full_match({expr}, '[^@\\n]+@[^@]+') THEN "
+            f"left({expr}, 1) || '***@' || split_part({expr}, '@', 2) "
+            f"ELSE {mask_rules_sql(expr)} END")
+
+
+def mask_rules_sql(expr: str) -> str:
+    """The general rules of `mask_value_sql`, for every value."""
     digits = f"regexp_replace({expr}, '[^0-9]', '', 'g')"
     return (f"CASE WHEN {expr} IS NULL THEN NULL "
             f"WHEN regexp_matches({expr}, '@[^@]+$') THEN "

@@ -20,9 +20,13 @@ def safe_cell(text: str) -> str:
 
 
 def safe_cell_sql(expr: str) -> str:
-    """`safe_cell` in SQL over a VARCHAR expression (for files DuckDB's COPY writes)."""
-    return (f"CASE WHEN regexp_matches({expr}, '^[=+\\-@\\t\\r]') THEN '''' || {expr} "
-            f"ELSE {expr} END")
+    """`safe_cell` in SQL over a VARCHAR expression (for files DuckDB's COPY writes).
+
+    By the first character's code point (`ord`: -1 for '', NULL for NULL), not a
+    regular expression: the same cells at a third of the CPU (the audience lists test
+    eight columns of every row: at 1M customers 0.15 CPU s against 0.05)."""
+    starts = ", ".join(str(ord(c)) for c in FORMULA_START)
+    return f"CASE WHEN ord({expr}) IN ({starts}) THEN '''' || {expr} ELSE {expr} END"
 
 
 def safe_select(con, select_sql: str) -> str:

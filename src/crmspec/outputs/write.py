@@ -46,8 +46,10 @@ class ActivityOutput:
 
 def create_send_rows(con: duckdb.DuckDBPyConnection) -> None:
     """`send_rows`: the contacts to list in audience files (status send or not_sent) with
-    the customers' attributes, ordered by activity and customer: each activity's list
-    is then one contiguous slice (the other 1M candidate rows never join `features`)."""
+    the customers' attributes, stored in activity and customer order: each activity's
+    list is then one contiguous slice (zone maps skip the rest; the other 1M candidate
+    rows never join `features`), already in the order of its file, so that the
+    audience COPYs read it without sorting again (`write_audience`)."""
     attributes = ", ".join(f'f."{c}"' for c in ROW_ATTRIBUTES)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE send_rows AS
         SELECT d.customer_id, d.activity_id, d.channel, d.address, d.segment, {attributes},
@@ -61,7 +63,13 @@ def write_audience(con: duckdb.DuckDBPyConnection, activity_id: str, folder: Pat
     when; for an activity without a send file (`not_sent`), who would have been.
 
     A list for review, opened in a spreadsheet: the address is masked (the send file is
-    the only place with the real one) and no text cell reads as a formula."""
+    the only place with the real one) and no text cell reads as a formula.
+
+    Rows in customer order without an ORDER BY: `send_rows` is stored in that order
+    within an activity, and a single-table SELECT with a WHERE (also inside
+    `safe_select`'s subquery) and COPY keep a table's order (DuckDB's documentation,
+    "Order Preservation"). A sort here was a second one of every audience row (at 1M
+    customers 0.3 CPU s of the build's 1.0 s of audience lists)."""
     rel = f"audience/{activity_id}.csv"
     target = folder / rel
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +77,7 @@ def write_audience(con: duckdb.DuckDBPyConnection, activity_id: str, folder: Pat
                      for c in SEND_COLUMNS)
     select = safe_select(
         con, f"SELECT {cols}, strftime(scheduled_at, '%Y-%m-%d %H:%M') AS scheduled_at "
-        f"FROM send_rows WHERE activity_id = {sql_str(activity_id)} ORDER BY customer_id")
+        f"FROM send_rows WHERE activity_id = {sql_str(activity_id)}")
     con.execute(f"COPY ({select}) TO {quote_path(target)} (FORMAT csv, HEADER true)")
     return rel
 

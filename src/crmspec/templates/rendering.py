@@ -8,10 +8,11 @@ variable is classified by looking at the template's syntax tree:
 - anything else (compared, filtered, used in a loop...): the value is part of the key.
 The template is rendered once per DISTINCT key among the activity's send rows (stage,
 tier and the keyed values; often a few dozen combinations for a million customers);
-the renderings land in a DuckDB table joined back to the rows, and nested `replace()`
-calls put each customer's values in place. `tests/test_templates.py` checks the result
-against plain per-customer Jinja rendering, including values full of quotes, HTML and
-markers.
+each row picks its rendering from the list of them by its key's position (a join with
+a table of them when there are many), and nested `replace()` calls put each customer's
+values in place. The rows come out in customer order (`create_rows`).
+`tests/test_templates.py` checks the result against plain per-customer Jinja rendering,
+including values full of quotes, HTML and markers.
 """
 
 from __future__ import annotations
@@ -30,6 +31,12 @@ from crmspec.templates.loading import ActivityTemplates, located_error
 from crmspec.templates.variables import CONSTANT_OBJECTS, CONSTANTS, KEYED_OBJECTS, PER_CUSTOMER
 
 MARK_OPEN, MARK_CLOSE = "\ue000", "\ue001"  # private-use characters, never in real text
+
+# Up to this many distinct keys, a row finds its rendering by its key's position in the
+# list of keys (list_position: a linear search per row, cheap for a few dozen); with
+# more, by a join with a table of them, which does not keep the rows' order, so they
+# are sorted after it.
+LOOKUP_MAX = 64
 
 
 
@@ -156,10 +163,12 @@ def create_send_values(con, loaded: dict[str, ActivityTemplates],
     table = sql_ident(name)
     picked = "".join(f", f.{sql_ident(c)}" for c in cols)
     ids = ", ".join(sql_str(a) for a in sorted(loaded)) or "NULL"
+    # In activity and customer order: zone maps skip the other activities, and each
+    # activity's rows come out of `create_rows` in customer order without a sort there.
     con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT s.activity_id, s.customer_id, "
                 f"s.address{picked} FROM sends AS s JOIN features AS f USING (customer_id) "
                 f"WHERE s.status = 'send' AND s.activity_id IN ({ids}) "
-                "ORDER BY s.activity_id")  # zone maps skip the rest
+                "ORDER BY s.activity_id, s.customer_id")
     return table
 
 
@@ -173,6 +182,11 @@ def create_rows(con, plan: Plan, activity: Activity, table: str, at: ActivityTem
     from it (final decisions after rendering) disappear from that view too. `values`: a
     table made by `create_send_values` (rendering many activities), else `sends` is joined
     with `features` here.
+
+    The table is stored in customer order, so that a writer selecting from it alone
+    gets its rows in file order without sorting them (`WriteContext.table`): from
+    `values`, already in that order, by SELECT and WHERE only, which keep a table's
+    order (DuckDB's documentation, "Order Preservation"); otherwise sorted here.
     """
     if values is not None:  # f: the activity's rows of the shared send-values table
         frm, cond = f"{values} AS f", f"f.activity_id = {sql_str(activity.id)}"
@@ -182,10 +196,11 @@ def create_rows(con, plan: Plan, activity: Activity, table: str, at: ActivityTem
                f"JOIN features AS f USING (customer_id) WHERE s.activity_id = "
                f"{sql_str(activity.id)} AND s.status = 'send') AS f")
         cond = "true"
+    ordered = values is not None  # `frm`'s rows are in customer order
     if at is None or not at.parts:
         where = f"WHERE s.activity_id = {sql_str(activity.id)} AND s.status = 'send'"
         con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT s.customer_id, s.address "
-                    f"FROM sends AS s {where}")
+                    f"FROM sends AS s {where} ORDER BY s.customer_id")
         return RenderResult((), 0)
     rp = RenderPlan.of(at)
     if values is None:
@@ -227,7 +242,8 @@ def create_rows(con, plan: Plan, activity: Activity, table: str, at: ActivityTem
         html = at.parts[name].part.html
         used = {r.path for r in at.parts[name].usage.refs}
         if key_exprs:
-            expr = f"c.{sql_ident('p_' + name)}"
+            expr = (f"f.{sql_ident('__p_' + name)}" if len(combos) <= LOOKUP_MAX
+                    else f"c.{sql_ident('p_' + name)}")
         else:
             expr = sql_str(rendered[name][0])
         for p in rp.columns:
@@ -241,7 +257,23 @@ def create_rows(con, plan: Plan, activity: Activity, table: str, at: ActivityTem
                 expr = (f"replace({expr}, {sql_str(marker)}, "
                         f"{_html_escaped(filled) if html else filled})")
         msg_cols.append(f"{expr} AS {sql_ident('msg_' + name)}")
-    if key_exprs:
+    select = f"SELECT f.customer_id, f.address, {', '.join(msg_cols)}"
+    order = "" if ordered else " ORDER BY f.customer_id"
+    if key_exprs and len(combos) <= LOOKUP_MAX:
+        # Each row's rendering by its key's position among the keys: no join, so the
+        # rows keep `frm`'s order. Struct equality treats NULL fields as equal, as the
+        # keys' DISTINCT did (IS NOT DISTINCT FROM).
+        struct = ", ".join(f"k{i} {t}" for i, t in enumerate(key_types))
+        packed = ", ".join(f"k{i} := {e}" for i, e in enumerate(key_exprs))
+        picked = "".join(f", (${j + 2}::VARCHAR[])[f.__combo] AS {sql_ident('__p_' + n)}"
+                         for j, n in enumerate(part_names))
+        params = [[{f"k{i}": v for i, v in enumerate(c)} for c in combos]]
+        params += [rendered[n] for n in part_names]
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS {select} FROM (SELECT f.*{picked} "
+            f"FROM (SELECT f.*, list_position($1::STRUCT({struct})[], struct_pack({packed})) "
+            f"AS __combo FROM {frm} WHERE {cond}) AS f) AS f{order}", params)
+    elif key_exprs:
         ctable = sql_ident(f"combos_{activity.id}")
         cols = [f"unnest(${i + 1}::{t}[]) AS k{i}" for i, t in enumerate(key_types)]
         cols += [f"unnest(${len(key_types) + j + 1}::VARCHAR[]) AS {sql_ident('p_' + n)}"
@@ -251,13 +283,12 @@ def create_rows(con, plan: Plan, activity: Activity, table: str, at: ActivityTem
         con.execute(f"CREATE OR REPLACE TEMP TABLE {ctable} AS SELECT {', '.join(cols)}",
                     params)
         join = " AND ".join(f"c.k{i} IS NOT DISTINCT FROM {e}" for i, e in enumerate(key_exprs))
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT f.customer_id, f.address, "
-            f"{', '.join(msg_cols)} FROM {frm} JOIN {ctable} AS c ON {join} WHERE {cond}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select} FROM {frm} "
+                    f"JOIN {ctable} AS c ON {join} WHERE {cond} ORDER BY f.customer_id")
         con.execute(f"DROP TABLE {ctable}")
     else:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT f.customer_id, f.address, "
-                    f"{', '.join(msg_cols)} FROM {frm} WHERE {cond}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {table} AS {select} FROM {frm} "
+                    f"WHERE {cond}{order}")
     return RenderResult(part_names, len(combos))
 
 

@@ -152,6 +152,29 @@ def id_type(con: duckdb.DuckDBPyConnection, ds: DataSource, relations: dict[str,
     return "BIGINT"
 
 
+def source_keys(con: duckdb.DuckDBPyConnection, ds: DataSource, relations: dict[str, str]
+                ) -> dict[str, str]:
+    """Per table with an id (`customers`, `orders`), the source's id column when the
+    canonical id is that integer column as is (cast to BIGINT or text, which keeps
+    distinct values distinct): `clean` proves the ids distinct by their order, and
+    integers ordered as numbers are out of order as text ("9" > "10"). Not for a
+    mapped, derived or constant id, nor a customers table derived from the orders."""
+    out = {}
+    for table, column in (("customers", "customer_id"), ("orders", "order_id")):
+        mapping = ds.mapping(table)
+        if table not in relations or any(column in m for m in (
+                mapping.constants, mapping.derived, mapping.values, mapping.formats)):
+            continue
+        if table == "customers" and relations[table].startswith("(SELECT "):
+            continue  # derived from the orders (or a CSV table: text, no integers)
+        name = mapping.columns.get(column, column)
+        types = {r[0]: r[1] for r in con.execute(
+            f"DESCRIBE SELECT * FROM {relations[table]}").fetchall()}
+        if types.get(name) in INTEGER_TYPES:
+            out[table] = f"src.{sql_ident(name)}"
+    return out
+
+
 def shop_id_type(con: duckdb.DuckDBPyConnection) -> str:
     """The type of the attached `customers.customer_id` (BIGINT or VARCHAR, `id_type`):
     what the ledger's and the do-not-contact list's text ids are cast to where they meet
@@ -299,7 +322,8 @@ def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: da
     try:
         cleaned = clean(con, relations, selects,
                         f"TIMESTAMP '{as_of.isoformat()} 23:59:59.999999'",
-                        "TABLE" if ds.source == "csv" else "VIEW", cache)
+                        "TABLE" if ds.source == "csv" else "VIEW", cache,
+                        source_keys(con, ds, relations))
     except duckdb.Error:
         _unreadable_parquet(con, ds, root)
         raise

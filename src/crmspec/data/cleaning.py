@@ -5,7 +5,9 @@ Duplicate ids, orders of unknown customers, negative amounts, unknown statuses, 
 dated after the as-of date, malformed phone numbers and emails: each is a
 `DataProblem` with a count and up to three examples (contact details masked). One
 aggregate pass per table counts every problem together with the row count and the
-table's fingerprint. `--strict` turns the problems into errors.
+table's fingerprint; what it need not test per row (ids in order, a Parquet file's
+statistics, customer ids that fill a range) it does not (docs/data.md). `--strict`
+turns the problems into errors.
 """
 
 from __future__ import annotations

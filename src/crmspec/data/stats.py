@@ -60,8 +60,11 @@ def parquet_bounds(con, file: Path, columns: dict[str, str | None]) -> dict[str,
             continue
         lo = f"TRY_CAST(stats_min_value AS {typ})"
         hi = f"TRY_CAST(stats_max_value AS {typ})"
+        # The extremes as stored, not rounded (the latest order date is read from them).
         row = con.execute(
-            f"SELECT {complete} AND bool_and((stats_min_value IS NULL OR {lo} IS NOT NULL) "
+            f"SELECT {complete} AND bool_and(coalesce(min_is_exact, true) AND "
+            "coalesce(max_is_exact, true)) AND bool_and((stats_min_value IS NULL OR "
+            f"{lo} IS NOT NULL) "
             f"AND (stats_max_value IS NULL OR {hi} IS NOT NULL)), sum(row_group_num_rows), "
             "sum(stats_null_count), "
             f"CAST(min({lo}) AS VARCHAR), CAST(max({hi}) AS VARCHAR) FROM {meta} "

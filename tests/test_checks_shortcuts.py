@@ -83,6 +83,8 @@ CASES = {
         [customer("05"), order(customer="c17")],
         {"customers_duplicate_id": 1, "orders_unknown_customer": 1}, {}),
     "an order id listed again": ([order(id="01")], {"orders_duplicate_id": 1}, {}),
+    "the last order id again right after it": (  # not greater than the one before
+        [order(id="21")], {"orders_duplicate_id": 1}, {"orders": 21}),
     "an order id listed again far from the first": (  # in another row group of four
         [order(id="20"), order(id="99")], {"orders_duplicate_id": 1}, {"orders": 22}),
     "order ids out of order": ([order(id="00")], {}, {"orders": 22}),

@@ -32,6 +32,7 @@ from crmspec.data.present import (
 )
 from crmspec.data.present import table_file as _file  # the name this module always used
 from crmspec.data.settings import DataSource
+from crmspec.data.stats import Bounds, parquet_bounds
 from crmspec.data.tables import TABLES
 
 OPTIONAL_TABLES = ("customers", "events")
@@ -150,6 +151,75 @@ def id_type(con: duckdb.DuckDBPyConnection, ds: DataSource, relations: dict[str,
         if types.get(name) not in INTEGER_TYPES:
             return "VARCHAR"
     return "BIGINT"
+
+
+def source_keys(con: duckdb.DuckDBPyConnection, ds: DataSource, relations: dict[str, str]
+                ) -> dict[str, str]:
+    """Per table with an id (`customers`, `orders`), the source's id column when the
+    canonical id is that integer column as is (cast to BIGINT or text, which keeps
+    distinct values distinct): `clean` proves the ids distinct by their order, and
+    integers ordered as numbers are out of order as text ("9" > "10"). Not for a
+    mapped, derived or constant id, nor a customers table derived from the orders."""
+    out = {}
+    for table, column in (("customers", "customer_id"), ("orders", "order_id")):
+        mapping = ds.mapping(table)
+        if table not in relations or any(column in m for m in (
+                mapping.constants, mapping.derived, mapping.values, mapping.formats)):
+            continue
+        if table == "customers" and relations[table].startswith("(SELECT "):
+            continue  # derived from the orders (or a CSV table: text, no integers)
+        name = mapping.columns.get(column, column)
+        types = {r[0]: r[1] for r in con.execute(
+            f"DESCRIBE SELECT * FROM {relations[table]}").fetchall()}
+        if types.get(name) in INTEGER_TYPES:
+            out[table] = f"src.{sql_ident(name)}"
+    return out
+
+
+# The columns whose statistics the checks use (`clean`: NULLs, negative amounts, dates
+# after the as-of date, customer ids inside the customers' range).
+BOUNDED = {"customers": ("customer_id",),
+           "orders": ("order_id", "customer_id", "created_at", "paid_at", "shipped_at",
+                      "signed_at", "amount"),
+           "events": ("customer_id", "event_at")}
+
+
+def file_bounds(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path,
+                relations: dict[str, str], columns: dict[str, dict[str, str]], ids: str
+                ) -> dict[str, dict[str, Bounds]]:
+    """Per table read from a Parquet file, what the file's statistics prove about the
+    canonical columns that are a file column as it is (`crmspec.data.stats`): the same
+    type or an integer column read as BIGINT (the same values), or (for the NULLs only)
+    an integer column read as text, which turns no value into NULL. Not for a mapped,
+    formatted, derived or constant column."""
+    out: dict[str, dict[str, Bounds]] = {}
+    if ds.source not in ("parquet", "demo"):
+        return out
+    for table, wanted in BOUNDED.items():
+        if not relations.get(table, "").startswith("read_parquet("):
+            continue  # none (no events), or derived customers
+        mapping = ds.mapping(table)
+        types = {r[0]: r[1] for r in con.execute(
+            f"DESCRIBE SELECT * FROM {relations[table]}").fetchall()}
+        asked: dict[str, str | None] = {}
+        canonical: dict[str, str] = {}
+        for c in canonical_columns(table, ids):
+            name = mapping.columns.get(c.name, c.name)
+            if c.name not in wanted or any(c.name in m for m in (
+                    mapping.constants, mapping.derived, mapping.values, mapping.formats)) \
+                    or columns[table].get(c.name) != f"TRY_CAST({sql_ident(name)} AS {c.type})":
+                continue
+            if types.get(name) == c.type or (types.get(name) in INTEGER_TYPES
+                                              and c.type == "BIGINT"):
+                asked[name] = c.type  # the same values
+            elif types.get(name) in INTEGER_TYPES and c.type == "VARCHAR":
+                asked[name] = None  # the same NULLs
+            else:
+                continue
+            canonical[name] = c.name
+        found = parquet_bounds(con, _file(ds, root, table), asked)
+        out[table] = {canonical[name]: b for name, b in found.items()}
+    return out
 
 
 def shop_id_type(con: duckdb.DuckDBPyConnection) -> str:
@@ -278,7 +348,12 @@ def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: da
                     f"FROM {relations[table]} AS src")
     if errors:
         raise PlanError(errors)
-    last = con.execute("SELECT max(CAST(created_at AS DATE)) FROM raw_orders").fetchone()[0]
+    bounds = file_bounds(con, ds, root, relations, columns, ids)
+    created = bounds.get("orders", {}).get("created_at")
+    # The latest order from the file's statistics when they bound every row (exact
+    # for a timestamp stored as an integer), else from the rows.
+    last = con.execute(f"SELECT CAST({created.hi} AS DATE)" if created and created.hi else
+                       "SELECT max(CAST(created_at AS DATE)) FROM raw_orders").fetchone()[0]
     if as_of is None:
         if last is None:
             raise PlanError([ds.src.diag(
@@ -299,7 +374,8 @@ def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: da
     try:
         cleaned = clean(con, relations, selects,
                         f"TIMESTAMP '{as_of.isoformat()} 23:59:59.999999'",
-                        "TABLE" if ds.source == "csv" else "VIEW", cache)
+                        "TABLE" if ds.source == "csv" else "VIEW", cache,
+                        source_keys(con, ds, relations), bounds)
     except duckdb.Error:
         _unreadable_parquet(con, ds, root)
         raise

@@ -1,0 +1,75 @@
+"""What a Parquet file's own statistics prove about a column, without reading its rows.
+
+Every row group of a Parquet file records, per column, how many of its values are NULL
+and the smallest and largest of the others. When every row group has them, they bound
+the whole column: no NULL when the counts are all 0, every value between the smallest
+minimum and the largest maximum. The checking pass (`crmspec.data.cleaning`) uses this
+to leave out the per-row tests the statistics rule out (no order without an amount, none
+after the as-of date), so that a clean export is checked for what only its rows can
+tell (unknown customers, statuses, the row hash).
+
+These are the statistics DuckDB itself trusts to skip row groups when a build's query
+filters a column (a date range, a status), so the checks trust them no more than every
+read of the files already does. Only integer-coded columns are used (INT32 and INT64:
+integers, dates, timestamps, decimals of up to 18 digits), whose minimum and maximum
+Parquet defines as numbers; text and INT96 statistics have had writer-dependent orders.
+A file without statistics, or with a row group lacking them, proves nothing: its rows
+are tested as before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from crmspec.core.sql import sql_str
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A column over every one of a file's `rows`: `nulls` of them NULL, the others
+    between `lo` and `hi`, SQL literals of the column's type (None: not known, as when
+    only the NULLs were asked for, or no value to bound when `nulls` == `rows`)."""
+
+    rows: int
+    nulls: int
+    lo: str | None
+    hi: str | None
+
+
+def parquet_bounds(con, file: Path, columns: dict[str, str | None]) -> dict[str, Bounds]:
+    """`columns`: source column -> the DuckDB type its values are read as (None: only
+    its NULLs are asked for). Returns the columns every row group of `file` has complete
+    statistics for (a column left out proves nothing)."""
+    meta = f"parquet_metadata({sql_str(str(file))})"
+    (groups,) = con.execute(f"SELECT count(DISTINCT row_group_id) FROM {meta}").fetchone()
+    out: dict[str, Bounds] = {}
+    for name, typ in columns.items():
+        # One chunk per row group, each with a NULL count and, unless all its values are
+        # NULL, both extremes; stored as integers.
+        complete = ("count(*) = ? AND count(DISTINCT row_group_id) = ? AND bool_and("
+                    "stats_null_count IS NOT NULL AND type IN ('INT32', 'INT64') AND "
+                    "(stats_null_count = row_group_num_rows OR (stats_min_value IS NOT NULL "
+                    "AND stats_max_value IS NOT NULL)))")
+        if typ is None:
+            row = con.execute(f"SELECT {complete}, sum(row_group_num_rows), "
+                              f"sum(stats_null_count) FROM {meta} WHERE path_in_schema = ?",
+                              [groups, groups, name]).fetchone()
+            if row[0]:
+                out[name] = Bounds(int(row[1]), int(row[2]), None, None)
+            continue
+        lo = f"TRY_CAST(stats_min_value AS {typ})"
+        hi = f"TRY_CAST(stats_max_value AS {typ})"
+        # The extremes as stored, not rounded (the latest order date is read from them).
+        row = con.execute(
+            f"SELECT {complete} AND bool_and(coalesce(min_is_exact, true) AND "
+            "coalesce(max_is_exact, true)) AND bool_and((stats_min_value IS NULL OR "
+            f"{lo} IS NOT NULL) "
+            f"AND (stats_max_value IS NULL OR {hi} IS NOT NULL)), sum(row_group_num_rows), "
+            "sum(stats_null_count), "
+            f"CAST(min({lo}) AS VARCHAR), CAST(max({hi}) AS VARCHAR) FROM {meta} "
+            "WHERE path_in_schema = ?", [groups, groups, name]).fetchone()
+        if row[0]:
+            out[name] = Bounds(int(row[1]), int(row[2]), *(
+                None if v is None else f"CAST({sql_str(v)} AS {typ})" for v in row[3:]))
+    return out

@@ -89,7 +89,7 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
     owners = channel_set(pm).owner
     progress.start("checking the plan, attaching and checking the data")
     with ExitStack() as stack, open_session(root, as_of, strict=strict, record=not dry_run,
-                                            pm=pm, say=note) as (con, p):
+                                            pm=pm, say=note, engine=engine) as (con, p):
         plan, compiled, data = p.plan, p.compiled, p.data
         if not dry_run:
             # The session holds the ledger (DuckDB's file lock); the build lock says who.
@@ -101,7 +101,8 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
         engine = engine or plan.shop.engine
         progress.start(f"running the plan as of {data.as_of.isoformat()}"
                        + (" on Spark" if engine == "spark" else ""))
-        runner = SparkRunner(plan.shop) if engine == "spark" else None
+        runner = (SparkRunner(plan.shop, given=p.spark_inputs.given if p.spark_inputs
+                              else None) if engine == "spark" else None)
         try:
             result = run_plan(con, compiled, plan, runner)
         finally:

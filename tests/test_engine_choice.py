@@ -82,3 +82,23 @@ def test_a_scratch_folder_must_be_a_path_of_this_machine(tiny):
     assert d.message == ("spark.scratch must be a folder of this machine (a local path or a "
                          "mount), not a URI: hdfs://nn/crmspec")
     assert not (tiny / "out").exists()
+
+
+def test_spark_remote_without_the_connect_client_says_how_to_install_it(tiny):
+    """pyspark installed without its Connect client (grpcio, pyarrow, ...): E408 at the
+    engine line, before any session is tried."""
+    append(tiny, "shop.yaml", "engine: spark\n")
+    lines = (tiny / "plans" / "shop.yaml").read_text(encoding="utf-8").count("\n")
+    done = _python(f"""
+import sys
+sys.modules["pyspark.sql.connect.session"] = None  # as if grpcio etc. were missing
+from crmspec.cli import main
+main(["--project", {str(tiny)!r}, "build"])
+""", env={"SPARK_REMOTE": "sc://spark-connect.invalid:15002"})
+    assert done.returncode == 1, done.stderr
+    at = done.stderr.index("plans/")
+    assert done.stderr[at:].splitlines()[:2] == [
+        f"plans/shop.yaml:{lines}:9: error[E408]: SPARK_REMOTE needs the Spark Connect "
+        "client, which is not installed (pyspark.sql.connect.session)",
+        "  hint: pip install 'crmspec[spark]' (it has the Connect client's dependencies)"]
+    assert "Traceback" not in done.stderr

@@ -157,3 +157,50 @@ def test_the_example_plan_on_the_demo_shop(tmp_path):
     duck, spark = twins(shop, tmp_path)
     manifests = same_builds(duck, spark, [date(2026, 7, 1), date(2026, 7, 2)])
     assert sum(a["sent"] for a in manifests[0]["activities"]) > 500
+
+
+@pytest.fixture
+def connect_server(monkeypatch):
+    """A Spark Connect server started in the test session's own JVM (a free port: other
+    runs on the machine may have one), with SPARK_REMOTE naming it. No second JVM: the
+    server is Spark's own `SparkConnectService`, the client pyspark's gRPC one, as
+    against a cluster's server. Stopped after the test."""
+    import warnings
+
+    from pyspark.sql import SparkSession
+
+    with warnings.catch_warnings():  # pyspark 4.x warns about pandas 3
+        warnings.simplefilter("ignore", FutureWarning)
+        from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    classic = (SparkSession.builder.master("local[2]")  # the other tests' session, if any
+               .config("spark.sql.shuffle.partitions", "2")
+               .config("spark.ui.showConsoleProgress", "false")
+               .config("spark.log.level", "ERROR").getOrCreate())
+    jvm = classic._jvm
+    classic._jsc.sc().conf().set("spark.connect.grpc.binding.port", "0")
+    service = getattr(getattr(jvm, "org.apache.spark.sql.connect.service."
+                                   "SparkConnectService$"), "MODULE$")
+    service.start(classic._jsc.sc())
+    url = f"sc://localhost:{service.localPort()}"
+    monkeypatch.setenv("SPARK_REMOTE", url)
+    yield url
+    client = ConnectSession.getActiveSession()
+    if client is not None:
+        client.stop()
+    none = getattr(getattr(jvm, "scala.None$"), "MODULE$")
+    service.stop(none, none)
+
+
+def test_spark_connect_through_spark_remote(tiny, tmp_path, connect_server):
+    """SPARK_REMOTE=sc://host:port: the same build through a Spark Connect session (the
+    client's own builder beside the test run's classic session) writes the same bytes,
+    on the tiny shop, one day."""
+    from pyspark.sql.connect.session import SparkSession as ConnectSession
+
+    duck, spark = twins(tiny, tmp_path)
+    manifests = same_builds(duck, spark, [date(2026, 3, 1)])
+    client = ConnectSession.getActiveSession()
+    assert client is not None  # the build's session: a Connect client of that server
+    assert f"sc://{client.client._builder.endpoint}" == connect_server
+    assert sum(a["sent"] for a in manifests[0]["activities"]) > 0

@@ -88,7 +88,7 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
     owners = channel_set(pm).owner
     progress.start("checking the plan, attaching and checking the data")
     with ExitStack() as stack, open_session(root, as_of, strict=strict, record=not dry_run,
-                                            pm=pm, say=note) as (con, p):
+                                            pm=pm, say=note, engine=engine) as (con, p):
         plan, compiled, data = p.plan, p.compiled, p.data
         if not dry_run:
             # The session holds the ledger (DuckDB's file lock); the build lock says who.
@@ -103,7 +103,8 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
         runner = None
         if engine == "spark":  # sqlglot's Spark dialect only for a Spark build
             from crmspec.engine.spark.run import SparkRunner
-            runner = SparkRunner(plan.shop)
+            runner = SparkRunner(plan.shop, given=p.spark_inputs.given if p.spark_inputs
+                                 else None)
         try:
             result = run_plan(con, compiled, plan, runner)
         finally:

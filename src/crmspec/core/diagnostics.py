@@ -60,6 +60,7 @@ CODES: dict[str, str] = {
     "E407": "a data file cannot be read",
     "E408": "Spark cannot be started (pyspark or Java missing, no answer)",
     "E409": "a statement cannot run on Spark with the same meaning",
+    "E410": "the data is read by Spark only (catalog tables, a URI) and the engine is DuckDB",
     "W408": "a row of an export not imported",
     # plugins (crmspec.plugins)
     "E501": "plugin failed to load",

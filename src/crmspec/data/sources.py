@@ -272,8 +272,8 @@ def source_files(ds: DataSource, root: Path) -> list[Path]:
 
 
 def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: date | None,
-           needs: dict[str, Src], cache_path: Path | None = None, record: bool = False
-           ) -> AttachedData:
+           needs: dict[str, Src], cache_path: Path | None = None, record: bool = False,
+           relations: dict[str, str] | None = None) -> AttachedData:
     """Create the canonical tables on `con` as of a date (None: the day after the last order).
 
     Rows dated after the as-of date are left out: as of that day they had not happened.
@@ -286,7 +286,14 @@ def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: da
     Each table is checked in one pass that also takes its fingerprint; with
     `cache_path`, the passes' results of an earlier run on the same files are reused
     (`crmspec.data.checkcache`), and new ones stored there when `record`.
+
+    `relations`: the source tables as already readable relations (table -> FROM text;
+    an optional table left out is absent), read on `con` as they are: Spark's data, with
+    `con` the `crmspec.engine.spark.data.SparkSQL` seam running this SQL on Spark.
     """
+    if relations is not None:
+        return _attach(con, ds, root, as_of, needs, None, False, dict(relations),
+                       [t for t in TABLES if t not in relations], [])
     if ds.source == "duckdb":
         db = (root / ds.path).resolve()
         if not db.exists():
@@ -314,6 +321,15 @@ def attach(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path, as_of: da
             relations[table] = rel
     if errors:
         raise PlanError(errors)
+    return _attach(con, ds, root, as_of, needs, cache_path, record, relations, absent,
+                   problems)
+
+
+def _attach(con, ds: DataSource, root: Path, as_of: date | None, needs: dict[str, Src],
+            cache_path: Path | None, record: bool, relations: dict[str, str],
+            absent: list[str], problems: list[DataProblem]) -> AttachedData:
+    """`attach` once the source tables are relations: map, check, clean."""
+    errors: list[Diagnostic] = []
     notes: list[str] = []
     ids = id_type(con, ds, relations)
     selects: dict[str, str] = {}

@@ -24,6 +24,8 @@ from crmspec.data.demo import demo_present, ensure_demo
 from crmspec.data.sources import AttachedData, attach
 from crmspec.data.suppressions import attach_suppressions
 from crmspec.engine.connection import connect
+from crmspec.engine.spark.data import SparkInputs, attach_on_spark, needs_spark, read_by_spark
+from crmspec.engine.spark.session import spark_session
 from crmspec.plan.model import Plan
 from crmspec.plugins import call_hook, get_plugin_manager
 from crmspec.templates.loading import ActivityTemplates
@@ -38,6 +40,8 @@ class Prepared:
     data: AttachedData
     warnings: list[Diagnostic]
     templates: dict[str, ActivityTemplates]
+    # the data read and checked by Spark (a catalog or URI source), else None
+    spark_inputs: SparkInputs | None = None
 
     def __iter__(self):
         """`plan, compiled, data, warnings = prepare(...)` (the shape callers relied on)."""
@@ -46,7 +50,7 @@ class Prepared:
 
 def prepare(root: Path, as_of: date | None, con: duckdb.DuckDBPyConnection, strict: bool = False,
             notes: list[str] | None = None, pm: pluggy.PluginManager | None = None,
-            record: bool = False) -> Prepared:
+            record: bool = False, engine: str | None = None) -> Prepared:
     """Everything up to running: plan, data and ledger attached as of the date, compiled SQL.
 
     `record`: the build will record its run in the ledger (attached writable, created if
@@ -54,13 +58,14 @@ def prepare(root: Path, as_of: date | None, con: duckdb.DuckDBPyConnection, stri
     """
     pm = pm if pm is not None else get_plugin_manager(root)
     return prepare_plans(root, [open_plan(root, pm)], as_of, con, strict=strict, notes=notes,
-                         pm=pm, record=record)[0]
+                         pm=pm, record=record, engine=engine)[0]
 
 
 def prepare_plans(root: Path, validations: list[Validation], as_of: date | None,
                   con: duckdb.DuckDBPyConnection, *, strict: bool = False,
                   notes: list[str] | None = None, pm: pluggy.PluginManager | None = None,
-                  record: bool = False, scratch: Path | None = None) -> list[Prepared]:
+                  record: bool = False, scratch: Path | None = None,
+                  engine: str | None = None) -> list[Prepared]:
     """Valid plans (`crmspec.validate.open_plan`) over the data of the project at `root`
     on one connection: `crmspec build` prepares one, `crmspec plan` the plan at a base
     revision and the working tree's. The data is attached once, as the first plan's
@@ -92,38 +97,56 @@ def prepare_plans(root: Path, validations: list[Validation], as_of: date | None,
             needs.add(column, src)
     # The checks' results live beside the ledger; only a build that records stores them.
     checks = (root / first.shop.ledger_path).parent / "checks.json"
-    data = attach(con, ds, data_root, as_of or first.shop.as_of, needs.columns, checks,
-                  record=record)
-    if notes is not None:
-        notes.extend(data.notes)
-    data_diags = problems_as_diagnostics(data.problems, ds.src, strict)
-    if strict and has_errors(data_diags):
-        raise PlanError(data_diags)
-    attach_ledger(con, root / first.shop.ledger_path, read_only=not record)
-    attach_suppressions(con, ds, data_root)
-    previous = previous_run(con, data.as_of)
-    call_hook(pm, "prepare_connection", con=con, plan=first)
-    return [Prepared(v.plan, compile_plan(v.plan, data.as_of, v.channels, previous,
-                                          previous_in_ledger=previous is not None),
-                     data, v.diagnostics + data_diags, v.templates)
-            for v in validations]
+    inputs = None
+    if read_by_spark(ds):  # catalog tables or a URI: Spark reads and checks them
+        if (engine or first.shop.engine) != "spark":
+            raise PlanError([needs_spark(ds)])
+        data, inputs = attach_on_spark(con, first.shop, spark_session(first.shop),
+                                       as_of or first.shop.as_of, needs.columns)
+    else:
+        data = attach(con, ds, data_root, as_of or first.shop.as_of, needs.columns, checks,
+                      record=record)
+    try:
+        if notes is not None:
+            notes.extend(data.notes)
+        data_diags = problems_as_diagnostics(data.problems, ds.src, strict)
+        if strict and has_errors(data_diags):
+            raise PlanError(data_diags)
+        attach_ledger(con, root / first.shop.ledger_path, read_only=not record)
+        if inputs is None:  # else attach_on_spark made it from the Spark source's list
+            attach_suppressions(con, ds, data_root)
+        previous = previous_run(con, data.as_of)
+        call_hook(pm, "prepare_connection", con=con, plan=first)
+        return [Prepared(v.plan, compile_plan(v.plan, data.as_of, v.channels, previous,
+                                              previous_in_ledger=previous is not None),
+                         data, v.diagnostics + data_diags, v.templates, inputs)
+                for v in validations]
+    except BaseException:
+        if inputs is not None:
+            inputs.close()
+        raise
 
 
 @contextmanager
 def open_session(root: Path, as_of: date | None = None, *, capped: bool = True,
                  strict: bool = False, record: bool = False,
                  pm: pluggy.PluginManager | None = None,
-                 say: Callable[[str], None] | None = None
+                 say: Callable[[str], None] | None = None, engine: str | None = None
                  ) -> Iterator[tuple[duckdb.DuckDBPyConnection, Prepared]]:
     """A connection (`connect(capped)`) with the project at `root` prepared on it as of
     `as_of` (`prepare`); notes such as "generated the demo shop" go to `say`. The
-    connection is closed when the block ends."""
+    connection is closed when the block ends (and the data Spark read and checked
+    removed). `engine`: the build's `--engine` (default shop.yaml's), which decides
+    whether data only Spark reads may be read (E410)."""
     con = connect(capped)
+    prepared = None
     try:
         notes: list[str] = []
-        prepared = prepare(root, as_of, con, strict, notes, pm, record)
+        prepared = prepare(root, as_of, con, strict, notes, pm, record, engine)
         for note in notes:
             (say or (lambda _msg: None))(note)
         yield con, prepared
     finally:
+        if prepared is not None and prepared.spark_inputs is not None:
+            prepared.spark_inputs.close()
         con.close()

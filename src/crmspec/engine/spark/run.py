@@ -40,8 +40,11 @@ class SparkRunner:
     """Runs a build's statements on the shop's Spark session (see the module
     docstring); `close()` removes what it handed over."""
 
-    def __init__(self, shop: Shop, spark: Any = None):
+    def __init__(self, shop: Shop, spark: Any = None, given: dict[str, str] | None = None):
+        """`given`: tables Spark has already (name -> its Spark view): the data Spark
+        read and checked itself (`crmspec.engine.spark.data`), not handed over."""
         self.shop = shop
+        self.given = dict(given or {})
         self._spark = spark
         if shop.spark and shop.spark.scratch and "://" in shop.spark.scratch:
             raise PlanError([shop.src.at("spark", "scratch").diag(
@@ -105,6 +108,8 @@ class SparkRunner:
         """The Spark name of a table the statements read, copied there once."""
         parts = [p for p in (table.catalog, table.db, table.name) if p]
         local = "__".join(parts)
+        if local in self.given:
+            return self.given[local]
         if local in self._sent:
             return local
         path = f"{self.scratch}/in/{local}.parquet"

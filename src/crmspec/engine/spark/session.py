@@ -4,7 +4,13 @@ CRMSPEC_SPARK_MASTER or `spark.master` (none: spark-submit's `--master`, or pysp
 local[*] in a plain process), with `spark.conf` applied.
 
 A session is started once per process and reused (getOrCreate): starting the JVM takes
-seconds, and a notebook or a test run builds many times on one session."""
+seconds, and a notebook or a test run builds many times on one session.
+
+Spark Connect needs the client's dependencies (`pip install 'crmspec[spark]'` has them:
+pandas, pyarrow, grpcio, ...). An `sc://` address is opened with the Connect client's own
+builder, which never looks at a classic session in the same process (a notebook may have
+one); `local[...]` as the remote is pyspark's local Connect server, started in this
+process (it needs Java like a classic session)."""
 
 from __future__ import annotations
 
@@ -27,6 +33,22 @@ def _java_found() -> bool:
     return bool(shutil.which("java") or (home and (Path(home) / "bin" / "java").exists()))
 
 
+def _connect_builder(where) -> Any:
+    """The Spark Connect client's session builder; E408 when its dependencies are not
+    installed (pyspark alone has no Connect client)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            from pyspark.sql.connect.session import SparkSession
+    except ImportError as exc:
+        raise PlanError([where.diag(
+            "E408", f"SPARK_REMOTE needs the Spark Connect client, which is not installed "
+            f"({exc.name or exc})",
+            "pip install 'crmspec[spark]' (it has the Connect client's dependencies)")]
+        ) from None
+    return SparkSession.builder
+
+
 def spark_session(shop: Shop) -> Any:
     """The SparkSession for `shop` (see the module docstring); raises PlanError (E408)
     when pyspark is not installed, Java is missing for a classic session, or Spark does
@@ -42,8 +64,18 @@ def spark_session(shop: Shop) -> Any:
             "E408", "engine: spark needs pyspark, which is not installed",
             "pip install 'crmspec[spark]' (or build with --engine duckdb)")]) from None
     remote = os.environ.get("SPARK_REMOTE") or settings.remote
+    server = bool(remote and remote.startswith("sc://"))  # else this process has the JVM
     builder = SparkSession.builder
-    if remote:
+    if server:
+        builder = _connect_builder(where).remote(remote)
+    elif remote:  # local[...]: pyspark starts a Connect server in this process
+        _connect_builder(where)
+        if not _java_found():
+            raise PlanError([where.diag(
+                "E408", f"SPARK_REMOTE={remote} starts a local Spark Connect server, which "
+                "needs Java: no `java` on PATH and JAVA_HOME is not set",
+                "install a Java 17+ runtime (Debian: apt-get install default-jre-headless), "
+                "or give the sc:// address of a running server")])
         builder = builder.remote(remote)
     else:
         if not _java_found():
@@ -55,22 +87,27 @@ def spark_session(shop: Shop) -> Any:
         master = os.environ.get("CRMSPEC_SPARK_MASTER") or settings.master
         if master:  # else spark-submit's --master, or pyspark's local[*]
             builder = builder.master(master)
-        builder = builder.config("spark.ui.showConsoleProgress", "false")
-    # Spark's warnings (a window over all rows: the RFM scores) would bury the build's output
-    builder = builder.appName("crmspec").config("spark.sql.session.timeZone", shop.timezone
-                                                ).config("spark.log.level", "ERROR")
+    builder = builder.appName("crmspec").config("spark.sql.session.timeZone", shop.timezone)
+    if not server:  # a server's own settings: a Connect session cannot set them
+        # Spark's warnings (a window over all rows: the RFM scores) would bury the output
+        builder = builder.config("spark.log.level", "ERROR").config(
+            "spark.ui.showConsoleProgress", "false")
     for key, value in settings.conf.items():
         builder = builder.config(key, str(value).lower() if isinstance(value, bool)
                                  else str(value))
     target = (f"Spark Connect {remote}" if remote else
               f"master {os.environ.get('CRMSPEC_SPARK_MASTER') or settings.master or 'default'}")
     try:
-        spark = builder.getOrCreate()
+        with warnings.catch_warnings():  # pyspark 4.x warns about pandas 3 (Connect)
+            warnings.simplefilter("ignore", FutureWarning)
+            spark = builder.getOrCreate()
+            # A session joined from getOrCreate keeps its own time zone otherwise. Also
+            # the first call to a Connect server: an address nobody answers fails here
+            # (after the client's retries, minutes), not in the middle of the build.
+            spark.conf.set("spark.sql.session.timeZone", shop.timezone)
     except Exception as exc:  # the JVM or the server did not come up: say which
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PlanError([where.diag(
             "E408", f"Spark did not start ({target}): {first}",
             "check the master or SPARK_REMOTE, and that Java 17+ runs")]) from None
-    # a session joined from getOrCreate keeps its own time zone otherwise
-    spark.conf.set("spark.sql.session.timeZone", shop.timezone)
     return spark

@@ -90,15 +90,19 @@ def shop_schema(channels: dict) -> dict:
         {
             "source": {
                "type": "string",
-               "enum": ["demo", "duckdb", "parquet", "csv"],
-               "description": "demo (generated), a DuckDB database file, or a folder of "
-               "Parquet or CSV files.",
+               "enum": ["demo", "duckdb", "parquet", "csv", "catalog"],
+               "description": "demo (generated), a DuckDB database file, a folder of "
+               "Parquet or CSV files, or tables of Spark's catalog (engine: spark; "
+               "docs/spark.md).",
             },
             "path": {
                "type": "string",
                "minLength": 1,
                "description": "Database file (duckdb) or folder (parquet, csv, demo), "
-               "relative to the project root.",
+               "relative to the project root. With engine: spark, parquet may be at a "
+               "Hadoop-compatible URI that Spark reads (s3a://, hdfs://, abfss://, "
+               "file:///); for catalog, the database of the tables.",
+               "examples": ["data/export", "s3a://shop-exports/nuannuan", "crm_db"],
             },
             "allow_outside_project": {
                "type": "boolean",
@@ -110,7 +114,8 @@ def shop_schema(channels: dict) -> dict:
             },
             "tables": obj(
                "Table names",
-               "Canonical table -> your table name (duckdb) or file name (parquet/csv). "
+               "Canonical table -> your table name (duckdb, catalog: `db.table` or a "
+               "name in the database of `path`) or file name (parquet/csv). "
                "Defaults: customers, orders, events, suppressions (+ .parquet / .csv).",
                {
                     "customers": {"type": "string", "minLength": 1, "description": "Customers."},

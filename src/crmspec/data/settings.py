@@ -53,7 +53,7 @@ class TableMapping:
 
 @dataclass(frozen=True)
 class DataSource:
-    source: str  # demo | duckdb | parquet | csv
+    source: str  # demo | duckdb | parquet | csv | catalog
     path: str
     tables: dict[str, str]
     columns: dict[str, dict[str, str]]
@@ -66,6 +66,11 @@ class DataSource:
     formats: dict[str, dict[str, str]] = field(default_factory=dict)
     constants: dict[str, dict[str, object]] = field(default_factory=dict)
     derived: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def spark_only(self) -> bool:
+        """Whether only Spark can read the data: catalog tables, or Parquet at a URI."""
+        return self.source == "catalog" or (self.source == "parquet" and "://" in self.path)
 
     def mapping(self, table: str) -> TableMapping:
         return TableMapping(self.columns.get(table, {}), self.values.get(table, {}),

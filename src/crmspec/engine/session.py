@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import duckdb
 import pluggy
@@ -24,13 +24,14 @@ from crmspec.data.demo import demo_present, ensure_demo
 from crmspec.data.sources import AttachedData, attach
 from crmspec.data.suppressions import attach_suppressions
 from crmspec.engine.connection import connect
-from crmspec.engine.spark.data import SparkInputs, attach_on_spark, needs_spark, read_by_spark
-from crmspec.engine.spark.session import spark_session
 from crmspec.plan.model import Plan
 from crmspec.plugins import call_hook, get_plugin_manager
 from crmspec.templates.loading import ActivityTemplates
 from crmspec.templates.rendering import template_needs
 from crmspec.validate import Validation, open_plan
+
+if TYPE_CHECKING:  # a Spark shop's inputs: imported at run time by such a shop only
+    from crmspec.engine.spark.data import SparkInputs
 
 
 @dataclass
@@ -98,7 +99,10 @@ def prepare_plans(root: Path, validations: list[Validation], as_of: date | None,
     # The checks' results live beside the ledger; only a build that records stores them.
     checks = (root / first.shop.ledger_path).parent / "checks.json"
     inputs = None
-    if read_by_spark(ds):  # catalog tables or a URI: Spark reads and checks them
+    if ds.spark_only:  # catalog tables or a URI: Spark reads and checks them
+        # the Spark modules (sqlglot's Spark dialect) only for such a shop
+        from crmspec.engine.spark.data import attach_on_spark, needs_spark
+        from crmspec.engine.spark.session import spark_session
         if (engine or first.shop.engine) != "spark":
             raise PlanError([needs_spark(ds)])
         data, inputs = attach_on_spark(con, first.shop, spark_session(first.shop),

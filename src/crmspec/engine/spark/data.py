@@ -48,8 +48,8 @@ CANONICAL = ("customers", "orders", "events")
 
 
 def read_by_spark(ds: DataSource) -> bool:
-    """Whether only Spark can read the shop's data: catalog tables, or Parquet at a URI."""
-    return ds.source == "catalog" or (ds.source == "parquet" and "://" in ds.path)
+    """Whether only Spark can read the shop's data (`DataSource.spark_only`)."""
+    return ds.spark_only
 
 
 def where_read(ds: DataSource) -> Src:

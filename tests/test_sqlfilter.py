@@ -4,6 +4,8 @@ selects with the regenerated SQL."""
 
 from __future__ import annotations
 
+import sys
+
 import duckdb
 import pytest
 import sqlglot
@@ -496,3 +498,20 @@ def test_duckdb_must_bind_the_regenerated_condition(text):
     with pytest.raises(SqlFilterError) as err:
         parse_filter(text, COLUMNS)
     assert "DuckDB cannot run this condition" in err.value.message
+
+
+def test_parentheses_nested_beyond_the_bound_are_refused_whatever_the_recursion_limit():
+    """32 levels pass, 33 are refused at the 33rd `(`, also where a library raised the
+    recursion limit (pyspark's Spark Connect client sets 3,000 on import)."""
+    bound = sqlfilter_vocabulary.MAX_PARENS
+    assert bound == 32
+    ok = parse_filter("(" * bound + "city_tier = 1" + ")" * bound, COLUMNS)
+    assert ok.columns == {"city_tier"}
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(3000)
+    try:
+        with pytest.raises(SqlFilterError, match="nested too deeply") as caught:
+            parse_filter("(" * (bound + 1) + "city_tier = 1" + ")" * (bound + 1), COLUMNS)
+    finally:
+        sys.setrecursionlimit(old)
+    assert caught.value.offset == bound

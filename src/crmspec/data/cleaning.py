@@ -192,7 +192,12 @@ def clean(con, relations: dict[str, str], selects: dict[str, str], end: str, kin
         """Whether the ids are all there and each is greater than the one before it (in
         the order the rows are read; any order would do): then they differ, proven by
         one pass over the id column instead of counting distinct ids (10M hashes at 1M
-        customers). Text ids are tried as text and as numbers ("9" < "10")."""
+        customers). Text ids are tried as text and as numbers ("9" < "10").
+
+        Only where rows are read in an order: a connection whose rows have none (Spark's,
+        `ordered_rows = False`: a window needs an ORDER BY there) groups the ids."""
+        if not getattr(con, "ordered_rows", True):
+            return False
         key = (keys or {}).get(table)
         rel = (f"(SELECT {key} AS k FROM {relations[table]} AS src)" if key
                else f"(SELECT {column} AS k FROM {raw(table)})")

@@ -39,6 +39,7 @@ from crmspec.safesql.vocabulary import (
     INTERVAL_TEXT_RE,
     MAX_DEPTH,
     MAX_FILTER_LENGTH,
+    MAX_PARENS,
     NUMBER_RE,
     PARAMETER_CLASSES,
     PATTERN_MATCHES,
@@ -83,6 +84,7 @@ class Checker:
         if not self.tokens:
             raise SqlFilterError(f"the filter is empty; write a condition {CONDITION_HINT}", 0)
         self._check_tokens()
+        self._check_parentheses()
         tree = self._parse()
         if isinstance(tree, STATEMENT_CLASSES):
             raise SqlFilterError(
@@ -299,6 +301,21 @@ class Checker:
         return node.sql_name().lower() if isinstance(node, exp.Func) else node.key.upper()
 
     # -- the allowlist -----------------------------------------------------------------
+
+    def _check_parentheses(self) -> None:
+        """Parentheses nested deeper than MAX_PARENS are refused before sqlglot parses
+        them: its parser recurses per level, so without this bound the outcome would hang
+        on the interpreter's recursion limit, which libraries change (pyspark's Spark
+        Connect client raises it from 1,000 to 3,000 on import)."""
+        depth = 0
+        for token in self.tokens:
+            if token.token_type == TokenType.L_PAREN:
+                depth += 1
+                if depth > MAX_PARENS:
+                    raise SqlFilterError("the filter is nested too deeply; simplify it",
+                                         token.start)
+            elif token.token_type == TokenType.R_PAREN:
+                depth -= 1
 
     def _check(self, node: exp.Expression, depth: int) -> None:
         if depth > MAX_DEPTH:

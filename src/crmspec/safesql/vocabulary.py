@@ -20,6 +20,8 @@ MAX_FILTER_LENGTH = 4000
 # Bounds our own recursion well below Python's limit (sqlglot's parser and generator recurse
 # too, and fail earlier on deep parentheses; that case is caught separately).
 MAX_DEPTH = 64
+# Nesting of parentheses, checked on the tokens (checker._check_parentheses).
+MAX_PARENS = 32
 
 
 ALLOWED_FUNCTIONS: frozenset[str] = frozenset(

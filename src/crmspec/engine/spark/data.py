@@ -108,7 +108,12 @@ class SparkSQL:
     """The part of a DuckDB connection the data package uses (`execute(sql, params)` and
     `fetchone`/`fetchall`), over a Spark session: each statement of DuckDB SQL rewritten
     where the engines differ (see the module docstring) and written as Spark SQL. The
-    temp views it creates are listed in `views` (dropped by `SparkInputs.close`)."""
+    temp views it creates are listed in `views` (dropped by `SparkInputs.close`).
+
+    Spark's rows come in no order a query can rely on: the checks do not prove ids
+    distinct by their order here (`ordered_rows`), they group them."""
+
+    ordered_rows = False
 
     def __init__(self, spark: Any):
         self.spark = spark

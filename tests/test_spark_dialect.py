@@ -81,10 +81,17 @@ EDGES = """CREATE OR REPLACE TEMP TABLE edges AS SELECT * FROM (VALUES
 EXPRESSIONS = [
     "date_diff('day', a, b)", "date_diff('day', d, CAST(b AS DATE))",
     "CAST(a AS DATE)", "CAST(b AS DATE) - INTERVAL 30 DAY > CAST(a AS DATE)",
+    # an interval of a column (the contact plan's cooldowns and stage entry dates)
+    "CAST(a AS DATE) > CAST(b AS DATE) - INTERVAL (id) DAY",
+    "d + INTERVAL (CAST(ceil(x) AS INTEGER)) DAY", "a - INTERVAL (id + 1) DAY",
+    "INTERVAL (id) DAY + d",
     "year(d)", "month(d)", "day(d)", "dayofweek(b)", "dayofweek(d)",
     "regexp_full_match(CAST(n AS TEXT), '^1[3-9][0-9]{9}$')",
     "regexp_full_match(s, 'abc')", "regexp_matches(s, 'abc')",
-    "md5('salt:' || CAST(id AS TEXT))", "coalesce(s, 'none')", "nullif(s, '  x ')",
+    "md5('salt:' || CAST(id AS TEXT))",
+    # the control groups' bucket (contact.holdout), and a hexadecimal cast alone
+    "CAST(CAST(('0x' || substr(md5('s:' || CAST(id AS TEXT)), 1, 8)) AS BIGINT) AS DOUBLE) "
+    "/ 4294967296.0", "CAST('0x' || 'ff' AS BIGINT)", "coalesce(s, 'none')", "nullif(s, '  x ')",
     "greatest(x, 0)", "least(x, 0)", "ceil(x)", "floor(x)", "round(x)", "abs(x)",
     "CAST(ceil(5 * x) AS INTEGER)", "lower(s)", "upper(s)", "length(s)", "trim(s)",
     "concat(s, p)", "s || p", "substring(s, 2, 3)", "strpos(s, 'b')",
@@ -110,6 +117,9 @@ def test_a_portable_function_means_the_same_on_both_engines(runner, expression):
 
 
 AGGREGATES = [
+    # DuckDB's hint to compute a CTE once (the budgets' statement)
+    "CREATE OR REPLACE TEMP TABLE got AS WITH m AS MATERIALIZED (SELECT id, x FROM edges) "
+    "SELECT id, x FROM m WHERE x IS NOT NULL",
     "CREATE OR REPLACE TEMP TABLE got AS SELECT id, count(*) OVER () AS c, "
     "CAST(ceil(5 * cume_dist() OVER (ORDER BY x)) AS INTEGER) AS r, "
     "row_number() OVER (ORDER BY id DESC) AS k FROM edges",
@@ -164,6 +174,17 @@ def test_constructs_that_differ_are_refused(sql, name):
     assert any(name in b for b in bad), bad
     with pytest.raises(ValueError, match="not portable to Spark"):
         to_spark(sql)
+
+
+def test_an_interval_of_a_column_is_a_product_on_spark():
+    assert to_spark("SELECT d - INTERVAL (n) DAY, d - INTERVAL 3 DAY FROM t") == (
+        "SELECT CAST(d AS TIMESTAMP_NTZ) - (n) * INTERVAL '1' DAY, d - INTERVAL '3' DAY "
+        "FROM t")
+
+
+def test_a_materialized_cte_is_a_plain_cte_on_spark():
+    assert to_spark("WITH a AS MATERIALIZED (SELECT 1 AS x) SELECT x FROM a") == (
+        "WITH a AS (SELECT 1 AS x) SELECT x FROM a")
 
 
 def test_date_diff_counts_calendar_days_on_spark():

@@ -31,6 +31,7 @@ from crmspec.core.diagnostics import Diagnostic, PlanError, has_errors
 from crmspec.core.disk import disk_full, is_disk_full
 from crmspec.core.mask import mask_data
 from crmspec.core.progress import Progress
+from crmspec.core.sql import execute_all
 from crmspec.data.sources import AttachedData
 from crmspec.engine.decide import decide_contacts
 from crmspec.engine.run import RunResult, count_activities, run_plan
@@ -74,8 +75,9 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
     dated before the latest recorded run; `strict` makes data problems and a month over
     its budget (W605) errors. `progress` is told each phase as it starts
     (core.progress; default: nothing is reported). `engine`: `duckdb` or `spark`
-    (default: shop.yaml `engine`); on Spark the facts, features and candidates are
-    computed there and everything after them runs as on DuckDB (docs/spark.md).
+    (default: shop.yaml `engine`); on Spark the facts, features, candidates and the
+    contact decisions (limits, budgets, control groups) are computed there, and the
+    rendering and writing after them runs as on DuckDB (docs/spark.md).
     """
     notes: list[str] = []
     progress = progress or Progress()
@@ -100,18 +102,19 @@ def build(root: Path, as_of: date | None = None, out: Path | None = None, strict
         engine = engine or plan.shop.engine
         progress.start(f"running the plan as of {data.as_of.isoformat()}"
                        + (" on Spark" if engine == "spark" else ""))
-        runner = None
+        spark = None
         if engine == "spark":  # sqlglot's Spark dialect only for a Spark build
             from crmspec.engine.spark.run import SparkRunner
-            runner = SparkRunner(plan.shop, given=p.spark_inputs.given if p.spark_inputs
-                                 else None)
+            spark = SparkRunner(plan.shop, given=p.spark_inputs.given if p.spark_inputs
+                                else None)
+        runner = spark or execute_all
         try:
             result = run_plan(con, compiled, plan, runner)
-        finally:
-            if runner is not None:
-                runner.close()
-        progress.start("deciding the contacts (limits, budgets, control groups)")
-        rendered = decide_contacts(con, plan, compiled, p.templates)
+            progress.start("deciding the contacts (limits, budgets, control groups)")
+            rendered = decide_contacts(con, plan, compiled, p.templates, runner)
+        finally:  # what follows reads DuckDB's tables only
+            if spark is not None:
+                spark.close()
         result.activities = count_activities(con, compiled)
         manifest = _manifest(plan, root, data, result)
         manifest.update(contact_report(con, plan, compiled, data.as_of))

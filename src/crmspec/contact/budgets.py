@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from crmspec.contact.holdout import bucket_sql
 from crmspec.contact.limits import WORK_TABLES, WORK_VIEWS
 from crmspec.contact.rules import TRIM_COLUMNS, ContactRules
+from crmspec.core.sql import Runner, execute_all
 
 if TYPE_CHECKING:  # the connection's type only: `crmspec validate` imports this
     import duckdb  # package (contact.power) and does not load DuckDB
@@ -115,7 +116,7 @@ def decisions_sql(rules: ContactRules, costs: str | None, budgeted: bool) -> str
 
 
 def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date,
-                  costs: str | None = None) -> None:
+                  costs: str | None = None, run: Runner = execute_all) -> None:
     """Steps 8-11 on `decisions_pre`: budgets, control group, send -> `decisions` (the
     candidates' columns with kind, service, priority, scheduled_at, status, grp, cost).
     Customer attributes for the send lists: `send_rows`.
@@ -125,11 +126,12 @@ def apply_budgets(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: da
     message's units x price + coupon; NULL: the expected unit cost) and `reason`
     message_too_long when it is over the channel's limit (not sent, not paid for).
     Without it every contact costs its activity's expected unit cost.
+
+    `budget_cut` and `decisions` go to `run` (a build's runner, as in `apply_limits`).
     """
     budgets = budgets_sql(rules, as_of, costs)
-    if budgets is not None:
-        con.execute(budgets)
-    con.execute(decisions_sql(rules, costs, budgets is not None))
+    run(con, ([budgets] if budgets is not None else [])
+        + [decisions_sql(rules, costs, budgets is not None)])
     con.execute("DROP TABLE IF EXISTS budget_cut")
     for view in WORK_VIEWS:
         con.execute(f"DROP VIEW {view}")

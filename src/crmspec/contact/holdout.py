@@ -10,12 +10,13 @@ from crmspec.core.sql import sql_str
 
 
 def bucket_sql(key_sql: str, salt: str) -> str:
-    """A stable number in [0, 1) from md5(salt:key), in SQL DuckDB and Spark both run.
+    """A stable number in [0, 1) from md5(salt:key): its first 32 bits over 2^32.
 
-    Spark: conv(substr(md5(x), 1, 8), 16, 10) / 4294967296 gives the same value.
-    """
-    return (f"(CAST(('0x' || substr(md5({sql_str(salt)} || ':' || {key_sql}), 1, 8)) AS BIGINT) "
-            f"/ 4294967296.0)")
+    A DOUBLE divided by a power of two, exact on both engines (a BIGINT over the
+    decimal literal is a DECIMAL quotient on Spark, rounded); the hexadecimal cast
+    becomes CONV(digits, 16, 10) on Spark (crmspec.engine.spark.dialect)."""
+    return (f"(CAST(CAST(('0x' || substr(md5({sql_str(salt)} || ':' || {key_sql}), 1, 8)) "
+            f"AS BIGINT) AS DOUBLE) / 4294967296.0)")
 
 
 def bucket(salt: str, key: str) -> float:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from crmspec.contact.holdout import bucket_sql
 from crmspec.contact.rules import ContactRules, Window
-from crmspec.core.sql import sql_str
+from crmspec.core.sql import Runner, execute_all, sql_str
 
 if TYPE_CHECKING:  # the connection's type only: `crmspec validate` imports this
     import duckdb  # package (contact.power) and does not load DuckDB
@@ -92,15 +92,15 @@ def _allowed(windows: list[Window], alias: str) -> str:
     return parts[0] if len(parts) == 1 else f"least({', '.join(parts)})"
 
 
-def _rule_flags(con: duckdb.DuckDBPyConnection, rules: ContactRules, d: str) -> None:
-    """`rule_flags`: the few customers each rule names, per key (NULL: every channel and
+def rule_flags_sql(rules: ContactRules, d: str) -> str:
+    """The statement creating `rule_flags`: the few customers each rule names, per key (NULL: every channel and
     activity; else a channel or an activity id), joined by the steps below (a correlated
     EXISTS per rule made DuckDB deduplicate all candidate rows once per rule). A table:
     every statement of the contact plan joins it three times."""
     refund = ("SELECT NULL AS customer_id WHERE false" if rules.refund_days is None else
               f"SELECT DISTINCT customer_id FROM orders WHERE status = 'refunded' AND "
               f"CAST(created_at AS DATE) > {d} - INTERVAL {int(rules.refund_days)} DAY")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE rule_flags AS
+    return f"""CREATE OR REPLACE TEMP TABLE rule_flags AS
         WITH rule_customers AS (
           SELECT customer_id, 'do_not_contact' AS rule, channel FROM suppressions
           UNION ALL
@@ -115,11 +115,11 @@ def _rule_flags(con: duckdb.DuckDBPyConnection, rules: ContactRules, d: str) -> 
           bool_or(rule = 'do_not_contact' AND channel IS NOT NULL) AS dnc_channel,
           bool_or(rule = 'open_refund') AS refund,
           bool_or(rule = 'cooldown') AS cooldown
-        FROM rule_customers GROUP BY customer_id, channel""")
+        FROM rule_customers GROUP BY customer_id, channel"""
 
 
-def _verdicts_view(con: duckdb.DuckDBPyConnection, rules: ContactRules) -> None:
-    """`verdicts`, a view: every candidate with its activity's rule values and the reason
+def verdicts_sql(rules: ContactRules) -> str:
+    """The statement creating `verdicts`, a view: every candidate with its activity's rule values and the reason
     of steps 1-5 (NULL: still in). Each statement below reads the columns it needs of
     it; nothing of it is stored."""
     global_hold = ("false" if not rules.global_holdout else
@@ -128,7 +128,7 @@ def _verdicts_view(con: duckdb.DuckDBPyConnection, rules: ContactRules) -> None:
     columns = ", ".join(
         f"c.{n}" if n in CANDIDATE_COLUMNS else "r.unit_cost AS cost" if n == "cost"
         else f"r.{n}" for n in VERDICT_COLUMNS)
-    con.execute(f"""CREATE OR REPLACE TEMP VIEW verdicts AS
+    return f"""CREATE OR REPLACE TEMP VIEW verdicts AS
         SELECT {columns},
                CASE
                  WHEN c.status <> 'send' THEN c.status
@@ -144,7 +144,7 @@ def _verdicts_view(con: duckdb.DuckDBPyConnection, rules: ContactRules) -> None:
         FROM candidates c JOIN activity_rules r USING (activity_id)
         LEFT JOIN rule_flags na ON na.customer_id = c.customer_id AND na.key IS NULL
         LEFT JOIN rule_flags nc ON nc.customer_id = c.customer_id AND nc.key = c.channel
-        LEFT JOIN rule_flags cd ON cd.customer_id = c.customer_id AND cd.key = c.activity_id""")
+        LEFT JOIN rule_flags cd ON cd.customer_id = c.customer_id AND cd.key = c.activity_id"""
 
 
 def limits_sql(rules: ContactRules, as_of: date) -> str:
@@ -197,21 +197,24 @@ def limits_sql(rules: ContactRules, as_of: date) -> str:
             + "\n" + "\nUNION ALL\n".join(cuts))
 
 
-def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date) -> None:
+def apply_limits(con: duckdb.DuckDBPyConnection, rules: ContactRules, as_of: date,
+                 run: Runner = execute_all) -> None:
     """Steps 1-7: `decisions_pre`, a view of one row per candidate (its columns, the
     activity's rule values) with `reason` (NULL: still in).
 
     Stored are only the rule tables and `contact_cut`, the few contacts the limits leave
     out: the reasons of steps 1-5 are recomputed by each reader of `verdicts` (a scan of
     the candidates and hash joins with the few customers the rules name), which costs
-    less than copying every candidate row once per step."""
+    less than copying every candidate row once per step.
+
+    The rule tables are filled here, on the connection; the four statements over the
+    candidates go to `run` (a build's runner: on Spark they run there), which leaves
+    their tables and views on the connection."""
     _rules_table(con, rules)
     d = f"DATE '{as_of.isoformat()}'"
-    _rule_flags(con, rules, d)
-    _verdicts_view(con, rules)
-    con.execute(limits_sql(rules, as_of))
-    con.execute(f"""CREATE OR REPLACE TEMP VIEW decisions_pre AS
+    run(con, [rule_flags_sql(rules, d), verdicts_sql(rules), limits_sql(rules, as_of),
+              f"""CREATE OR REPLACE TEMP VIEW decisions_pre AS
         SELECT {", ".join(f"v.{c}" for c in VERDICT_COLUMNS)},
           coalesce(v.reason, k.reason) AS reason
         FROM verdicts v LEFT JOIN contact_cut k
-          ON k.customer_id = v.customer_id AND k.rank = v.rank""")
+          ON k.customer_id = v.customer_id AND k.rank = v.rank"""])

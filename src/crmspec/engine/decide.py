@@ -10,7 +10,7 @@ from crmspec.contact.budgets import apply_budgets
 from crmspec.contact.ledger import history_view
 from crmspec.contact.limits import apply_limits
 from crmspec.contact.rules import rules_for
-from crmspec.core.sql import sql_str
+from crmspec.core.sql import Runner, execute_all, sql_str
 from crmspec.outputs.render import (
     TOO_LONG,
     Rendered,
@@ -26,10 +26,10 @@ from crmspec.plan.model import Plan
 
 
 def decide_contacts(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: CompiledPlan,
-                    templates: dict) -> dict[str, Rendered]:
+                    templates: dict, runner: Runner = execute_all) -> dict[str, Rendered]:
     """The contact plan (`decide`), then the other messages rendered for the contacts
     kept. Leaves `sends` (the final decisions) and the rendered rows."""
-    rendered = decide(con, plan, compiled, templates)
+    rendered = decide(con, plan, compiled, templates, runner)
     later = [ca for ca in compiled.activities if ca.activity.id not in rendered]
     rendered.update(render_activities(con, plan, compiled, templates, later))
     # Priced per message, their budgets counted the expected unit cost; a message over
@@ -44,18 +44,21 @@ def decide_contacts(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: Compil
 
 
 def decide(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: CompiledPlan,
-           templates: dict) -> dict[str, Rendered]:
+           templates: dict, runner: Runner = execute_all) -> dict[str, Rendered]:
     """The decisions alone: limits, the messages whose cost depends on them rendered and
     costed (SMS), budgets and control groups. Leaves `decisions` (every candidate with
     its status and cost) and `sends`; returns the messages rendered so far (a review
-    reads costs, not messages)."""
+    reads costs, not messages).
+
+    `runner` runs the contact plan's statements over the candidates (on Spark, a Spark
+    build's runner); the rule tables, the rendering and the costs stay on `con`."""
     options = {ca.activity.id: activity_options(plan, ca, templates.get(ca.activity.id))
                for ca in compiled.activities}
     unsendable = {ca.activity.id: not_ready(plan, ca, templates.get(ca.activity.id))
                   for ca in compiled.activities}
     rules = rules_for(plan, compiled, options, unsendable)
     history_view(con, compiled.as_of)
-    apply_limits(con, rules, compiled.as_of)
+    apply_limits(con, rules, compiled.as_of, runner)
     con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * EXCLUDE (reason), "
                 "coalesce(reason, 'send') AS status FROM decisions_pre")
     early = [ca for ca in compiled.activities
@@ -74,7 +77,7 @@ def decide(con: duckdb.DuckDBPyConnection, plan: Plan, compiled: CompiledPlan,
         for ca in early:
             drop_too_long(con, ca, rendered[ca.activity.id], templates.get(ca.activity.id),
                           "row_costs", "reason")
-    apply_budgets(con, rules, compiled.as_of, costs=costs)
+    apply_budgets(con, rules, compiled.as_of, costs=costs, run=runner)
     con.execute("CREATE OR REPLACE TEMP VIEW sends AS SELECT * FROM decisions")
     return rendered
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Iterator
 
 import duckdb
 
 from crmspec.compile import CompiledPlan
 from crmspec.core.diagnostics import PlanError
 from crmspec.core.mask import mask_text
+from crmspec.core.sql import Runner, execute_all
 from crmspec.plan.model import Plan
 
 
@@ -47,18 +48,6 @@ def _histogram(con, column: str, keys: list[str]) -> dict[str, int]:
     out = {k: found.pop(k, 0) for k in keys}
     out.update(sorted(found.items()))
     return out
-
-
-# Runs a build's statements in order on the connection (the default: each one on DuckDB
-# itself), or elsewhere, leaving the tables they create on the connection
-# (crmspec.engine.spark.run.SparkRunner).
-Runner = Callable[[duckdb.DuckDBPyConnection, list[str]], None]
-
-
-def execute_all(con: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
-    """The DuckDB runner: every statement on the connection, in order."""
-    for sql in statements:
-        con.execute(sql)
 
 
 def run_plan(con: duckdb.DuckDBPyConnection, compiled: CompiledPlan, plan: Plan,

@@ -10,6 +10,14 @@ Only constructs whose meaning was checked on both engines are let through
 - `regexp_full_match` has no Spark name: RLIKE with the pattern anchored.
 - `date_diff('day', a, b)`: DuckDB counts day boundaries crossed, Spark whole days
   elapsed between timestamps; both arguments are cast to DATE first, where they agree.
+- `INTERVAL (n) DAY` of a column or expression: Spark's parser takes literals only;
+  written as `(n) * INTERVAL '1' DAY`. A date or timestamp shifted by it is a wall-clock
+  timestamp on DuckDB; on Spark a date plus an interval is a timestamp in the session's
+  time zone, so the operand is cast to TIMESTAMP_NTZ first (a date: its midnight).
+- `WITH x AS MATERIALIZED (...)`: DuckDB's hint to compute a CTE once; Spark has no
+  such syntax (it plans the CTE as it sees fit): dropped, the meaning is the same.
+- `CAST('0x' || digits AS BIGINT)` reads hexadecimal on DuckDB, fails on Spark: written
+  as `CAST(CONV(digits, 16, 10) AS BIGINT)` (the control groups' md5 bucket).
 - `hash()` differs between the engines; only `md5` (the control-group hash) is allowed.
 - `arg_max(x, key)` becomes `MAX_BY(x, STRUCT(key, x))`, NULL where x or the key is
   (DuckDB skips those rows, MAX_BY only rows with a NULL key). Spark breaks ties on the
@@ -57,10 +65,66 @@ def _arg_max_key(e: exp.ArgMax) -> exp.Expression:
                   false=exp.func("STRUCT", e.expression.copy(), e.this.copy()))
 
 
+def _column_interval(e: exp.Expression) -> bool:
+    return isinstance(e, exp.Interval) and not isinstance(e.this, exp.Literal)
+
+
+def _interval(self, e: exp.Interval) -> str:
+    """`INTERVAL (n) DAY` as `(n) * INTERVAL '1' DAY` where n is not a literal."""
+    if not _column_interval(e):
+        return Spark.Generator.interval_sql(self, e)
+    one = exp.Interval(this=exp.Literal.string("1"), unit=e.args["unit"].copy())
+    return self.sql(exp.Mul(this=exp.Paren(this=e.this.unnest().copy()), expression=one))
+
+
+def _shifted(op: str):
+    """`x + INTERVAL (n) DAY` (or -): x as a wall-clock timestamp, as on DuckDB."""
+    def sql(self, e: exp.Binary) -> str:
+        if not (_column_interval(e.this) or _column_interval(e.expression)):
+            return self.binary(e, op)
+        wall = exp.DataType.build("TIMESTAMP_NTZ", dialect="spark")
+        e = e.copy()
+        for side in ("this", "expression"):
+            if not _column_interval(e.args[side]):
+                e.set(side, exp.cast(e.args[side], wall))
+        return self.binary(e, op)
+    return sql
+
+
+def _cte(self, e: exp.CTE) -> str:
+    """A CTE without DuckDB's MATERIALIZED hint."""
+    if e.args.get("materialized") is None:
+        return Spark.Generator.cte_sql(self, e)
+    e = e.copy()
+    e.set("materialized", None)
+    return Spark.Generator.cte_sql(self, e)
+
+
+_INTEGERS = (exp.DataType.Type.INT, exp.DataType.Type.BIGINT, exp.DataType.Type.SMALLINT)
+
+
+def _hex_digits(e: exp.Cast) -> exp.Expression | None:
+    """The digits of `CAST('0x' || digits AS <integer>)`, else None."""
+    inner = e.this.unnest()
+    if (e.to.this in _INTEGERS and isinstance(inner, exp.DPipe)
+            and isinstance(inner.this, exp.Literal) and inner.this.is_string
+            and inner.this.this.lower() == "0x"):
+        return inner.expression
+    return None
+
+
 class CrmSpark(Spark):
     """Spark SQL with crmspec's meanings (see the module docstring)."""
 
     class Generator(Spark.Generator):
+        def cast_sql(self, expression: exp.Cast, safe_prefix: str | None = None) -> str:
+            digits = _hex_digits(expression)
+            if digits is None:
+                return super().cast_sql(expression, safe_prefix)
+            conv = exp.func("CONV", digits.copy(), exp.Literal.number(16),
+                            exp.Literal.number(10))
+            return super().cast_sql(exp.Cast(this=conv, to=expression.to.copy()), safe_prefix)
+
         TRANSFORMS = {
             **Spark.Generator.TRANSFORMS,
             # whole calendar days between the dates, as DuckDB counts day boundaries
@@ -69,6 +133,11 @@ class CrmSpark(Spark):
             # ties on the key: the largest value on Spark (DuckDB takes any row); the
             # compiler's keys are unique per group (a customer's tier per run)
             exp.ArgMax: lambda self, e: self.func("MAX_BY", e.this, _arg_max_key(e)),
+            # Spark's INTERVAL takes literals only
+            exp.Interval: _interval,
+            exp.CTE: _cte,
+            exp.Add: _shifted("+"),
+            exp.Sub: _shifted("-"),
             # DuckDB counts Sunday as 0, Spark as 1
             exp.DayOfWeek: lambda self, e: f"(DAYOFWEEK({self.sql(e, 'this')}) - 1)",
             # DuckDB's regexp_full_match: RLIKE finds the pattern anywhere, so anchor it

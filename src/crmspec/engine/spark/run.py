@@ -1,11 +1,17 @@
 """A build's statements run on Spark, their tables handed back to DuckDB.
 
-`SparkRunner` is an `engine.run.Runner`: it takes whatever statements the compiler emits
-(each a `CREATE TABLE|VIEW name AS query` in crmspec's DuckDB SQL), and for each one
+`SparkRunner` is a `core.sql.Runner`: it takes whatever statements the compiler and the
+contact plan emit (each a `CREATE TABLE|VIEW name AS query` in crmspec's DuckDB SQL: the
+facts, features and candidates, then the contact plan's rule flags, limits, budgets and
+decisions), and for each one
 
 1. hands the tables its query reads that Spark does not have yet (the checked canonical
-   tables, the ledger's, the do-not-contact list) from the DuckDB connection to Spark as
-   Parquet in the scratch folder,
+   tables, the ledger's history, the do-not-contact list, the contact rules, the costs of
+   the messages rendered before the budgets) from the DuckDB connection to Spark as
+   Parquet in the scratch folder: a snapshot, taken when a statement first reads the
+   table (the build changes none of them after that; `decisions`, which the build then
+   updates on DuckDB for the messages over a channel's limit, is read by no statement
+   on Spark),
 2. writes the query as Spark SQL (`dialect.to_spark`: refused when a construct is not in
    the portable set) and runs it there; a table is written to the scratch folder as
    Parquet and read back by Spark (materialised once, like DuckDB's temp table),
@@ -14,7 +20,9 @@
    rendering and the writers that follow read exactly what a DuckDB build reads; a view
    is created on both.
 
-Nothing is listed by name: a new statement of the compiler runs here as it is.
+Nothing is listed by name: a new statement of the compiler runs here as it is. `ran`
+lists the tables and views created on Spark, in order (a build's log, and the tests'
+proof of what ran where).
 """
 
 from __future__ import annotations
@@ -57,6 +65,7 @@ class SparkRunner:
         self.scratch = f"{base.rstrip('/')}/run-{uuid.uuid4().hex[:12]}"
         self._views: list[str] = []  # Spark temp views this runner made
         self._sent: set[str] = set()  # tables Spark has (handed over or created)
+        self.ran: list[str] = []  # the tables and views the statements created on Spark
 
     @property
     def spark(self) -> Any:
@@ -103,6 +112,7 @@ class SparkRunner:
             self._back(con, name, tree.expression.sql(READ), path)
         self._views.append(name)
         self._sent.add(name)
+        self.ran.append(name)
 
     def _hand_over(self, con: duckdb.DuckDBPyConnection, table: exp.Table) -> str:
         """The Spark name of a table the statements read, copied there once."""

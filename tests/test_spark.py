@@ -69,7 +69,24 @@ def suppressed(manifests: list[dict], reason: str) -> int:
     return sum(a["suppressed"].get(reason, 0) for m in manifests for a in m["activities"])
 
 
-def test_tiny_shop_with_cooldowns_limits_ties_budgets_and_a_feb_29_birthday(tmp_path):
+@pytest.fixture
+def spark_ran(monkeypatch) -> list[list[str]]:
+    """What each Spark build created on Spark (`SparkRunner.ran`), one list per build."""
+    from crmspec.engine.spark.run import SparkRunner
+
+    ran: list[list[str]] = []
+    close = SparkRunner.close
+
+    def recorded(self):
+        ran.append(list(self.ran))
+        close(self)
+
+    monkeypatch.setattr(SparkRunner, "close", recorded)
+    return ran
+
+
+def test_tiny_shop_with_cooldowns_limits_ties_budgets_and_a_feb_29_birthday(tmp_path,
+                                                                           spark_ran):
     """The tiny shop (test_build_tiny) with every contact rule binding on some day:
     a cooldown and a weekly contact limit (test_contact_plan's), two marketing activities
     of equal priority sharing the SMS cap (decided by id), a monthly budget with
@@ -114,6 +131,10 @@ def test_tiny_shop_with_cooldowns_limits_ties_budgets_and_a_feb_29_birthday(tmp_
     assert [b["eligible"] for b in birthday] == [2, 0, 0]  # c01 (Feb 29) and c02
     for reason in ("cooldown", "channel_limit", "budget_month"):
         assert suppressed(manifests, reason) > 0, reason
+    # the audiences, then the contact decisions, ran on Spark, every day
+    assert spark_ran == [["trigger_orders", "features", "facts", "candidates", "rule_flags",
+                          "verdicts", "contact_cut", "decisions_pre", "budget_cut",
+                          "decisions"]] * len(days)
 
 
 def test_timestamps_around_midnight_in_the_shop_timezone(tmp_path):

@@ -49,7 +49,19 @@ def create_send_rows(con: duckdb.DuckDBPyConnection) -> None:
     the customers' attributes, stored in activity and customer order: each activity's
     list is then one contiguous slice (zone maps skip the rest; the other 1M candidate
     rows never join `features`), already in the order of its file, so that the
-    audience COPYs read it without sorting again (`write_audience`)."""
+    audience COPYs read it without sorting again (`write_audience`).
+
+    From here on the connection keeps a table's order through every writer's COPY:
+    DuckDB keeps it through a scan, a filter and a projection, but its IN-clause
+    optimizer makes `x IN (5 or more constants)` a MARK join, which does not (at 1M
+    customers the audience lists came out in another order on every run: the test of a
+    cell's first character in `core.spreadsheet.safe_cell_sql`; an email's advertising
+    domains are another such list, a plugin's writer may have more). It is turned off
+    for the rest of the connection: what follows writes files and records the run."""
+    (off,) = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()
+    if "in_clause" not in off.split(","):
+        names = ",".join(filter(None, [off, "in_clause"]))
+        con.execute(f"SET disabled_optimizers = {sql_str(names)}")
     attributes = ", ".join(f'f."{c}"' for c in ROW_ATTRIBUTES)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE send_rows AS
         SELECT d.customer_id, d.activity_id, d.channel, d.address, d.segment, {attributes},

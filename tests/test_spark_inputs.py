@@ -13,6 +13,7 @@ DuckDB's). Spark runs in local mode on the test run's session.
 
 from __future__ import annotations
 
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -161,6 +162,39 @@ def test_a_table_missing_at_the_uri_is_e402_at_the_path(exported, tmp_path, spar
     [d] = caught.value.diagnostics
     assert (d.code, d.line) == ("E402", 7)
     assert d.message == f"orders data not found: {uri}/orders.parquet"
+    assert not (root / "out").exists()
+
+
+@pytest.mark.parametrize("damage", ["truncated", "pages", "not_parquet"])
+def test_a_corrupt_file_at_the_uri_is_e407_at_the_path(exported, tmp_path, spark, damage):
+    """The footer cut off (Spark fails inferring the schema), pages overwritten with the
+    footer intact (Spark fails reading the rows, in the checking pass), a CSV named
+    .parquet: E407 at shop.yaml's data path naming the file, not a traceback."""
+    orders = exported / "data_pq" / "orders.parquet"
+    con = duckdb.connect()  # enough rows for pages past the first bytes
+    con.execute(f"COPY (SELECT 'o' || range AS order_id, 'c01' AS customer_id, "
+                f"TIMESTAMP '2026-02-01 10:00:00' AS created_at, TIMESTAMP '2026-02-01 "
+                f"10:05:00' AS paid_at, NULL::TIMESTAMP AS shipped_at, NULL::TIMESTAMP AS "
+                f"signed_at, 10.0 + range AS amount, 'paid' AS status, 'normal' AS "
+                f"source FROM range(20000)) TO '{orders}'")
+    con.close()
+    data = orders.read_bytes()
+    if damage == "truncated":
+        orders.write_bytes(data[: len(data) // 2])
+    elif damage == "pages":
+        orders.write_bytes(data[:4] + bytes(b ^ 0x5A for b in data[4:len(data) // 2])
+                           + data[len(data) // 2:])
+    else:
+        orders.write_text("order_id,amount\no01,100\n", encoding="utf-8")
+    uri = (exported / "data_pq").as_uri()
+    root = twin(exported, tmp_path, f"  source: parquet\n  path: {uri}\n")
+    with pytest.raises(PlanError) as caught:
+        build(root, engine="spark")
+    [d] = caught.value.diagnostics
+    assert (d.code, d.line, d.col) == ("E407", 7, 9)
+    assert re.fullmatch(r"Spark cannot read file:/+\S+/data_pq/orders\.parquet as Parquet "
+                        r"\((FAILED_READ_FILE\.\w+|not a Parquet file)\): truncated or "
+                        r"corrupt\?", d.message), d.message
     assert not (root / "out").exists()
 
 

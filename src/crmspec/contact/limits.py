@@ -93,10 +93,10 @@ def _allowed(windows: list[Window], alias: str) -> str:
 
 
 def rule_flags_sql(rules: ContactRules, d: str) -> str:
-    """The statement creating `rule_flags`: the few customers each rule names, per key (NULL: every channel and
-    activity; else a channel or an activity id), joined by the steps below (a correlated
-    EXISTS per rule made DuckDB deduplicate all candidate rows once per rule). A table:
-    every statement of the contact plan joins it three times."""
+    """The statement creating `rule_flags`: the few customers each rule names, per key
+    (NULL: every channel and activity; else a channel or an activity id), joined by the
+    steps below (a correlated EXISTS per rule made DuckDB deduplicate all candidate rows
+    once per rule). A table: every statement of the contact plan joins it three times."""
     refund = ("SELECT NULL AS customer_id WHERE false" if rules.refund_days is None else
               f"SELECT DISTINCT customer_id FROM orders WHERE status = 'refunded' AND "
               f"CAST(created_at AS DATE) > {d} - INTERVAL {int(rules.refund_days)} DAY")
@@ -119,9 +119,9 @@ def rule_flags_sql(rules: ContactRules, d: str) -> str:
 
 
 def verdicts_sql(rules: ContactRules) -> str:
-    """The statement creating `verdicts`, a view: every candidate with its activity's rule values and the reason
-    of steps 1-5 (NULL: still in). Each statement below reads the columns it needs of
-    it; nothing of it is stored."""
+    """The statement creating `verdicts`, a view: every candidate with its activity's
+    rule values and the reason of steps 1-5 (NULL: still in). Each statement below reads
+    the columns it needs of it; nothing of it is stored."""
     global_hold = ("false" if not rules.global_holdout else
                    f"{bucket_sql('c.customer_id', rules.salt + ':global')} "
                    f"< {float(rules.global_holdout)!r}")

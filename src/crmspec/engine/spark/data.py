@@ -22,6 +22,7 @@ the refunds, the order-based channels the orders, `kpi` the orders).
 from __future__ import annotations
 
 import atexit
+import re
 import shutil
 import tempfile
 import uuid
@@ -196,6 +197,30 @@ class SparkInputs:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
+# How Spark says that a file's bytes are not readable Parquet (the footer at the schema's
+# inference, a page when the rows are read); any other failure is Spark's to report.
+_UNREADABLE = ("FAILED_READ_FILE", "CANNOT_READ_FILE_FOOTER", "is not a Parquet file")
+_ERROR_CLASS = re.compile(r"\[(FAILED_READ_FILE[A-Z_.]*)\]")
+_FILE = re.compile(r"(?:[a-z][a-z0-9+.-]*:)?/[^\s'\"]+\.parquet\b")
+
+
+def _unreadable(ds: DataSource, exc: BaseException) -> PlanError | None:
+    """E407 at shop.yaml's data path for a Spark read that failed on a file's bytes
+    (empty, truncated or corrupt), naming the file and Spark's error class where Spark's
+    message (a Java stack under py4j's "An error occurred while calling ...") has them;
+    None for any other failure."""
+    said = [line for line in str(exc).splitlines() if any(m in line for m in _UNREADABLE)]
+    if not said:
+        return None
+    found = next((m for m in map(_FILE.search, said) if m), None)
+    kind = next((m.group(1) for m in map(_ERROR_CLASS.search, said) if m),
+                "not a Parquet file")
+    return PlanError([where_read(ds).diag(
+        "E407", f"Spark cannot read {found.group(0) if found else ds.path} as Parquet "
+        f"({kind}): truncated or corrupt?",
+        "export the file again (or copy it again: compare its size)")])
+
+
 def _source_views(sql: SparkSQL, ds: DataSource) -> dict[str, str]:
     """Spark temp views `src_<table>` over the shop's tables (a catalog's by name, or
     Parquet at the URI), the tables that are not there left out; raises E402 for a
@@ -222,6 +247,9 @@ def _source_views(sql: SparkSQL, ds: DataSource) -> dict[str, str]:
                 frame = spark.read.parquet(uri)
             except Exception as exc:  # Spark's AnalysisException: PATH_NOT_FOUND
                 if "PATH_NOT_FOUND" not in str(exc) and "does not exist" not in str(exc):
+                    bad = _unreadable(ds, exc)
+                    if bad is not None:
+                        raise bad from None
                     raise
                 if not optional:
                     errors.append(where.diag(
@@ -293,8 +321,11 @@ def attach_on_spark(con: duckdb.DuckDBPyConnection, shop: Shop, spark: Any, as_o
                                for c in canonical_columns(table, ids))
             con.execute(f"CREATE OR REPLACE TEMP VIEW {table} AS SELECT {select} FROM {files}")
         _suppressions(con, sql, ds, folder)
-    except BaseException:
+    except BaseException as exc:
         inputs.close()
+        unreadable = None if isinstance(exc, PlanError) else _unreadable(ds, exc)
+        if unreadable is not None:
+            raise unreadable from None
         raise
     return data, inputs
 

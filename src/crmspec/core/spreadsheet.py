@@ -35,7 +35,9 @@ def safe_select(con, select_sql: str) -> str:
 
     The rows keep `select_sql`'s ORDER BY: a SELECT from a single table subquery is one
     of the clauses DuckDB guarantees to preserve row order through (its documentation,
-    "Order Preservation"), and COPY is another."""
+    "Order Preservation"), and COPY is another; but not with the IN-clause optimizer
+    on, which makes the IN list of safe_cell_sql a join (outputs.write.create_send_rows
+    turns it off for the writers)."""
     described = con.execute(f"DESCRIBE {select_sql}").fetchall()
     cols = []
     for name, kind, *_ in described:

@@ -54,3 +54,17 @@ def test_rfm_scores_come_from_distinct_values_not_a_sort_of_the_buyers(tiny):
     assert "cume_dist" not in features
     for column in ("last_purchase_date", "rfm_purchases", "rfm_spend"):
         assert f"(SELECT {column} AS v, count(*) AS n FROM rfm_buyers GROUP BY 1)" in features
+    # Placed by four cuts per score (test_rfm_scores), not joined back buyer by buyer.
+    assert features.count("JOIN rfm_") == 1 and "CROSS JOIN rfm_cuts AS k" in features
+    assert "(SELECT max(v) FILTER (WHERE score <= 4) FROM rfm_m) AS m4" in features
+
+
+def test_per_customer_aggregates_are_not_repeated(tiny):
+    """Without a tier window every purchase counts for the tier: spend is the plain sum
+    (the same aggregate as M's), and the last purchase date is the last payment's date,
+    not a second max() (the tiny shop's spends and dates: test_build_tiny)."""
+    features, _ = _features(tiny)
+    per_customer = features[features.index("per_customer AS"):features.index("rfm_buyers AS")]
+    assert "coalesce(sum(amount), 0) AS spend" in per_customer
+    assert "CAST(max(paid_at) AS DATE) AS last_purchase_date" in per_customer
+    assert "max(purchase_date)" not in per_customer

@@ -76,13 +76,27 @@ def last_review_date(review: str | None, as_of: date) -> date | None:
 # features statement at 1M buyers); the same value, the share of buyers with a value up
 # to a buyer's own as a double, comes from the distinct values and their counts (1,095
 # dates, a few dozen purchase counts, 300k spends at 1M buyers) and a running sum.
-# The same doubles, so the same scores (tests/test_compiled_reads.py).
+# A score only grows with the value, so each score's values are a band: the largest
+# value scoring at most 1, 2, 3 and 4 (`rfm_cuts`, one row) place every buyer by four
+# comparisons, where joining the scores back was four joins of every buyer's row (about
+# 1 CPU s of the statement at 1M). The same doubles, so the same scores
+# (tests/test_compiled_reads.py).
 _RFM = (("r", "last_purchase_date"), ("f", "rfm_purchases"), ("m", "rfm_spend"))
 _SCORE = ("SELECT v, CAST(ceil(5 * (CAST(sum(n) OVER (ORDER BY v ROWS BETWEEN UNBOUNDED "
           "PRECEDING AND CURRENT ROW) AS DOUBLE) / CAST(sum(n) OVER () AS DOUBLE))) AS INTEGER) "
           "AS score\n  FROM (SELECT {column} AS v, count(*) AS n FROM rfm_buyers GROUP BY 1)")
 _RFM_SCORES = ", ".join(f"rfm_{score} AS (\n  {_SCORE.format(column=column)}\n)"
                         for score, column in _RFM)
+_RFM_CUTS = "rfm_cuts AS (\n  SELECT " + ",\n    ".join(
+    f"(SELECT max(v) FILTER (WHERE score <= {k}) FROM rfm_{score}) AS {score}{k}"
+    for score, _ in _RFM for k in range(1, 5)) + "\n)"
+
+
+def _rfm_score(score: str, column: str) -> str:
+    """A buyer's score from the cuts: the first band its value is in (a cut is NULL when
+    no value scores that low, and then matches nothing)."""
+    bands = " ".join(f"WHEN p.{column} <= k.{score}{k} THEN {k}" for k in range(1, 5))
+    return f"CASE {bands} ELSE 5 END"
 
 
 def tiers_as_of(day: str, before: bool = False) -> str:
@@ -122,10 +136,13 @@ def facts_sql(plan: Plan, as_of: date, previous: date | None = None,
         return f"count(*) FILTER (WHERE {cond})" if cond else "count(*)"
 
     def spend(end: str) -> str:
-        conds = [f"purchase_date <= {end}"]
+        # Every purchase is on or before the as-of date: there, without a tier window,
+        # the sum of all of them (the same aggregate as M's, computed once).
+        conds = [] if end == asof else [f"purchase_date <= {end}"]
         if window:
             conds.append(f"purchase_date > {end} - INTERVAL {window} DAY")
-        return f"coalesce(sum(amount) FILTER (WHERE {' AND '.join(conds)}), 0)"
+        return (f"coalesce(sum(amount) FILTER (WHERE {' AND '.join(conds)}), 0)" if conds
+                else "coalesce(sum(amount), 0)")
 
     review = next_review_date(plan.tier_review_date, as_of)
     review_sql = date_lit(review).sql(DIALECT) if review else "CAST(NULL AS DATE)"
@@ -154,6 +171,10 @@ def facts_sql(plan: Plan, as_of: date, previous: date | None = None,
         previous_rank, previous_join = "CAST(NULL AS INTEGER)", ""
     rfm_days = plan.rfm_window_days
     in_rfm = (f"purchase_date > {asof} - INTERVAL {int(rfm_days)} DAY" if rfm_days else None)
+    # Scored: the buyers of the RFM window (rfm_buyers); everyone else has no scores.
+    buyer = "p.rfm_purchases > 0" if in_rfm else "p.customer_id IS NOT NULL"
+    rfm_scores = ", ".join(f"CASE WHEN {buyer} THEN {_rfm_score(score, column)} END AS {score}"
+                           for score, column in _RFM)
     # Several orders on one day are one purchase: group by day first (a plain count per
     # customer then; much faster than count(DISTINCT purchase_date) on 10M orders).
     days_sql = ("SELECT customer_id, purchase_date, max(paid_at) AS paid_at, "
@@ -165,8 +186,8 @@ def facts_sql(plan: Plan, as_of: date, previous: date | None = None,
   {days_sql}
 ), per_customer AS (
   SELECT customer_id, {count()} AS purchases, {spend(asof)} AS spend,
-         min(purchase_date) AS first_purchase_date, max(purchase_date) AS last_purchase_date,
-         max(paid_at) AS last_purchase_at,
+         min(purchase_date) AS first_purchase_date,
+         CAST(max(paid_at) AS DATE) AS last_purchase_date, max(paid_at) AS last_purchase_at,
          {count(in_rfm)} AS rfm_purchases,
          coalesce(sum(amount) {f"FILTER (WHERE {in_rfm}) " if in_rfm else ""}, 0) AS rfm_spend,
          {review_spend} AS review_spend,
@@ -176,13 +197,7 @@ def facts_sql(plan: Plan, as_of: date, previous: date | None = None,
 ), rfm_buyers AS (
   SELECT customer_id, last_purchase_date, rfm_purchases, rfm_spend
   FROM per_customer{"" if in_rfm is None else " WHERE rfm_purchases > 0"}
-), {_RFM_SCORES}, rfm AS (
-  -- Scores over the buyers of the RFM window (rows of per_customer), each from its
-  -- distinct values (see _SCORE): no sort of the buyers' rows.
-  SELECT b.customer_id, r.score AS r, f.score AS f, m.score AS m
-  FROM rfm_buyers AS b JOIN rfm_r AS r ON r.v = b.last_purchase_date
-  JOIN rfm_f AS f ON f.v = b.rfm_purchases JOIN rfm_m AS m ON m.v = b.rfm_spend
-), base AS (
+), {_RFM_SCORES}, {_RFM_CUTS}, base AS (
   SELECT c.*, CAST(coalesce(p.purchases, 0) AS INTEGER) AS purchases,
          CAST(coalesce(p.spend, 0) AS DECIMAL(14,2)) AS spend,
          p.first_purchase_date, p.last_purchase_date, p.last_purchase_at,
@@ -191,9 +206,9 @@ def facts_sql(plan: Plan, as_of: date, previous: date | None = None,
          {asof} AS as_of,
          coalesce(p.review_spend, 0) AS review_spend,
          coalesce(p.kept_purchases, 0) AS kept_purchases,
-         coalesce(p.kept_spend, 0) AS kept_spend, rfm.r, rfm.f, rfm.m
-  FROM customers AS c LEFT JOIN per_customer AS p USING (customer_id)
-  LEFT JOIN rfm USING (customer_id)
+         coalesce(p.kept_spend, 0) AS kept_spend,
+         {rfm_scores}
+  FROM customers AS c LEFT JOIN per_customer AS p USING (customer_id) CROSS JOIN rfm_cuts AS k
 ), ranked AS (
   SELECT b.*,
     greatest({tier_rank_sql(plan, "spend", "purchases")},

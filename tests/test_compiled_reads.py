@@ -4,6 +4,7 @@ scans the event types of the plan's intents, and the unpaid orders only for an
 
 from datetime import date
 
+from crmspec.compile.facts import with_customers
 from crmspec.engine.run import run_plan
 from crmspec.engine.session import open_session
 
@@ -68,3 +69,39 @@ def test_per_customer_aggregates_are_not_repeated(tiny):
     assert "coalesce(sum(amount), 0) AS spend" in per_customer
     assert "CAST(max(paid_at) AS DATE) AS last_purchase_date" in per_customer
     assert "max(purchase_date)" not in per_customer
+
+
+def test_features_carries_the_customer_columns_the_plan_reads(tiny):
+    """The tiny plan reads phone (SMS), email (email), their opt-outs and opt_out_all,
+    name (its templates: customer.name) and province and gender (a segment's sql:
+    filter); `features` carries those and no other customer column. A writer's rows and
+    explain see every column, with the values of `customers` (with_customers)."""
+    read = ("customer_id", "phone", "email", "name", "gender", "province", "opt_out_sms",
+            "opt_out_email", "opt_out_all")
+    with open_session(tiny, AS_OF) as (con, p):
+        assert p.compiled.customer_columns == read
+        run_plan(con, p.compiled, p.plan)
+        customer = [r[0] for r in con.execute("DESCRIBE customers").fetchall()]
+        carried = [r[0] for r in con.execute("DESCRIBE features").fetchall()]
+        assert [c for c in carried if c in customer] == list(read)
+        whole = con.execute(f"SELECT * FROM ({with_customers(con)}) ORDER BY customer_id")
+        names = [d[0] for d in whole.description]
+        assert names == customer + [c for c in carried if c not in customer]
+        rows = [row[:len(customer)] for row in whole.fetchall()]
+        assert rows == con.execute("SELECT * FROM customers ORDER BY customer_id").fetchall()
+        assert len(rows) == 16
+
+
+def test_a_trigger_reads_its_customer_column(tiny):
+    """A birthday trigger reads `birthday`, which no segment names: features carries it."""
+    acts = tiny / "plans" / "activities.yaml"
+    text = acts.read_text(encoding="utf-8")
+    assert "birthday" not in text
+    with open_session(tiny, AS_OF) as (con, p):
+        assert "birthday" not in p.compiled.customer_columns
+    old = "    segment: carted_30d\n    channel: email\n"
+    assert old in text
+    acts.write_text(text.replace(old, old + "    trigger: {type: birthday, lead_days: 0}\n"),
+                    encoding="utf-8")
+    with open_session(tiny, AS_OF) as (con, p):
+        assert "birthday" in p.compiled.customer_columns

@@ -17,12 +17,11 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta
 
 import pytest
+from conftest import BUILD_LEFTOVERS, FIXTURES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crmspec.engine.session import open_session
-
-from conftest import BUILD_LEFTOVERS, FIXTURES
 
 AS_OF = date(2026, 3, 1)
 CUSTOMERS = [f"c{i:02d}" for i in range(1, 17)]

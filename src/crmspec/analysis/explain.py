@@ -17,6 +17,7 @@ import duckdb
 import pluggy
 from sqlglot import exp
 
+from crmspec.compile.facts import with_customers
 from crmspec.compile.segments import Needs, SegmentCompiler
 from crmspec.compile.sql import DIALECT
 from crmspec.compile.triggers import activity_trigger_condition
@@ -148,7 +149,8 @@ def explain(root: Path, customer_id: str, as_of: date | None = None,
         key = known[0]
         run_plan(con, compiled, plan)
         decide_contacts(con, plan, compiled, p.templates)
-        cur = con.execute("SELECT * FROM features WHERE customer_id = ?", [key])
+        cur = con.execute(f"SELECT * FROM ({with_customers(con)}) WHERE customer_id = ?",
+                          [key])
         row = cur.fetchone()
         facts = dict(zip([d[0] for d in cur.description], row))
         sends = {r[0]: r[1:] for r in con.execute(

@@ -149,11 +149,15 @@ class WriteContext:
         read; made on first use.
         """
         if self._view is None:
+            # the compiler only once a writer reads the rows (`crmspec validate` imports
+            # this module and needs no sqlglot)
+            from crmspec.compile.facts import with_customers
+
             self._view = rows_view(self.table)
             self.con.execute(
                 f"CREATE OR REPLACE TEMP VIEW {self._view} AS SELECT f.*, "
                 f"m.* EXCLUDE (customer_id) FROM {self.table} AS m "
-                "JOIN features AS f USING (customer_id)")
+                f"JOIN ({with_customers(self.con)}) AS f USING (customer_id)")
         return self._view
 
     def target(self, ext: str, suffix: str = "") -> tuple[str, Path]:

@@ -25,8 +25,12 @@ ROW_ATTRIBUTES = ("stage", "customer_type", "tier", "purchases", "spend",
 class CompiledActivity:
     activity: Activity
     channel: Channel
-    audience_sql: str  # SELECT customer_id, activity_id, channel, address, segment, stage,
+    query: exp.Select  # SELECT customer_id, activity_id, channel, address, segment, stage,
     #                    status FROM features WHERE ...
+
+    @property
+    def audience_sql(self) -> str:
+        return self.query.sql(DIALECT)
 
 
 def _status(a: Activity, channel: Channel) -> exp.Expression:
@@ -43,7 +47,7 @@ def _status(a: Activity, channel: Channel) -> exp.Expression:
     return case.else_(lit("send"))
 
 
-def audience_select(a: Activity, channel: Channel, cond: exp.Expression) -> str:
+def audience_select(a: Activity, channel: Channel, cond: exp.Expression) -> exp.Select:
     cols = [
         col("customer_id"),
         exp.alias_(lit(a.id), "activity_id"),
@@ -53,4 +57,4 @@ def audience_select(a: Activity, channel: Channel, cond: exp.Expression) -> str:
         col("stage"),
         exp.alias_(_status(a, channel), "status"),
     ]
-    return exp.select(*cols).from_("features").where(cond).sql(DIALECT)
+    return exp.select(*cols).from_("features").where(cond)

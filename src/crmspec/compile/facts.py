@@ -5,6 +5,7 @@ one `features` table."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from sqlglot import exp
@@ -109,7 +110,8 @@ def tiers_as_of(day: str, before: bool = False) -> str:
 
 
 def facts_sql(plan: Plan, as_of: date, previous: date | None = None,
-              previous_in_ledger: bool = False) -> str:
+              previous_in_ledger: bool = False,
+              customer_columns: Sequence[str] | None = None) -> str:
     """One row per customer: purchases, spend, recency, stage, type, tier, RFM, and the
     tier as of the previous build and at the next review (for the tier triggers).
 
@@ -125,6 +127,8 @@ def facts_sql(plan: Plan, as_of: date, previous: date | None = None,
     RFM: scores among the customers with a purchase in the RFM window (segments.yaml
     `rfm.window_days`; all time by default); F counts and M sums their purchases in it.
     The tier window is separate: it says what earns a tier, not how customers compare.
+
+    `customer_columns`: the columns of `customers` to carry (default: all of them).
     """
     shop = plan.shop
     asof = date_lit(as_of).sql(DIALECT)
@@ -169,6 +173,8 @@ def facts_sql(plan: Plan, as_of: date, previous: date | None = None,
                          "AS pt ON pt.customer_id = b.customer_id")
     else:
         previous_rank, previous_join = "CAST(NULL AS INTEGER)", ""
+    picked = ("c.*" if customer_columns is None else
+              ", ".join(f"c.{col(c).sql(DIALECT)}" for c in customer_columns))
     rfm_days = plan.rfm_window_days
     in_rfm = (f"purchase_date > {asof} - INTERVAL {int(rfm_days)} DAY" if rfm_days else None)
     # Scored: the buyers of the RFM window (rfm_buyers); everyone else has no scores.
@@ -198,7 +204,7 @@ def facts_sql(plan: Plan, as_of: date, previous: date | None = None,
   SELECT customer_id, last_purchase_date, rfm_purchases, rfm_spend
   FROM per_customer{"" if in_rfm is None else " WHERE rfm_purchases > 0"}
 ), {_RFM_SCORES}, {_RFM_CUTS}, base AS (
-  SELECT c.*, CAST(coalesce(p.purchases, 0) AS INTEGER) AS purchases,
+  SELECT {picked}, CAST(coalesce(p.purchases, 0) AS INTEGER) AS purchases,
          CAST(coalesce(p.spend, 0) AS DECIMAL(14,2)) AS spend,
          p.first_purchase_date, p.last_purchase_date, p.last_purchase_at,
          CAST(date_diff('day', p.last_purchase_date, {asof}) AS INTEGER)
@@ -228,6 +234,23 @@ FROM ranked"""
 
 
 FACTS_VIEW = "CREATE OR REPLACE TEMP VIEW facts AS SELECT * FROM features"
+
+
+def with_customers(con) -> str:
+    """A query of `features` with every customer column, for what shows or hands on a
+    customer's whole row (a channel writer's `WriteContext.rows`, `explain`): the
+    columns `features` carries (the ones the plan reads) and, joined from `customers`,
+    the others; in the order `features` had when it carried them all (the customer
+    columns in their table's order, then the facts)."""
+    carried = [r[0] for r in con.execute("DESCRIBE features").fetchall()]
+    customer = [r[0] for r in con.execute("DESCRIBE customers").fetchall()]
+    if set(customer) <= set(carried):
+        return "SELECT * FROM features"
+    have = set(carried)
+    cols = [f"{'f' if c in have else 'c'}.{col(c).sql(DIALECT)}" for c in customer]
+    cols += [f"f.{col(c).sql(DIALECT)}" for c in carried if c not in set(customer)]
+    return (f"SELECT {', '.join(cols)} FROM features AS f "
+            "JOIN customers AS c USING (customer_id)")
 
 
 def features_sql(facts: str, intents: list[Intent], flags: dict[str, exp.Expression],

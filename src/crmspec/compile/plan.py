@@ -4,9 +4,12 @@ together for one as-of date."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
+
+from sqlglot import exp
 
 from crmspec.compile.audiences import CompiledActivity, audience_select
 from crmspec.compile.facts import FACTS_VIEW, facts_sql, features_sql
@@ -18,6 +21,7 @@ from crmspec.compile.triggers import (
     order_flag_column,
     trigger_orders_sql,
 )
+from crmspec.data.tables import CUSTOMERS
 from crmspec.plan.model import Plan
 
 if TYPE_CHECKING:  # channels sit above the compiler; it only reads their attributes
@@ -31,6 +35,9 @@ class CompiledPlan:
     activities: list[CompiledActivity]
     segments: dict[str, str]  # segment id -> boolean SQL over features
     needs: Needs
+    # The customer columns `features` carries (customer_id first): those the plan reads
+    # (customer_columns); the others are in `customers` (engine.run.with_customers).
+    customer_columns: tuple[str, ...] = ("customer_id",)
     # the `sql:` filters, to name the one that fails on the data (engine.run)
     user_conditions: list[UserCondition] = field(default_factory=list)
 
@@ -63,13 +70,29 @@ class CompiledPlan:
         return "\n".join(out) + "\n"
 
 
+def customer_columns(expressions: Iterable[exp.Expression], reads: Iterable[str] = ()
+                     ) -> tuple[str, ...]:
+    """The customer columns that `expressions` (the segments' and the audiences' SQL) and
+    `reads` (the templates' columns) read, in the table's order, customer_id first.
+
+    `features` carries only these: every other customer column copied into it was
+    written once per customer and never read (at 1M customers 0.9 of the statement's
+    7-8 CPU s). Whatever must show every column (a channel writer's `ctx.rows`,
+    `explain`) joins `customers` for the rest (`engine.run.with_customers`)."""
+    read = set(reads) | {c.name for e in expressions for c in e.find_all(exp.Column)}
+    return ("customer_id",) + tuple(c.name for c in CUSTOMERS
+                                    if c.name != "customer_id" and c.name in read)
+
+
 def compile_plan(plan: Plan, as_of: date, channels: dict[str, Channel],
-                 previous_as_of: date | None = None, previous_in_ledger: bool = False
-                 ) -> CompiledPlan:
+                 previous_as_of: date | None = None, previous_in_ledger: bool = False,
+                 reads: Iterable[str] = ()) -> CompiledPlan:
     """The plan's SQL as of a date; `channels` come from the plugin manager
     (`crmspec.plugins.collect_channels`); `previous_as_of` is the date of the previous
     build, whose tiers the ledger holds when `previous_in_ledger` (tier upgrades are
-    measured against them; see facts_sql for the fallback)."""
+    measured against them; see facts_sql for the fallback); `reads`: the columns of
+    `features` that the build reads besides the plan's SQL (the templates' variables,
+    `crmspec.templates.rendering.template_needs`)."""
     needs = Needs()
     segc = SegmentCompiler(plan, needs)
     segments = {s.id: segc.segment(s.id) for s in plan.segments}
@@ -80,6 +103,7 @@ def compile_plan(plan: Plan, as_of: date, channels: dict[str, Channel],
         cond = conjunction([false_if_null(segments[a.segment].copy()),
                             activity_trigger_condition(a, plan, as_of)])
         activities.append(CompiledActivity(a, channel, audience_select(a, channel, cond)))
+    columns = customer_columns([*segments.values(), *(ca.query for ca in activities)], reads)
     intents = sorted(segc.intents, key=lambda i: i.column)
     flags = {}
     for a in plan.activities:
@@ -94,8 +118,8 @@ def compile_plan(plan: Plan, as_of: date, channels: dict[str, Channel],
             "SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS order_id WHERE false")),
         ("features: purchases, stage, type, tier and RFM per customer (the facts), recent "
          "intent signals and order-trigger flags",
-         features_sql(facts_sql(plan, as_of, previous_as_of, previous_in_ledger), intents,
-                      flags, as_of)),
+         features_sql(facts_sql(plan, as_of, previous_as_of, previous_in_ledger, columns),
+                      intents, flags, as_of)),
         ("facts: the customer facts by their old name", FACTS_VIEW),
     ]
     return CompiledPlan(
@@ -105,4 +129,5 @@ def compile_plan(plan: Plan, as_of: date, channels: dict[str, Channel],
         segments={k: v.sql(DIALECT) for k, v in segments.items()},
         needs=needs,
         user_conditions=segc.user_conditions,
+        customer_columns=columns,
     )

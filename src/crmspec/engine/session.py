@@ -27,7 +27,7 @@ from crmspec.engine.connection import connect
 from crmspec.plan.model import Plan
 from crmspec.plugins import call_hook, get_plugin_manager
 from crmspec.templates.loading import ActivityTemplates
-from crmspec.templates.rendering import template_needs
+from crmspec.templates.rendering import template_columns, template_needs
 from crmspec.validate import Validation, open_plan
 
 if TYPE_CHECKING:  # a Spark shop's inputs: imported at run time by such a shop only
@@ -89,13 +89,17 @@ def prepare_plans(root: Path, validations: list[Validation], as_of: date | None,
     # Time-zone-aware timestamps in the data (TIMESTAMPTZ) become the shop's local time.
     con.execute("SET TimeZone = " + sql_str(first.shop.timezone))
     # Compile once to learn which columns the plans need, attach, then compile for real.
-    needs = Needs()
+    # `features` carries the customer columns any of the plans reads: two plans of a
+    # review compile to the same facts statement unless they differ in what they compute.
+    needs, reads = Needs(), set()
     for v in validations:
-        for column, src in compile_plan(v.plan, as_of or date(2000, 1, 1), v.channels
-                                        ).needs.columns.items():
+        draft = compile_plan(v.plan, as_of or date(2000, 1, 1), v.channels,
+                             reads=template_columns(v.templates))
+        for column, src in draft.needs.columns.items():
             needs.add(column, src)
         for column, src in template_needs(v.templates):
             needs.add(column, src)
+        reads.update(draft.customer_columns)
     # The checks' results live beside the ledger; only a build that records stores them.
     checks = (root / first.shop.ledger_path).parent / "checks.json"
     inputs = None
@@ -122,7 +126,8 @@ def prepare_plans(root: Path, validations: list[Validation], as_of: date | None,
         previous = previous_run(con, data.as_of)
         call_hook(pm, "prepare_connection", con=con, plan=first)
         return [Prepared(v.plan, compile_plan(v.plan, data.as_of, v.channels, previous,
-                                              previous_in_ledger=previous is not None),
+                                              previous_in_ledger=previous is not None,
+                                              reads=sorted(reads)),
                          data, v.diagnostics + data_diags, v.templates, inputs)
                 for v in validations]
     except BaseException:

@@ -89,7 +89,8 @@ def simulate_days(con: duckdb.DuckDBPyConnection, sides: dict[str, tuple[Prepare
             if previous is None:
                 previous = previous_run(con, day)
             compiled = compile_plan(p.plan, day, v.channels, previous,
-                                    previous_in_ledger=previous is not None)
+                                    previous_in_ledger=previous is not None,
+                                    reads=p.compiled.customer_columns)
             if compiled.statements != statements:
                 run_facts(con, compiled)
                 statements = compiled.statements

@@ -301,6 +301,11 @@ def template_needs(loaded: dict[str, ActivityTemplates]) -> list[tuple[str, Any]
     return out
 
 
+def template_columns(loaded: dict[str, ActivityTemplates]) -> list[str]:
+    """The columns of `features` the templates read (compile_plan's `reads`)."""
+    return sorted({col for col, _ in template_needs(loaded)})
+
+
 def over_limit(con, table: str, at: ActivityTemplates | None, parts: tuple[str, ...]
                ) -> tuple[str | None, list[Diagnostic]]:
     """The rows of `table` whose message is longer than the channel allows (a condition

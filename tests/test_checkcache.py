@@ -35,7 +35,7 @@ def _tamper(root):
     entries = json.loads(path.read_text(encoding="utf-8"))
     marked = 0
     for e in entries.values():
-        if len(e["row"]) >= 3:
+        if len(e["row"]) >= 3 and all(isinstance(v, int) for v in e["row"]):
             e["row"][1] += 1
             marked += 1
     path.write_text(json.dumps(entries), encoding="utf-8")
@@ -44,8 +44,9 @@ def _tamper(root):
 
 def test_a_rerun_on_the_same_files_reuses_the_checks(settled):
     first = _build(settled)
-    # customers, orders, events; and whether the customer and the order ids are in order
-    assert _tamper(settled) == (3, 5)
+    # customers, orders, events; whether the customer and the order ids are in order; the
+    # examples of the tiny shop's one problem (an invalid phone number)
+    assert _tamper(settled) == (3, 6)
     again = _build(settled)
     assert again[0] != first[0]  # the stored results were used, not the files scanned
     assert again[1:] == first[1:]
@@ -61,6 +62,26 @@ def test_the_same_results_come_back_from_the_cache(settled):
                                            "orders_negative_amount"]
     assert (settled / "state" / "checks.json").exists()
     assert _build(settled) == first
+
+
+def test_the_examples_come_from_the_cache(settled):
+    """The examples of a problem are stored (masked, as the manifest shows them) and
+    reused on the same files: a stored example changed by hand is what the next build
+    reports; once the file changes, the examples are looked up again."""
+    first = _build(settled)
+    assert [(c, n) for c, n, _ in first[2]] == [("customers_bad_phone", 1)]
+    (shown,) = first[2][0][2]
+    assert "1380000" not in shown  # masked
+    path = settled / "state" / "checks.json"
+    entries = json.loads(path.read_text(encoding="utf-8"))
+    (key,) = [k for k, e in entries.items() if e["row"] == [shown]]
+    assert key  # the stored examples are the masked ones
+    entries[key]["row"] = ["(stored)"]
+    path.write_text(json.dumps(entries), encoding="utf-8")
+    assert _build(settled)[2] == [("customers_bad_phone", 1, ["(stored)"])]
+    customers = settled / "data" / "customers.csv"
+    customers.write_text(customers.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert _build(settled)[2] == first[2]
 
 
 def test_a_changed_file_is_checked_again(settled):
@@ -89,7 +110,7 @@ def test_another_as_of_date_is_checked_again(settled):
     _tamper(settled)
     _build(settled, date(2026, 3, 2))
     entries = json.loads((settled / "state" / "checks.json").read_text(encoding="utf-8"))
-    assert len(entries) == 7
+    assert len(entries) == 8
     assert _build(settled, AS_OF)[0] != first[0]  # its own (tampered) entries are kept
 
 

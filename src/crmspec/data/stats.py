@@ -40,36 +40,42 @@ class Bounds:
 def parquet_bounds(con, file: Path, columns: dict[str, str | None]) -> dict[str, Bounds]:
     """`columns`: source column -> the DuckDB type its values are read as (None: only
     its NULLs are asked for). Returns the columns every row group of `file` has complete
-    statistics for (a column left out proves nothing)."""
-    meta = f"parquet_metadata({sql_str(str(file))})"
-    (groups,) = con.execute(f"SELECT count(DISTINCT row_group_id) FROM {meta}").fetchone()
-    out: dict[str, Bounds] = {}
-    for name, typ in columns.items():
+    statistics for (a column left out proves nothing).
+
+    One pass over the file's metadata for every column, each column's aggregates
+    filtered to its rows: a `parquet_metadata()` per column re-read the footer each
+    time (at 1M customers 13 of them were 0.25 s of every build, warm or cold)."""
+    if not columns:
+        return {}
+    aggregates, params = ["count(DISTINCT row_group_id)"], []
+    for i, (name, typ) in enumerate(columns.items()):
+        mine = f"FILTER (WHERE path_in_schema = ${i + 1})"
+        params.append(name)
         # One chunk per row group, each with a NULL count and, unless all its values are
         # NULL, both extremes; stored as integers.
-        complete = ("count(*) = ? AND count(DISTINCT row_group_id) = ? AND bool_and("
-                    "stats_null_count IS NOT NULL AND type IN ('INT32', 'INT64') AND "
-                    "(stats_null_count = row_group_num_rows OR (stats_min_value IS NOT NULL "
-                    "AND stats_max_value IS NOT NULL)))")
-        if typ is None:
-            row = con.execute(f"SELECT {complete}, sum(row_group_num_rows), "
-                              f"sum(stats_null_count) FROM {meta} WHERE path_in_schema = ?",
-                              [groups, groups, name]).fetchone()
-            if row[0]:
-                out[name] = Bounds(int(row[1]), int(row[2]), None, None)
-            continue
-        lo = f"TRY_CAST(stats_min_value AS {typ})"
-        hi = f"TRY_CAST(stats_max_value AS {typ})"
-        # The extremes as stored, not rounded (the latest order date is read from them).
-        row = con.execute(
-            f"SELECT {complete} AND bool_and(coalesce(min_is_exact, true) AND "
-            "coalesce(max_is_exact, true)) AND bool_and((stats_min_value IS NULL OR "
-            f"{lo} IS NOT NULL) "
-            f"AND (stats_max_value IS NULL OR {hi} IS NOT NULL)), sum(row_group_num_rows), "
-            "sum(stats_null_count), "
-            f"CAST(min({lo}) AS VARCHAR), CAST(max({hi}) AS VARCHAR) FROM {meta} "
-            "WHERE path_in_schema = ?", [groups, groups, name]).fetchone()
-        if row[0]:
-            out[name] = Bounds(int(row[1]), int(row[2]), *(
-                None if v is None else f"CAST({sql_str(v)} AS {typ})" for v in row[3:]))
+        ok = ("stats_null_count IS NOT NULL AND type IN ('INT32', 'INT64') AND "
+              "(stats_null_count = row_group_num_rows OR (stats_min_value IS NOT NULL "
+              "AND stats_max_value IS NOT NULL))")
+        if typ is not None:
+            lo = f"TRY_CAST(stats_min_value AS {typ})"
+            hi = f"TRY_CAST(stats_max_value AS {typ})"
+            # The extremes as stored, not rounded (the latest order date is read from them).
+            ok += (" AND coalesce(min_is_exact, true) AND coalesce(max_is_exact, true) AND "
+                   f"(stats_min_value IS NULL OR {lo} IS NOT NULL) AND "
+                   f"(stats_max_value IS NULL OR {hi} IS NOT NULL)")
+            extremes = [f"CAST(min({lo}) {mine} AS VARCHAR)", f"CAST(max({hi}) {mine} AS VARCHAR)"]
+        else:
+            extremes = ["NULL", "NULL"]
+        aggregates += [f"count(*) {mine}", f"count(DISTINCT row_group_id) {mine}",
+                       f"bool_and({ok}) {mine}", f"sum(row_group_num_rows) {mine}",
+                       f"sum(stats_null_count) {mine}", *extremes]
+    row = con.execute(f"SELECT {', '.join(aggregates)} "
+                      f"FROM parquet_metadata({sql_str(str(file))})", params).fetchone()
+    groups, out = row[0], {}
+    for i, (name, typ) in enumerate(columns.items()):
+        chunks, chunk_groups, ok, rows, nulls, lo, hi = row[1 + 7 * i: 8 + 7 * i]
+        if chunks == groups and chunk_groups == groups and ok is True:
+            out[name] = Bounds(int(rows), int(nulls), *(
+                None if typ is None or v is None else f"CAST({sql_str(v)} AS {typ})"
+                for v in (lo, hi)))
     return out

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from crmspec.channels import builtin_channels
 from crmspec.channels.base import value_marker
 from crmspec.cli import main
+from crmspec.compile.facts import with_customers
 from crmspec.engine.decide import decide_contacts
 from crmspec.engine.run import run_plan
 from crmspec.engine.session import prepare
@@ -256,10 +257,11 @@ def reference(at, plan, row, as_of):
     return out
 
 
-def rows_of(con, table):
-    """The narrow send table joined with features, as WriteContext.rows shows it."""
+def rows_of(con, table, customers="SELECT * FROM features"):
+    """The narrow send table joined with the customers' rows (a build's: with_customers,
+    as WriteContext.rows shows them; a synthetic test's features holds them all)."""
     cur = con.execute(f"SELECT f.*, m.* EXCLUDE (customer_id) FROM {table} AS m "
-                      "JOIN features AS f USING (customer_id) ORDER BY customer_id")
+                      f"JOIN ({customers}) AS f USING (customer_id) ORDER BY customer_id")
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
@@ -275,7 +277,7 @@ def test_fixture_messages_equal_per_customer_rendering(channels_shop):
         for ca in p.compiled.activities:
             at = p.templates[ca.activity.id]
             create_rows(con, p.plan, ca.activity, "t", at, p.compiled.as_of)
-            for row in rows_of(con, "t"):
+            for row in rows_of(con, "t", with_customers(con)):
                 expected = reference(at, p.plan, row, p.compiled.as_of)
                 assert {n: row[f"msg_{n}"] for n in expected} == expected
                 checked += 1

@@ -36,7 +36,7 @@ class CompiledPlan:
     segments: dict[str, str]  # segment id -> boolean SQL over features
     needs: Needs
     # The customer columns `features` carries (customer_id first): those the plan reads
-    # (customer_columns); the others are in `customers` (engine.run.with_customers).
+    # (customer_columns); the others are in `customers` (compile.facts.with_customers).
     customer_columns: tuple[str, ...] = ("customer_id",)
     # the `sql:` filters, to name the one that fails on the data (engine.run)
     user_conditions: list[UserCondition] = field(default_factory=list)
@@ -78,7 +78,7 @@ def customer_columns(expressions: Iterable[exp.Expression], reads: Iterable[str]
     `features` carries only these: every other customer column copied into it was
     written once per customer and never read (at 1M customers 0.9 of the statement's
     7-8 CPU s). Whatever must show every column (a channel writer's `ctx.rows`,
-    `explain`) joins `customers` for the rest (`engine.run.with_customers`)."""
+    `explain`) joins `customers` for the rest (`facts.with_customers`)."""
     read = set(reads) | {c.name for e in expressions for c in e.find_all(exp.Column)}
     return ("customer_id",) + tuple(c.name for c in CUSTOMERS
                                     if c.name != "customer_id" and c.name in read)

@@ -84,6 +84,22 @@ def test_the_examples_come_from_the_cache(settled):
     assert _build(settled)[2] == first[2]
 
 
+def test_a_changed_mapping_looks_the_examples_up_again(settled):
+    """The same files read through another mapping (phone: nick instead of mobile): the
+    invalid phones and their examples are the new column's, as a build without the cache
+    finds them."""
+    first = _build(settled)
+    shop = settled / "plans" / "shop.yaml"
+    text = shop.read_text(encoding="utf-8")
+    assert "phone: mobile" in text
+    shop.write_text(text.replace("phone: mobile", "phone: nick"), encoding="utf-8")
+    remapped = _build(settled)
+    (settled / "state" / "checks.json").unlink()
+    assert remapped == _build(settled)  # what the files say through the new mapping
+    assert [(c, n) for c, n, _ in remapped[2]] == [("customers_bad_phone", 16)]
+    assert remapped[2] != first[2]
+
+
 def test_a_changed_file_is_checked_again(settled):
     """Same size, same modification time: the content decides (never a stale result)."""
     first = _build(settled)

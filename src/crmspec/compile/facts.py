@@ -81,7 +81,7 @@ def last_review_date(review: str | None, as_of: date) -> date | None:
 # value scoring at most 1, 2, 3 and 4 (`rfm_cuts`, one row) place every buyer by four
 # comparisons, where joining the scores back was four joins of every buyer's row (about
 # 1 CPU s of the statement at 1M). The same doubles, so the same scores
-# (tests/test_compiled_reads.py).
+# (tests/test_rfm_scores.py: against ceil(5 x cume_dist), ties and band edges).
 _RFM = (("r", "last_purchase_date"), ("f", "rfm_purchases"), ("m", "rfm_spend"))
 _SCORE = ("SELECT v, CAST(ceil(5 * (CAST(sum(n) OVER (ORDER BY v ROWS BETWEEN UNBOUNDED "
           "PRECEDING AND CURRENT ROW) AS DOUBLE) / CAST(sum(n) OVER () AS DOUBLE))) AS INTEGER) "
@@ -244,11 +244,11 @@ def with_customers(con) -> str:
     columns in their table's order, then the facts)."""
     carried = [r[0] for r in con.execute("DESCRIBE features").fetchall()]
     customer = [r[0] for r in con.execute("DESCRIBE customers").fetchall()]
-    if set(customer) <= set(carried):
+    have, theirs = set(carried), set(customer)
+    if theirs <= have:
         return "SELECT * FROM features"
-    have = set(carried)
     cols = [f"{'f' if c in have else 'c'}.{col(c).sql(DIALECT)}" for c in customer]
-    cols += [f"f.{col(c).sql(DIALECT)}" for c in carried if c not in set(customer)]
+    cols += [f"f.{col(c).sql(DIALECT)}" for c in carried if c not in theirs]
     return (f"SELECT {', '.join(cols)} FROM features AS f "
             "JOIN customers AS c USING (customer_id)")
 

@@ -12,12 +12,20 @@ one COPY per send list. Both read the same Parquet files: the demo shop (seed 7,
 and 20 events per customer) with integer customer and order ids, as most exports have
 them, generated once into benchmarks/work/plain_<n>/ (git-ignored).
 
-Each round runs, each in a fresh process, alternated: the plain job; `crmspec build`
-with an empty state/ (first build on a new export: the data checks scan every row);
+A second job by hand, `plain/plain_files.sql`, writes what crmspec writes instead of the
+send lists alone: the providers' SMS and email files (the email's HTML and text bodies with
+the recipient's unsubscribe link), the audience lists for review (addresses masked, the
+customer type, RFM and the other attributes) and a record of the contacts and the held-out
+in a DuckDB file; its 20 files are checked byte for byte against crmspec's.
+
+Each round runs, each in a fresh process, alternated: the plain job; the same-files job;
+`crmspec build` with an empty state/ (first build on a new export: the data checks scan
+every row);
 `crmspec build` again with an empty ledger but the checks' cache of the previous build
 (a re-run on the same export, `crmspec.data.checkcache`). Reported per size: median and
 range of wall and CPU seconds and peak RSS, and the ratios of each round (crmspec's run
-over the plain job's run of the same round), median and range.
+over the plain job's and over the same-files job's run of the same round), median and
+range.
 
 Checked: every activity's send list of the plain job equals crmspec's audience list
 (customer id and address, as sets) and, for SMS, crmspec's SMS file (address and text);
@@ -117,6 +125,59 @@ def plain_script(proj: Path, root: Path, out: Path) -> Path:
     return script
 
 
+def files_script(proj: Path, root: Path, out: Path) -> Path:
+    """plain_files.sql with its slots filled: the head once, per activity the rows sent,
+    its channel's send file and its audience list, then the record."""
+    import yaml
+
+    from crmspec.core.addresses import EMAIL_RE, MOBILE_RE
+
+    sql = (PLAIN / "plain_files.sql").read_text(encoding="utf-8")
+    head, rest = sql.split("-- 6. per activity")
+    per, tail = rest.split("-- 7. the record")
+    per_head, sms, email, audience = _split(per, "-- sms:", "-- email:", "-- the audience")
+    fill = {"data": str(root / "int"), "as_of": AS_OF, "out": str(out), "salt": SALT,
+            "mobile_re": MOBILE_RE, "email_re": EMAIL_RE}
+    parts = [Template(head).substitute(fill)]
+    plan = yaml.safe_load((proj / "plans" / "activities.yaml").read_text(encoding="utf-8"))
+    for a in plan["activities"]:
+        channel = sms if a["channel"] == "sms" else email
+        # the first send slot of the as-of day (a Wednesday): marketing SMS from 10:00
+        # (the SMS channel's window for marketing), everything else from 08:00
+        hour = "10:00" if a["channel"] == "sms" and a["kind"] == "marketing" else "08:00"
+        parts += [Template(t).substitute(fill, activity=a["id"], title=a["name"],
+                                         channel=a["channel"], send_at=f"{AS_OF} {hour}")
+                  for t in ("-- 6." + per_head, channel, audience)]
+    parts.append(Template("-- 7." + tail).substitute(fill))
+    script = root / "plain_files_filled.sql"
+    script.write_text("\n".join(parts), encoding="utf-8")
+    return script
+
+
+def _split(text: str, *marks: str) -> list[str]:
+    out = []
+    for mark in marks:
+        before, text = text.split(mark, 1)
+        out.append(before)
+        text = mark + text
+    return out + [text]
+
+
+def check_files(proj: Path, out: Path) -> int:
+    """Every file of the same-files job against crmspec's, byte for byte: the send files
+    and the audience lists; returns the files compared."""
+    mine = sorted(p.relative_to(out) for d in ("sms", "email", "audience")
+                  for p in (out / d).glob("*.csv"))
+    for rel in mine:
+        if (proj / "out" / rel).read_bytes() != (out / rel).read_bytes():
+            sys.exit(f"{rel}: the same-files job's file differs from crmspec's")
+    theirs = sorted(p.relative_to(proj / "out") for d in ("sms", "email", "audience")
+                    for p in (proj / "out" / d).glob("*.csv"))
+    if mine != theirs:
+        sys.exit(f"different files: {sorted(set(mine) ^ set(theirs))}")
+    return len(mine)
+
+
 def rows(path: Path, *cols: str) -> set[tuple]:
     with open(path, encoding="utf-8", newline="") as f:
         return {tuple(r[c] for c in cols) for r in csv.DictReader(f)}
@@ -166,14 +227,19 @@ def bench(n: int, rounds: int) -> dict:
     proj = project(root)
     for f in sorted((root / "int").glob("*.parquet")):  # warm the page cache
         f.read_bytes()
-    out = root / "plain_out"
+    out, files_out = root / "plain_out", root / "plain_files_out"
     script = plain_script(proj, root, out)
+    same_files = files_script(proj, root, files_out)
     build = [sys.executable, "-m", "crmspec", "--project", str(proj), "build"]
-    runs: dict[str, list[dict]] = {"plain": [], "cold": [], "warm": []}
+    runs: dict[str, list[dict]] = {"plain": [], "files": [], "cold": [], "warm": []}
     for i in range(rounds):
-        shutil.rmtree(out, ignore_errors=True)
+        for folder in (out, files_out):
+            shutil.rmtree(folder, ignore_errors=True)
         out.mkdir(parents=True)
+        for d in ("sms", "email", "audience"):
+            (files_out / d).mkdir(parents=True)
         runs["plain"].append(run([sys.executable, "-c", PLAIN_CHILD, str(script)]))
+        runs["files"].append(run([sys.executable, "-c", PLAIN_CHILD, str(same_files)]))
         shutil.rmtree(proj / "state", ignore_errors=True)
         runs["cold"].append(run(build))
         (proj / "state" / "ledger.duckdb").unlink()
@@ -184,13 +250,15 @@ def bench(n: int, rounds: int) -> dict:
             f"{k} {v[-1]['wall_s']:.1f} s ({v[-1]['cpu_s']:.1f} CPU s, {v[-1]['rss_mib']} MiB)"
             for k, v in runs.items()), flush=True)
     contacts = check(proj, out)
-    result = {"customers": n, "rounds": rounds, "contacts": contacts}
+    result = {"customers": n, "rounds": rounds, "contacts": contacts,
+              "files_equal": check_files(proj, files_out)}
     for k, v in runs.items():
         result[k] = {m: summary([r[m] for r in v]) for m in ("wall_s", "cpu_s", "rss_mib")}
-    for k in ("cold", "warm"):
-        result[f"{k}_ratio"] = {m: summary([c[m] / p[m] for c, p in
-                                            zip(runs[k], runs["plain"], strict=True)])
-                                for m in ("wall_s", "cpu_s")}
+    for ref, suffix in (("plain", ""), ("files", "_files")):
+        for k in ("cold", "warm"):
+            result[f"{k}_ratio{suffix}"] = {
+                m: summary([c[m] / p[m] for c, p in zip(runs[k], runs[ref], strict=True)])
+                for m in ("wall_s", "cpu_s")}
     return result
 
 

@@ -10,6 +10,8 @@ from crmspec.compile import ROW_ATTRIBUTES
 from crmspec.core.mask import mask_value_sql
 from crmspec.outputs.write import SEND_COLUMNS, create_send_rows, write_audience
 
+CHANNELS = {"winback": "email", "care": "sms"}
+
 
 def _shuffled_decisions(con, n: int = 6000) -> None:
     """`decisions` and `features` of n customers with integer ids (9 sorts before 10),
@@ -46,7 +48,8 @@ def test_audience_lists_are_the_sorted_slices_of_send_rows(tmp_path):
             create_send_rows(con)
             for attempt in range(3 if n > 6000 else 1):
                 for activity in ("winback", "care"):
-                    rel = write_audience(con, activity, tmp_path)
+                    rel = write_audience(con, activity, CHANNELS[activity],
+                                         f"{activity}_all", tmp_path)
                     with open(tmp_path / rel, encoding="utf-8", newline="") as f:
                         ids = [int(r["customer_id"]) for r in csv.DictReader(f)]
                     assert ids == [i for i in range(1, n + 1) if i % 5 != 0], (n, attempt)
@@ -60,20 +63,24 @@ def test_audience_lists_write_the_bytes_of_a_sorted_copy(tmp_path):
         _shuffled_decisions(con)
         create_send_rows(con)
         for activity in ("winback", "care"):
-            rel = write_audience(con, activity, tmp_path)
+            rel = write_audience(con, activity, CHANNELS[activity], f"{activity}_all",
+                                 tmp_path)
             with open(tmp_path / rel, encoding="utf-8", newline="") as f:
                 rows = list(csv.DictReader(f))
             ids = [int(r["customer_id"]) for r in rows]
             # every row sent or listed as not sent, in the numbers' order, the held-out not
             want = [i for i in range(1, 6001) if i % 5 != 0]
             assert ids == want
-            # the same bytes as the list sorted by the COPY itself (the former query)
+            # the same bytes as the list sorted by the COPY itself (the former query), with
+            # the channel and segment of `decisions` (send_rows does not store them)
             cols = ", ".join(f"{mask_value_sql('address')} AS address" if c == "address"
                              else f'"{c}"' for c in SEND_COLUMNS)
             sorted_copy = tmp_path / f"{activity}_sorted.csv"
             con.execute(f"COPY (SELECT {cols}, strftime(scheduled_at, '%Y-%m-%d %H:%M') AS "
-                        f"scheduled_at FROM send_rows WHERE activity_id = '{activity}' "
-                        f"ORDER BY customer_id) TO '{sorted_copy}' (FORMAT csv, HEADER true)")
+                        f"scheduled_at FROM (SELECT s.*, d.channel, d.segment FROM send_rows s "
+                        f"JOIN decisions d USING (customer_id, activity_id)) "
+                        f"WHERE activity_id = '{activity}' ORDER BY customer_id) "
+                        f"TO '{sorted_copy}' (FORMAT csv, HEADER true)")
             assert (tmp_path / rel).read_bytes() == sorted_copy.read_bytes()
         assert rows[0]["address"] == "138****0001" and rows[0]["stage"] == "silent"
         assert list(rows[0]) == list(SEND_COLUMNS) + ["scheduled_at"]

@@ -66,17 +66,22 @@ def create_send_rows(con: duckdb.DuckDBPyConnection) -> None:
     list is then one contiguous slice (zone maps skip the rest; the other 1M candidate
     rows never join `features`), already in the order of its file, so that the
     audience COPYs read it without sorting again (`write_audience`). From here on the
-    connection keeps a table's order through the writers' COPYs (`keep_table_order`)."""
+    connection keeps a table's order through the writers' COPYs (`keep_table_order`).
+
+    The activity's channel and segment are the same on each of its rows, so they are
+    not stored: `write_audience` writes them as constants. Carried through the sort they
+    were two more strings per row (at 1M customers 0.2 of the statement's 0.8 CPU s)."""
     keep_table_order(con)
     attributes = ", ".join(f'f."{c}"' for c in ROW_ATTRIBUTES)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE send_rows AS
-        SELECT d.customer_id, d.activity_id, d.channel, d.address, d.segment, {attributes},
+        SELECT d.customer_id, d.activity_id, d.address, {attributes},
           d.scheduled_at, d.status, d.cost
         FROM decisions d JOIN features f USING (customer_id)
         WHERE d.status IN ('send', 'not_sent') ORDER BY d.activity_id, d.customer_id""")
 
 
-def write_audience(con: duckdb.DuckDBPyConnection, activity_id: str, folder: Path) -> str:
+def write_audience(con: duckdb.DuckDBPyConnection, activity_id: str, channel: str,
+                   segment: str, folder: Path) -> str:
     """audience/<activity>.csv: who is contacted and why (stage, type, tier, RFM...), and
     when; for an activity without a send file (`not_sent`), who would have been.
 
@@ -92,8 +97,10 @@ def write_audience(con: duckdb.DuckDBPyConnection, activity_id: str, folder: Pat
     rel = f"audience/{activity_id}.csv"
     target = folder / rel
     target.parent.mkdir(parents=True, exist_ok=True)
-    cols = ", ".join(f"{mask_value_sql('address')} AS address" if c == "address" else f'"{c}"'
-                     for c in SEND_COLUMNS)
+    constants = {"channel": channel, "segment": segment}
+    cols = ", ".join(f"{mask_value_sql('address')} AS address" if c == "address"
+                     else f'{sql_str(constants[c])} AS "{c}"' if c in constants
+                     else f'"{c}"' for c in SEND_COLUMNS)
     select = safe_select(
         con, f"SELECT {cols}, strftime(scheduled_at, '%Y-%m-%d %H:%M') AS scheduled_at "
         f"FROM send_rows WHERE activity_id = {sql_str(activity_id)}")
@@ -144,7 +151,7 @@ def write_activity(con: duckdb.DuckDBPyConnection, plan: Plan, ca: CompiledActiv
                 "W518", f"activity '{a.id}': no {ch.name} send file written: {r.not_ready}",
                 f"only audience/{a.id}.csv lists its customers"))
         if folder is not None:
-            files.append(write_audience(con, a.id, folder))
+            files.append(write_audience(con, a.id, ch.name, a.segment, folder))
     finally:
         con.execute(f"DROP VIEW IF EXISTS {rows_view(r.table)}")
         con.execute(f"DROP TABLE IF EXISTS {r.table}")

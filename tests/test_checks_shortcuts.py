@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -241,3 +241,33 @@ def test_customers_with_a_gap_are_joined(tiny):
     _as_parquet(tiny, "duckdb")
     passes = _statements(tiny)
     assert "LEFT JOIN" in passes["status"] and "LEFT JOIN" in passes["event_type"]
+
+
+def test_a_rerun_reads_the_statistics_from_the_checks_cache(tiny, monkeypatch):
+    """The files' statistics are kept with the checks' results, by the identity of every
+    source file (crmspec.data.checkcache): a re-run on the same files reads them from
+    state/checks.json, never for a changed file. Seen through the default as-of date,
+    the day after the latest order by the orders' created_at statistics."""
+    from crmspec.data import checkcache
+
+    monkeypatch.setattr(checkcache, "RACY_SECONDS", 0.0)
+    _as_parquet(tiny, "duckdb")
+    shop = tiny / "plans" / "shop.yaml"
+    shop.write_text(shop.read_text(encoding="utf-8").replace('as_of: "2026-03-01"',
+                                                             "as_of: latest"), encoding="utf-8")
+    orders = tiny / "data" / "orders.parquet"
+    first = build(tiny).as_of
+    [(latest,)] = duckdb.sql(f"SELECT CAST(max(created_at) AS VARCHAR) FROM '{orders}'"
+                             ).fetchall()
+    assert first == date.fromisoformat(latest[:10]) + timedelta(days=1)
+    cache = tiny / "state" / "checks.json"
+    text = cache.read_text(encoding="utf-8")
+    assert text.count(f'"{latest}"') == 1  # the orders' statistics, stored
+    cache.write_text(text.replace(f'"{latest}"', '"2027-01-01 09:00:00"'), encoding="utf-8")
+    assert build(tiny, dry_run=True).as_of == date(2027, 1, 2)  # read from the cache
+    # the same rows four days later: a new file, its own statistics
+    moved = tiny / "data" / "moved.parquet"
+    duckdb.execute(f"COPY (SELECT * REPLACE (created_at + INTERVAL 4 DAY AS created_at) "
+                   f"FROM '{orders}') TO '{moved}' (FORMAT parquet)")
+    moved.replace(orders)
+    assert build(tiny, dry_run=True).as_of == first + timedelta(days=4)

@@ -185,8 +185,8 @@ BOUNDED = {"customers": ("customer_id",),
 
 
 def file_bounds(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path,
-                relations: dict[str, str], columns: dict[str, dict[str, str]], ids: str
-                ) -> dict[str, dict[str, Bounds]]:
+                relations: dict[str, str], columns: dict[str, dict[str, str]], ids: str,
+                cache: CheckCache | None = None) -> dict[str, dict[str, Bounds]]:
     """Per table read from a Parquet file, what the file's statistics prove about the
     canonical columns that are a file column as it is (`crmspec.data.stats`): the same
     type or an integer column read as BIGINT (the same values), or (for the NULLs only)
@@ -217,7 +217,7 @@ def file_bounds(con: duckdb.DuckDBPyConnection, ds: DataSource, root: Path,
             else:
                 continue
             canonical[name] = c.name
-        found = parquet_bounds(con, _file(ds, root, table), asked)
+        found = parquet_bounds(con, _file(ds, root, table), asked, cache)
         out[table] = {canonical[name]: b for name, b in found.items()}
     return out
 
@@ -364,7 +364,9 @@ def _attach(con, ds: DataSource, root: Path, as_of: date | None, needs: dict[str
                     f"FROM {relations[table]} AS src")
     if errors:
         raise PlanError(errors)
-    bounds = file_bounds(con, ds, root, relations, columns, ids)
+    cache = (CheckCache(cache_path, source_files(ds, root), repr(ds.csv), record)
+             if cache_path is not None else None)
+    bounds = file_bounds(con, ds, root, relations, columns, ids, cache)
     created = bounds.get("orders", {}).get("created_at")
     # The latest order from the file's statistics when they bound every row (exact
     # for a timestamp stored as an integer), else from the rows.
@@ -385,8 +387,6 @@ def _attach(con, ds: DataSource, root: Path, as_of: date | None, needs: dict[str
                 "pass --as-of DATE or set as_of in shop.yaml: orders after it are left out "
                 "and counted (W404)")])
         as_of = last + timedelta(days=1)
-    cache = (CheckCache(cache_path, source_files(ds, root), repr(ds.csv), record)
-             if cache_path is not None else None)
     try:
         cleaned = clean(con, relations, selects,
                         f"TIMESTAMP '{as_of.isoformat()} 23:59:59.999999'",

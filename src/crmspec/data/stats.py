@@ -37,10 +37,15 @@ class Bounds:
     hi: str | None
 
 
-def parquet_bounds(con, file: Path, columns: dict[str, str | None]) -> dict[str, Bounds]:
+def parquet_bounds(con, file: Path, columns: dict[str, str | None], cache=None
+                   ) -> dict[str, Bounds]:
     """`columns`: source column -> the DuckDB type its values are read as (None: only
     its NULLs are asked for). Returns the columns every row group of `file` has complete
     statistics for (a column left out proves nothing).
+
+    `cache`: the attach's `CheckCache`, keyed by every source file's identity: a re-run
+    on the same files reads the footer's figures from it (at 100k customers the three
+    files' metadata were 0.05-0.07 s of every build).
 
     One pass over the file's metadata for every column, each column's aggregates
     filtered to its rows: a `parquet_metadata()` per column re-read the footer each
@@ -69,8 +74,13 @@ def parquet_bounds(con, file: Path, columns: dict[str, str | None]) -> dict[str,
         aggregates += [f"count(*) {mine}", f"count(DISTINCT row_group_id) {mine}",
                        f"bool_and({ok}) {mine}", f"sum(row_group_num_rows) {mine}",
                        f"sum(stats_null_count) {mine}", *extremes]
-    row = con.execute(f"SELECT {', '.join(aggregates)} "
-                      f"FROM parquet_metadata({sql_str(str(file))})", params).fetchone()
+    sql = f"SELECT {', '.join(aggregates)} FROM parquet_metadata({sql_str(str(file))})"
+    key = f"{sql} -- {params}"
+    row = cache.get(key) if cache is not None else None
+    if row is None:
+        row = list(con.execute(sql, params).fetchone())
+        if cache is not None:
+            cache.put(key, row)
     groups, out = row[0], {}
     for i, (name, typ) in enumerate(columns.items()):
         chunks, chunk_groups, ok, rows, nulls, lo, hi = row[1 + 7 * i: 8 + 7 * i]

@@ -271,3 +271,25 @@ def test_a_rerun_reads_the_statistics_from_the_checks_cache(tiny, monkeypatch):
                    f"FROM '{orders}') TO '{moved}' (FORMAT parquet)")
     moved.replace(orders)
     assert build(tiny, dry_run=True).as_of == first + timedelta(days=4)
+
+
+def test_the_cached_statistics_are_those_of_the_columns_the_mapping_reads(tiny, monkeypatch):
+    """The same files under another mapping: the statistics of the column it now reads,
+    not the cached ones of the column it read before (the key holds the columns asked)."""
+    from crmspec.data import checkcache
+
+    monkeypatch.setattr(checkcache, "RACY_SECONDS", 0.0)
+    _as_parquet(tiny, "duckdb")
+    orders = tiny / "data" / "orders.parquet"
+    later = tiny / "data" / "later.parquet"
+    duckdb.execute(f"COPY (SELECT *, created_at + INTERVAL 10 DAY AS created_later FROM "
+                   f"'{orders}') TO '{later}' (FORMAT parquet)")
+    later.replace(orders)
+    shop = tiny / "plans" / "shop.yaml"
+    text = shop.read_text(encoding="utf-8").replace('as_of: "2026-03-01"', "as_of: latest")
+    shop.write_text(text, encoding="utf-8")
+    first = build(tiny).as_of
+    shop.write_text(text.replace("    customers: {customer_id: buyer_id, phone: mobile}",
+                                 "    customers: {customer_id: buyer_id, phone: mobile}\n"
+                                 "    orders: {created_at: created_later}"), encoding="utf-8")
+    assert build(tiny, dry_run=True).as_of == first + timedelta(days=10)

@@ -191,11 +191,24 @@ MUTATIONS: list[tuple[str, str, str, str, list[str]]] = [
      "reads=sorted(reads)),", "reads=template_columns(v.templates)),",
      ["tests/test_review.py"]),
     ("writer rows without the other customer columns", "compile/facts.py",
-     '    if set(customer) <= set(carried):\n        return "SELECT * FROM features"',
+     '    if theirs <= have:\n        return "SELECT * FROM features"',
      '    if True:\n        return "SELECT * FROM features"',
      ["tests/test_compiled_reads.py", "tests/test_templates.py"]),
     ("examples cached without the mapping", "data/cleaning.py",
      "+ [raw(t) for t in sorted(relations)])", ")", ["tests/test_checkcache.py"]),
+    # issue 16, part E: the audience lists' constants, the statistics in the checks' cache
+    ("audience list: channel and segment swapped", "outputs/write.py",
+     'constants = {"channel": channel, "segment": segment}',
+     'constants = {"channel": segment, "segment": channel}',
+     ["tests/test_output_order.py", "tests/test_golden.py"]),
+    ("statistics not cached", "data/sources.py",
+     "parquet_bounds(con, _file(ds, root, table), asked, cache)",
+     "parquet_bounds(con, _file(ds, root, table), asked, None)",
+     ["tests/test_checks_shortcuts.py"]),
+    ("statistics cached without the columns asked", "data/stats.py",
+     'key = f"{sql} -- {params}"', "key = sql", ["tests/test_checks_shortcuts.py"]),
+    ("cached statistics never stored", "data/stats.py",
+     "            cache.put(key, row)", "            pass", ["tests/test_checks_shortcuts.py"]),
 ]
 
 

@@ -77,7 +77,7 @@ def parquet_bounds(con, file: Path, columns: dict[str, str | None], cache=None
     sql = f"SELECT {', '.join(aggregates)} FROM parquet_metadata({sql_str(str(file))})"
     key = f"{sql} -- {params}"
     row = cache.get(key) if cache is not None else None
-    if row is None:
+    if row is None or len(row) != 1 + 7 * len(columns):  # none, or not this query's
         row = list(con.execute(sql, params).fetchone())
         if cache is not None:
             cache.put(key, row)

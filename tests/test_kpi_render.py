@@ -78,3 +78,28 @@ def test_a_range_without_a_complete_period_says_so(tiny):
     for extra in ((), ("--monitoring",)):
         assert kpi(tiny, "--from", "2026-03-02", *extra, "--format", "markdown").splitlines()[
             1:] == ["no complete month in the range (as of 2026-03-01)"]
+
+
+def test_kpi_table_fits_a_narrow_terminal(tiny, monkeypatch):
+    """On a terminal the table is fitted to its width: the rows' sizes (n) go first,
+    then the previous values, then the group, and a line says so; the name wraps and is
+    never squeezed away. Piped (no terminal width), every column stays."""
+    from rich.cells import cell_len
+
+    import crmspec.cli.commands as commands
+
+    for width, gone in ((90, ["n"]), (80, ["previous", "n"]),
+                        (72, ["group", "previous", "n"])):
+        monkeypatch.setattr(commands, "_terminal_width", lambda width=width: width)
+        out = kpi(tiny, "--from", "2026-01-01")
+        assert max(cell_len(line) for line in out.splitlines()) <= width
+        rows = cells(out)
+        assert rows[0] == [h for h in ["period", "kpi", "name", "group", "value", "previous",
+                                       "change", "status", "n"] if h not in gone]
+        assert rows[1][:3] == ["2026-01", "purchasers", "购买人数"]
+        assert " ".join(out.split("┘\n", 1)[1].split()) == (
+            f"(not shown at {width} columns: {', '.join(gone)}; a wider terminal shows them, "
+            "--format csv has every figure)")
+    monkeypatch.setattr(commands, "_terminal_width", lambda: None)
+    assert cells(kpi(tiny, "--from", "2026-01-01"))[0] == [
+        "period", "kpi", "name", "group", "value", "previous", "change", "status", "n"]

@@ -505,8 +505,8 @@ def kpi(project, period, date_from, date_to, out_format, monitoring, kpi_ids, bo
     if date_from and date_to and date_from > date_to:
         raise click.BadParameter("--from is after --to", param_hint="'--from'")
     click.echo(kpi_report(_root(project), period, date_from, date_to, out_format, monitoring,
-                          kpi_ids, say=lambda m: click.echo(m, err=True), bom=bom),
-               nl=False)
+                          kpi_ids, say=lambda m: click.echo(m, err=True),
+                          width=_terminal_width(), bom=bom), nl=False)
 
 
 @main.command()

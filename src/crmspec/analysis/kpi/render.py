@@ -78,8 +78,11 @@ def render(report: KpiReport, fmt: str, width: int | None = None) -> str:
     lines = [_human_row(r) for r in report.rows]
     sections = [i for i in range(1, len(report.rows))
                 if report.rows[i].period != report.rows[i - 1].period]
+    # On a narrow terminal the rows' sizes go first, then the previous values (the change
+    # says how far they were), then the group; period, KPI, name, value, change and status
+    # stay (fitted without them, the name column was squeezed to nothing at 72 columns).
     return text_table(title, list(HUMAN), lines, fmt, right=(4, 5, 6, 8), sections=sections,
-                      wrap=(2,), width=width)
+                      wrap=(2,), width=width, optional=(8, 5, 3))
 
 
 def _nothing(report: KpiReport, otherwise: str) -> str:

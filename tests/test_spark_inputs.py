@@ -207,3 +207,23 @@ def test_spark_data_with_the_duckdb_engine_is_e410_at_the_path(exported, tmp_pat
     assert (d.code, d.line, d.col) == ("E410", 7, 9)
     assert d.message == ("the data is Parquet at s3a://exports/shop, which only Spark reads, "
                          "and the engine is duckdb")
+
+
+@pytest.mark.slow
+def test_the_terminal_shows_e407_without_sparks_java_stack(exported, tmp_path):
+    """`crmspec build --engine spark` in its own process (its own JVM) on a truncated
+    Parquet file: stderr is the located E407, not the failed task's Java stack that
+    Spark's loggers print at ERROR before crmspec reports the failure."""
+    import subprocess
+    import sys
+
+    orders = exported / "data_pq" / "orders.parquet"
+    orders.write_bytes(orders.read_bytes()[:100])
+    uri = (exported / "data_pq").as_uri()
+    root = twin(exported, tmp_path, f"  source: parquet\n  path: {uri}\n")
+    done = subprocess.run([sys.executable, "-m", "crmspec", "--project", str(root), "build",
+                           "--engine", "spark"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr
+    assert "plans/shop.yaml:7:9: error[E407]: Spark cannot read" in done.stderr
+    assert "ERROR Executor" not in done.stderr and "ERROR TaskSetManager" not in done.stderr
+    assert "\tat org.apache" not in done.stderr and "Traceback" not in done.stderr

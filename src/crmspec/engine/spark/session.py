@@ -105,9 +105,30 @@ def spark_session(shop: Shop) -> Any:
             # the first call to a Connect server: an address nobody answers fails here
             # (after the client's retries, minutes), not in the middle of the build.
             spark.conf.set("spark.sql.session.timeZone", shop.timezone)
+            if not remote:  # a classic session: its JVM is this process's
+                _quiet_failed_tasks(spark)
     except Exception as exc:  # the JVM or the server did not come up: say which
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PlanError([where.diag(
             "E408", f"Spark did not start ({target}): {first}",
             "check the master or SPARK_REMOTE, and that Java 17+ runs")]) from None
     return spark
+
+
+# The loggers that print a failed task's Java stack at ERROR level.
+TASK_FAILURE_LOGGERS = ("org.apache.spark.executor.Executor",
+                        "org.apache.spark.scheduler.TaskSetManager")
+
+
+def _quiet_failed_tasks(spark) -> None:
+    """Turn off the log lines of a failed task (its Java stack, then "aborting job").
+
+    The failure reaches crmspec as an exception with the same cause, which it reports as
+    a located diagnostic (a corrupt Parquet file: E407 at shop.yaml's data path); the 40
+    lines of stack printed on stderr before it buried that line. An error crmspec does
+    not translate still carries Spark's message and stack in its own report. Only for a
+    classic session, whose JVM is in this process: a Connect server keeps its logging."""
+    jvm = spark.sparkContext._jvm
+    off = jvm.org.apache.logging.log4j.Level.OFF
+    for name in TASK_FAILURE_LOGGERS:
+        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(name, off)

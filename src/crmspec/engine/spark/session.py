@@ -100,12 +100,13 @@ def spark_session(shop: Shop) -> Any:
     try:
         with warnings.catch_warnings():  # pyspark 4.x warns about pandas 3 (Connect)
             warnings.simplefilter("ignore", FutureWarning)
+            joined = not remote and SparkSession.getActiveSession() is not None
             spark = builder.getOrCreate()
             # A session joined from getOrCreate keeps its own time zone otherwise. Also
             # the first call to a Connect server: an address nobody answers fails here
             # (after the client's retries, minutes), not in the middle of the build.
             spark.conf.set("spark.sql.session.timeZone", shop.timezone)
-            if not remote:  # a classic session: its JVM is this process's
+            if not remote and not joined:  # a classic session of crmspec's own
                 _quiet_failed_tasks(spark)
     except Exception as exc:  # the JVM or the server did not come up: say which
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -127,7 +128,8 @@ def _quiet_failed_tasks(spark) -> None:
     a located diagnostic (a corrupt Parquet file: E407 at shop.yaml's data path); the 40
     lines of stack printed on stderr before it buried that line. An error crmspec does
     not translate still carries Spark's message and stack in its own report. Only for a
-    classic session, whose JVM is in this process: a Connect server keeps its logging."""
+    classic session crmspec starts (its JVM in this process): a session it joins (a
+    notebook's) and a Connect server keep their logging."""
     jvm = spark.sparkContext._jvm
     off = jvm.org.apache.logging.log4j.Level.OFF
     for name in TASK_FAILURE_LOGGERS:

@@ -106,13 +106,13 @@ def spark_session(shop: Shop) -> Any:
             # the first call to a Connect server: an address nobody answers fails here
             # (after the client's retries, minutes), not in the middle of the build.
             spark.conf.set("spark.sql.session.timeZone", shop.timezone)
-            if not remote and not joined:  # a classic session of crmspec's own
-                _quiet_failed_tasks(spark)
     except Exception as exc:  # the JVM or the server did not come up: say which
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PlanError([where.diag(
             "E408", f"Spark did not start ({target}): {first}",
             "check the master or SPARK_REMOTE, and that Java 17+ runs")]) from None
+    if not remote and not joined:  # a classic session of crmspec's own
+        _quiet_failed_tasks(spark)
     return spark
 
 
@@ -129,8 +129,12 @@ def _quiet_failed_tasks(spark) -> None:
     lines of stack printed on stderr before it buried that line. An error crmspec does
     not translate still carries Spark's message and stack in its own report. Only for a
     classic session crmspec starts (its JVM in this process): a session it joins (a
-    notebook's) and a Connect server keep their logging."""
-    jvm = spark.sparkContext._jvm
-    off = jvm.org.apache.logging.log4j.Level.OFF
-    for name in TASK_FAILURE_LOGGERS:
-        jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(name, off)
+    notebook's) and a Connect server keep their logging. Outside the start's `try`: a
+    Spark whose logging cannot be set this way has started all the same, and keeps it."""
+    try:
+        jvm = spark.sparkContext._jvm
+        off = jvm.org.apache.logging.log4j.Level.OFF
+        for name in TASK_FAILURE_LOGGERS:
+            jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(name, off)
+    except Exception:  # noqa: BLE001 - another log4j (or none): its lines stay, nothing else
+        return
